@@ -1,0 +1,11 @@
+"""skin-estimators: scikit-learn estimators for classifying skin-disease photographs."""
+
+from ._base import SkinNetClassifier
+from ._cnn import VanillaCNNClassifier
+from ._version import __version__
+
+__all__ = [
+    "SkinNetClassifier",
+    "VanillaCNNClassifier",
+    "__version__",
+]

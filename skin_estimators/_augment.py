@@ -1,0 +1,128 @@
+"""Training-time augmentation of image batches, applied on the training device.
+
+Augmentations act on whole mini-batches of normalised images ``(n, C, H, W)`` already on the
+device, with an independent random draw per image from torch's random number generator (so a
+seeded ``fit`` is reproducible). They are never applied at predict time. Each operation is a
+module-level function so that estimators holding them stay picklable.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _per_sample(x, p=0.5):
+    """Boolean mask (n, 1, 1, 1): which images of the batch an operation touches."""
+    return (torch.rand(x.shape[0], device=x.device) < p).view(-1, 1, 1, 1)
+
+
+def hflip(x):
+    """Mirror each image left-right with probability 1/2 (the study's only augmentation)."""
+    return torch.where(_per_sample(x), x.flip(-1), x)
+
+
+def vflip(x):
+    """Mirror each image top-bottom with probability 1/2."""
+    return torch.where(_per_sample(x), x.flip(-2), x)
+
+
+def rot90(x):
+    """Rotate each image by a random multiple of 90 degrees (square images only)."""
+    if x.shape[-1] != x.shape[-2]:
+        raise ValueError(
+            f"augment 'rot90' needs square images, got {x.shape[-2]}x{x.shape[-1]}; "
+            "use ImageLoader(size=N) with one number, or drop 'rot90' from augment."
+        )
+    k = torch.randint(0, 4, (x.shape[0],), device=x.device)
+    out = x.clone()
+    for turns in range(1, 4):
+        idx = (k == turns).nonzero(as_tuple=True)[0]
+        if idx.numel():
+            out[idx] = torch.rot90(x[idx], turns, dims=(-2, -1))
+    return out
+
+
+def affine(x, max_degrees=20.0, scale=(0.9, 1.1), max_shift=0.05):
+    """Small random rotation, zoom and shift of each image, with mirrored borders.
+
+    Lesions have no preferred orientation and photographs are taken at varying distances;
+    reflection padding avoids the black corners that a zero fill would teach the network.
+    """
+    n = x.shape[0]
+    dev = x.device
+    angle = (torch.rand(n, device=dev) * 2 - 1) * math.radians(max_degrees)
+    zoom = torch.empty(n, device=dev).uniform_(*scale)
+    shift = (torch.rand(n, 2, device=dev) * 2 - 1) * max_shift * 2
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    ).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def color(x, brightness=0.1, contrast=0.1):
+    """Random brightness and contrast change per image (on normalised values).
+
+    Different cameras and lighting shift the colour statistics of clinical photographs; a
+    small jitter keeps the network from relying on them.
+    """
+    n = x.shape[0]
+    shape = (n,) + (1,) * (x.dim() - 1)
+    gain = 1 + (torch.rand(shape, device=x.device, dtype=x.dtype) * 2 - 1) * contrast
+    offset = (torch.rand(shape, device=x.device, dtype=x.dtype) * 2 - 1) * brightness
+    mean = x.mean(dim=tuple(range(2, x.dim())), keepdim=True)
+    return (x - mean) * gain + mean + offset
+
+
+AUGMENTATIONS = {
+    "hflip": hflip,
+    "vflip": vflip,
+    "rot90": rot90,
+    "affine": affine,
+    "color": color,
+}
+
+
+class BatchAugmenter:
+    """Apply a sequence of named augmentations to a batch, in order.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Keys of :data:`AUGMENTATIONS`.
+    """
+
+    def __init__(self, names):
+        self.names = tuple(names)
+
+    def __call__(self, x):
+        for name in self.names:
+            x = AUGMENTATIONS[name](x)
+        return x
+
+    def __repr__(self):
+        return f"BatchAugmenter({list(self.names)!r})"
+
+
+def make_augmenter(augment):
+    """Turn the ``augment`` parameter of an estimator into a callable, or ``None``.
+
+    ``augment`` may be ``None``/``"none"``/``False`` (no augmentation), one name or a list of
+    names from :data:`AUGMENTATIONS`, or any callable mapping a batch tensor to a batch tensor
+    of the same shape.
+    """
+    if augment is None or augment is False or (isinstance(augment, str) and augment == "none"):
+        return None
+    if callable(augment):
+        return augment
+    names = [augment] if isinstance(augment, str) else list(augment)
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown or not names:
+        raise ValueError(
+            f"augment={augment!r} is not understood: unknown name(s) {unknown}. Use None, one of "
+            f"{sorted(AUGMENTATIONS)}, a list of them, or a callable taking and returning a "
+            "batch tensor (n, C, H, W)."
+        )
+    return BatchAugmenter(names)

@@ -1,0 +1,500 @@
+"""The skorch classifier that every architecture of the library shares.
+
+Everything that is the same for the vanilla CNN, the pretrained backbones and the scattering
+network lives here: class-weighted cross-entropy computed from each ``fit``'s ``y``, any label
+type, ``device="auto"``, seeding, training-time augmentation, input validation in the
+scikit-learn manner, and the plumbing that sizes a network from the data it is fitted on.
+"""
+
+import contextlib
+import inspect
+import numbers
+
+import numpy as np
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetClassifier
+from skorch.callbacks import ProgressBar
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
+
+from ._augment import make_augmenter
+from .utils._device import check_device_available, resolve_device
+
+__all__ = ["SkinNetClassifier"]
+
+
+class _DeviceParameter:
+    """Data descriptor for ``device``: stores what the user gave, hands skorch a real device.
+
+    skorch reads ``self.device`` in many places (moving modules, tensors, unpickling), so
+    ``"auto"`` has to look like ``"cuda"`` or ``"cpu"`` to it. ``get_params`` reports the raw
+    value, so ``clone`` and ``GridSearchCV`` keep ``"auto"`` and a model saved on a GPU
+    machine picks the CPU where there is none.
+    """
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return resolve_device(obj.__dict__.get("device", "cpu"))
+
+    def __set__(self, obj, value):
+        obj.__dict__["device"] = value
+
+
+class SkinNetClassifier(NeuralNetClassifier):
+    """A skorch ``NeuralNetClassifier`` that behaves like a scikit-learn classifier.
+
+    This is the shared base of the library's estimators; it can also wrap any
+    ``torch.nn.Module`` that maps a batch of inputs to class logits. If the module's
+    constructor takes ``n_classes`` and/or ``input_shape``, they are filled in from the data
+    seen in ``fit`` (so one estimator works for any number of classes and image size).
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        The network; it must return logits of shape ``(n_samples, n_classes)``.
+    criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
+        Called with ``weight=`` the class weights (see ``class_weight``).
+    optimizer : torch optimizer class, default=torch.optim.SGD
+        Plain SGD, as in the reference study.
+    lr : float, default=0.01
+        Learning rate.
+    max_epochs : int, default=10
+        Number of passes over the training data.
+    batch_size : int, default=32
+        Mini-batch size for training and prediction.
+    train_split : callable or None, default=None
+        skorch's internal validation split. ``None``: train on everything that ``fit`` gets,
+        since cross-validation does the splitting.
+    class_weight : "balanced", dict or None, default="balanced"
+        Weights of the cross-entropy per class. ``"balanced"`` computes
+        ``n_samples / (n_classes * count(class))`` from the ``y`` of each ``fit`` (stored in
+        ``class_weight_``; the parameter itself never changes). A dict maps labels to weights.
+        Use ``None`` when the classes are balanced by resampling (imbalanced-learn) instead:
+        weighting and resampling together would correct twice.
+    augment : str, list of str, callable or None, default=None
+        Training-time augmentation of each mini-batch, never applied at predict time:
+        ``"hflip"``, ``"vflip"``, ``"rot90"``, ``"affine"``, ``"color"``, a list of them, or a
+        callable mapping a batch tensor ``(n, C, H, W)`` to one of the same shape.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling and augmentation. Two fits with the same integer
+        give identical models on the CPU; on CUDA, cuDNN's deterministic mode is switched on
+        during fit. The global torch random state is left as it was.
+    device : "auto", "cpu", "cuda" or torch.device, default="auto"
+        ``"auto"``: CUDA when PyTorch sees a GPU, else the CPU. Asking for ``"cuda"`` on a
+        machine without one is an error at ``fit``.
+    channels_last : bool, default=False
+        Run 4-D convolutional inputs in channels-last memory layout (faster for convolutions
+        on recent CPUs and GPUs).
+    verbose : int, default=0
+        0: silent. 1 or more: a per-epoch table and a progress bar over the batches.
+    **kwargs
+        Any other skorch parameter (``callbacks``, ``iterator_train__num_workers``,
+        ``module__<name>``, ``optimizer__momentum``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels seen in ``fit``, in sorted order; ``predict`` returns these.
+    class_weight_ : ndarray of shape (n_classes,) or None
+        The weights the loss used in the last ``fit``.
+    n_features_in_ : int
+        Number of features (2-D input) or channels (image input) seen in ``fit``.
+    input_shape_ : tuple
+        Shape of one sample seen in ``fit``.
+    module_ : torch.nn.Module
+        The trained network.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skin_estimators import SkinNetClassifier
+    >>> from skin_estimators.networks import MLP
+    >>> X = np.random.RandomState(0).randn(60, 4).astype("float32")
+    >>> y = np.where(X[:, 0] > 0, "yes", "no")
+    >>> clf = SkinNetClassifier(MLP, lr=0.1, max_epochs=20, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array(['no', 'yes'], dtype='<U3')
+    >>> clf.predict(X[:3])
+    array(['yes', 'yes', 'yes'], dtype='<U3')
+    """
+
+    device = _DeviceParameter()
+
+    #: Image estimators set this: inputs are ``(n, C, H, W)`` float arrays.
+    _image_input = False
+    #: Number of colour channels the image architectures take.
+    _n_channels = 3
+    #: Smallest image side the architecture can take.
+    _min_image_size = 1
+    #: True when the network's size depends on the image size (a linear layer sized from it).
+    _fixed_input_size = False
+
+    def __init__(
+        self,
+        module,
+        *args,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.SGD,
+        lr=0.01,
+        max_epochs=10,
+        batch_size=32,
+        train_split=None,
+        class_weight="balanced",
+        augment=None,
+        random_state=None,
+        device="auto",
+        channels_last=False,
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.class_weight = class_weight
+        self.augment = augment
+        self.random_state = random_state
+        self.channels_last = channels_last
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self, deep=True, **kwargs):
+        params = super().get_params(deep=deep, **kwargs)
+        if "device" in params:
+            params["device"] = self.__dict__.get("device")
+        return params
+
+    def __setstate__(self, state):
+        raw = state.get("device", "cpu")
+        state["device"] = resolve_device(raw)
+        super().__setstate__(state)
+        if isinstance(raw, str) and raw == "auto":
+            self.__dict__["device"] = raw
+
+    def __sklearn_is_fitted__(self):
+        return bool(self.initialized_) and hasattr(self, "label_encoder_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks
+
+    # ------------------------------------------------------------------ validation
+    def _validate_X(self, X, y=None, reset=True):
+        """Check X (and y) the scikit-learn way; images get the image-specific checks."""
+        if self._image_input:
+            return self._validate_images(X, y, reset=reset)
+        kwargs = dict(dtype=np.float32, reset=reset, ensure_min_samples=2 if reset else 1)
+        if y is None:
+            X = validate_data(self, X, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, **kwargs)
+        if reset:
+            self.input_shape_ = tuple(X.shape[1:])
+        return self._writeable(X), y
+
+    def _validate_images(self, X, y=None, reset=True):
+        name = type(self).__name__
+        arr = X
+        if not hasattr(arr, "ndim"):
+            arr = np.asarray(arr)
+        if arr.dtype == object or arr.dtype.kind in "USO":
+            raise ValueError(
+                f"{name} takes images as a float array (n, {self._n_channels}, H, W), but got "
+                f"an array of dtype {arr.dtype} (file paths?). Put ImageLoader() and "
+                "ChannelNormalizer() in front of it, e.g. make_pipeline(ImageLoader(size=400), "
+                f"ChannelNormalizer(), {name}())."
+            )
+        if arr.ndim != 4:
+            raise ValueError(
+                f"{name} expects a 4-D array of images (n_samples, {self._n_channels}, height, "
+                f"width), got an array of shape {arr.shape}. ImageLoader() followed by "
+                "ChannelNormalizer() produces this layout from image files."
+            )
+        if arr.shape[1] != self._n_channels:
+            hint = ""
+            if arr.shape[-1] == self._n_channels:
+                hint = (
+                    " The array looks channels-last (n, H, W, C): ChannelNormalizer() converts "
+                    "the output of ImageLoader() to (n, C, H, W)."
+                )
+            raise ValueError(
+                f"{name} expects images with {self._n_channels} channels in (n, C, H, W) "
+                f"layout, got shape {arr.shape}.{hint}"
+            )
+        if min(arr.shape[2:]) < self._min_image_size:
+            raise ValueError(
+                f"{name} needs images of at least {self._min_image_size}x"
+                f"{self._min_image_size} pixels, got {arr.shape[2]}x{arr.shape[3]}. "
+                "Use ImageLoader(size=...) with a larger size."
+            )
+        if arr.dtype == np.uint8:
+            raise ValueError(
+                f"{name} got uint8 images: normalise them first with ChannelNormalizer(), "
+                "which also puts the channels first."
+            )
+        kwargs = dict(
+            dtype=np.float32, allow_nd=True, reset=reset, ensure_min_samples=2 if reset else 1
+        )
+        if y is None:
+            arr = validate_data(self, arr, **kwargs)
+        else:
+            arr, y = validate_data(self, arr, y, **kwargs)
+        if reset:
+            self.input_shape_ = tuple(arr.shape[1:])
+        elif self._fixed_input_size and tuple(arr.shape[1:]) != tuple(self.input_shape_):
+            fh, fw = self.input_shape_[1:]
+            raise ValueError(
+                f"{name} was fitted on {fh}x{fw} images and its final layer is sized for them, "
+                f"but got {arr.shape[2]}x{arr.shape[3]} images. Load them with "
+                f"ImageLoader(size=({fh}, {fw})) (a Pipeline does this for you)."
+            )
+        return self._writeable(arr), y
+
+    @staticmethod
+    def _writeable(X):
+        # torch warns on (and may mis-handle) read-only buffers such as joblib memmaps.
+        if isinstance(X, np.ndarray) and not X.flags.writeable:
+            X = X.copy()
+        return np.ascontiguousarray(X)
+
+    def _encode_labels(self, y):
+        """Fit the label encoder on y (or on ``classes``) and return y as integer codes."""
+        y = np.asarray(y)
+        check_classification_targets(y)
+        encoder = LabelEncoder()
+        encoder.fit(self.classes if self.classes is not None else y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes to train, but y "
+                f"holds only one class: {encoder.classes_.tolist()}."
+            )
+        unseen = np.setdiff1d(y, encoder.classes_)
+        if unseen.size:
+            raise ValueError(f"y contains labels {unseen.tolist()} that are not in classes.")
+        self.label_encoder_ = encoder
+        return encoder.transform(y).astype(np.int64)
+
+    def _compute_class_weight(self, y):
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if not (isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
+            raise ValueError(
+                f"class_weight must be 'balanced', a dict {{label: weight}} or None; "
+                f"got {cw!r}."
+            )
+        return compute_class_weight(cw, classes=self.classes_, y=y).astype(np.float32)
+
+    def _check_params(self):
+        for name in ("max_epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or (
+                value < 1 and not (name == "batch_size" and value == -1)
+            ):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if not isinstance(self.lr, numbers.Real) or self.lr <= 0:
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
+        make_augmenter(self.augment)  # raises on unknown names
+        check_device_available(self.__dict__.get("device"), owner=type(self).__name__)
+
+    # ------------------------------------------------------------------ seeding
+    @contextlib.contextmanager
+    def _seeded(self):
+        """Run the body with torch seeded from ``random_state``, leaving global state as it was."""
+        if self.random_state is None:
+            yield
+            return
+        seed = self.random_state
+        if not isinstance(seed, numbers.Integral):
+            seed = check_random_state(seed).randint(np.iinfo(np.int32).max)
+        on_cuda = torch.device(self.device).type == "cuda"
+        devices = list(range(torch.cuda.device_count())) if on_cuda else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(seed))
+            if on_cuda:
+                old = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+                torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+                try:
+                    yield
+                finally:
+                    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old
+            else:
+                yield
+
+    # ------------------------------------------------------------------ skorch hooks
+    def _module_kwargs(self):
+        """Arguments filled in from the data; subclasses add their own."""
+        return {"n_classes": len(self.classes_), "input_shape": tuple(self.input_shape_)}
+
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        if inspect.isclass(self.module):
+            accepted = inspect.signature(self.module).parameters
+            takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+            for key, value in self._module_kwargs().items():
+                if key not in kwargs and (key in accepted or takes_any):
+                    kwargs[key] = value
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        if self.channels_last:
+            self.module_ = self.module_.to(memory_format=torch.channels_last)
+        return self
+
+    def initialize_criterion(self):
+        kwargs = self.get_params_for("criterion")
+        weight = getattr(self, "class_weight_", None)
+        if weight is not None and "weight" not in kwargs:
+            kwargs["weight"] = torch.as_tensor(weight, dtype=torch.float32)
+        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    def initialize(self):
+        self.augmenter_ = make_augmenter(self.augment)
+        return super().initialize()
+
+    def get_iterator(self, dataset, training=False):
+        if not training:
+            return super().get_iterator(dataset, training=False)
+        kwargs = self.get_params_for("iterator_train")
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        # Shuffle by default, and drop a lone last sample: BatchNorm cannot train on one.
+        kwargs.setdefault("shuffle", True)
+        if len(dataset) > 1 and len(dataset) % kwargs["batch_size"] == 1:
+            kwargs.setdefault("drop_last", True)
+        return self.iterator_train(dataset, **kwargs)
+
+    def infer(self, x, **fit_params):
+        x = to_tensor(x, device=self.device)
+        if self.channels_last and isinstance(x, torch.Tensor) and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return super().infer(x, **fit_params)
+
+    def train_step_single(self, batch, **fit_params):
+        Xi, yi = unpack_data(batch)
+        if self.augmenter_ is not None:
+            Xi = self.augmenter_(to_tensor(Xi, device=self.device))
+        return super().train_step_single((Xi, yi), **fit_params)
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, X, y, **fit_params):
+        """Validate the data, then initialise and train the network.
+
+        Parameters
+        ----------
+        X : array-like
+            Training inputs: images ``(n_samples, C, H, W)`` for the image estimators (as
+            produced by ``ImageLoader`` + ``ChannelNormalizer``), a 2-D array otherwise.
+        y : array-like of shape (n_samples,)
+            Labels of any type (strings included).
+        **fit_params
+            Passed on to skorch's ``fit`` (and from there to the module's ``forward``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        X, y = self._validate_X(X, y, reset=True)
+        y_codes = self._encode_labels(y)
+        self.class_weight_ = self._compute_class_weight(y)
+        with self._seeded():
+            super().fit(X, y_codes, **fit_params)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising (warm start).
+
+        On a fresh estimator this is the same as :meth:`fit`.
+        """
+        if fit_params.get("_routing_method") == "fit" or not self.__sklearn_is_fitted__():
+            if "_routing_method" in fit_params:  # called by skorch's own fit: y is encoded
+                return super().partial_fit(X, y, classes=classes, **fit_params)
+            return self.fit(X, y, **fit_params)
+        X, y = self._validate_X(X, y, reset=False)
+        y = np.asarray(y)
+        unseen = np.setdiff1d(y, self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels {unseen.tolist()} that were not seen in fit "
+                f"(classes_ = {self.classes_.tolist()})."
+            )
+        with self._seeded():
+            super().partial_fit(X, self.label_encoder_.transform(y), **fit_params)
+        return self
+
+    @property
+    def classes_(self):
+        try:
+            return self.label_encoder_.classes_
+        except AttributeError:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'classes_' before it is fitted."
+            ) from None
+
+    def _check_fitted(self):
+        try:
+            check_is_fitted(self)
+        except NotFittedError:
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
+                "appropriate arguments before using this estimator."
+            ) from None
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs shaped like those given to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        self._check_fitted()
+        X, _ = self._validate_X(X, reset=False)
+        proba = super().predict_proba(X)
+        return np.asarray(proba, dtype=np.float64)
+
+    def predict(self, X):
+        """Predicted labels, of the same type as the ``y`` given to ``fit``.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs shaped like those given to ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -1,0 +1,30 @@
+"""The ``skin-estimators`` command: parsing and printing only; the work is in the library."""
+
+import argparse
+import sys
+
+from ._version import __version__
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="skin-estimators",
+        description="Classify skin-disease photographs with scikit-learn compatible networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv=None):
+    """Entry point; returns the exit code (0 success, 1 failure, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
