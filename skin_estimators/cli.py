@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from . import _cli_weights
 from ._version import __version__
 
 
@@ -12,7 +13,8 @@ def build_parser():
         description="Classify skin-disease photographs with scikit-learn compatible networks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _cli_weights.add_parser(subparsers)
     return parser
 
 
