@@ -355,6 +355,15 @@ def test_fetch_via_data_home(isolated, layout):
 
 
 @needs_real_data
+def test_data_home_without_data_falls_back_to_the_environment_variable(isolated, monkeypatch):
+    monkeypatch.setenv("SKIN_ESTIMATORS_DATA", _REAL_DATA)
+    data_home = isolated / "empty_home"
+    data = fetch_skin3(data_home=data_home)
+    assert data.filenames[0].startswith(str(_REAL_SKIN3))
+    assert not data_home.exists()
+
+
+@needs_real_data
 def test_tampered_copy_names_every_bad_image(isolated):
     data_home = isolated / "dh"
     shutil.copytree(_REAL_SKIN3, data_home / "skin3")
@@ -456,9 +465,20 @@ def test_wrong_archive_is_not_installed(isolated, fake_manifest, serve):
 
 def test_not_a_zip_is_a_clear_error(isolated, fake_manifest, serve):
     url = serve(b"<html>rate limited</html>")
-    with pytest.raises(OSError, match=f"downloaded from {url} is not a zip"):
+    with pytest.raises(OSError, match=f"\\(from {url}\\) is not a zip"):
         fetch_skin3(data_home=isolated / "dh")
     assert _leftovers(isolated / "dh") == []
+
+
+def test_archive_put_there_by_hand_is_used_and_kept(isolated, fake_manifest):
+    # isolated points the URL at a closed port: this works offline.
+    data_home = isolated / "dh"
+    data_home.mkdir()
+    archive = data_home / "data_3class_skin_diseases.zip"
+    archive.write_bytes(_zip_bytes(_archive()))
+    data = fetch_skin3(data_home=data_home)
+    assert len(data.filenames) == len(_FAKE_FILES)
+    assert _leftovers(data_home) == [archive.name]
 
 
 def test_offline_error_says_where_to_put_the_data(isolated, fake_manifest):

@@ -20,6 +20,7 @@ _MANIFEST_PATH = os.path.join(os.path.dirname(__file__), "skin3_manifest.csv")
 
 _FOLDER = "skin3"
 _ARCHIVE_FOLDER = "data_3class_skin_diseases"  # the top folder inside the published archive
+_ARCHIVE_NAME = _ARCHIVE_FOLDER + ".zip"
 _ENV = "SKIN_ESTIMATORS_DATA"
 
 _DESCR = """\
@@ -75,11 +76,13 @@ def _search_bases(data_home):
 
 
 def _where_to_put_it(target):
+    archive = os.path.join(os.path.dirname(target), _ARCHIVE_NAME)
     return (
         f"Put the class folders acne/, herpes_simplex/ and lichen_planus/ (102 JPEGs) in "
-        f"{target!r}, or set the environment variable {_ENV} to a folder that contains "
-        f"{_FOLDER}/ (e.g. {_ENV}=/path/to/data with /path/to/data/{_FOLDER}/acne/...), or "
-        f"pass data_home= a folder that contains {_FOLDER}/."
+        f"{target!r} (or the archive from {_ARCHIVE_URL} at {archive!r}), or set the "
+        f"environment variable {_ENV} to a folder that contains {_FOLDER}/ (e.g. "
+        f"{_ENV}=/path/to/data with /path/to/data/{_FOLDER}/acne/...), or pass data_home= a "
+        f"folder that contains {_FOLDER}/."
     )
 
 
@@ -95,14 +98,18 @@ def _check(folder, manifest, hint):
 def _download_and_extract(data_home, manifest):
     """Download the archive into ``data_home``, extract and verify it, and move it in place."""
     target = os.path.join(data_home, _FOLDER)
-    archive = os.path.join(data_home, _ARCHIVE_FOLDER + ".zip")
-    try:
-        download(_ARCHIVE_URL, archive, desc="skin3")
-    except (OSError, ValueError) as exc:
-        raise OSError(
-            f"The skin3 dataset was not found and could not be downloaded from "
-            f"{_ARCHIVE_URL} ({exc}). {_where_to_put_it(target)}"
-        ) from exc
+    archive = os.path.join(data_home, _ARCHIVE_NAME)
+    # A copy of the archive put there by hand (on a machine without internet) is used as is,
+    # and kept; one we download is removed once extracted.
+    downloaded = not os.path.isfile(archive)
+    if downloaded:
+        try:
+            download(_ARCHIVE_URL, archive, desc="skin3")
+        except (OSError, ValueError) as exc:
+            raise OSError(
+                f"The skin3 dataset was not found and could not be downloaded from "
+                f"{_ARCHIVE_URL} ({exc}). {_where_to_put_it(target)}"
+            ) from exc
 
     # Extract next to the target and rename when verified: no half-extracted skin3/ remains.
     staging = tempfile.mkdtemp(prefix=".skin3-", dir=data_home)
@@ -110,11 +117,11 @@ def _download_and_extract(data_home, manifest):
         try:
             safe_extract_zip(archive, staging, class_names=_class_names(manifest))
         except zipfile.BadZipFile as exc:
-            raise OSError(f"The file downloaded from {_ARCHIVE_URL} is not a zip: {exc}") from exc
+            raise OSError(f"{archive!r} (from {_ARCHIVE_URL}) is not a zip: {exc}") from exc
         _check(
             staging,
             manifest,
-            f"The archive downloaded from {_ARCHIVE_URL} is not the expected one. "
+            f"The archive {archive!r} (from {_ARCHIVE_URL}) is not the expected one. "
             + _where_to_put_it(target),
         )
         if os.path.isdir(target) and not os.listdir(target):
@@ -131,7 +138,7 @@ def _download_and_extract(data_home, manifest):
             _check(target, manifest, f"Delete {target!r} and call fetch_skin3() again.")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if os.path.exists(archive):
+        if downloaded and os.path.exists(archive):
             os.remove(archive)
     return target
 
@@ -152,7 +159,9 @@ def fetch_skin3(data_home=None, download_if_missing=True):
     itself (it *is* the class-folder tree). Where none is found the published archive is
     downloaded (with a progress bar), extracted safely and verified into
     ``<data_home>/skin3/``, ``data_home`` being the given folder or the default data home;
-    ``SKIN_ESTIMATORS_DATA`` is only read, never written.
+    ``SKIN_ESTIMATORS_DATA`` is only read, never written. A copy of the archive already at
+    ``<data_home>/data_3class_skin_diseases.zip`` (e.g. carried to a machine without internet)
+    is extracted instead of downloading, and kept.
 
     Every image, found or downloaded, is checked against the SHA-256 of the manifest shipped
     with skin-estimators (``skin3_manifest.csv``); about 13 MB are hashed per call.
