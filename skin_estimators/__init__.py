@@ -3,9 +3,13 @@
 from ._base import SkinNetClassifier
 from ._cnn import VanillaCNNClassifier
 from ._version import __version__
+from .datasets import fetch_skin3, get_data_home, load_image_folder
 
 __all__ = [
     "SkinNetClassifier",
     "VanillaCNNClassifier",
     "__version__",
+    "fetch_skin3",
+    "get_data_home",
+    "load_image_folder",
 ]
