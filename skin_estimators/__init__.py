@@ -4,6 +4,7 @@ from ._base import SkinNetClassifier
 from ._cnn import VanillaCNNClassifier
 from ._pretrained import BiTClassifier, ResNet50Classifier
 from ._version import __version__
+from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .networks import download_weights
 
 __all__ = [
@@ -13,4 +14,7 @@ __all__ = [
     "VanillaCNNClassifier",
     "download_weights",
     "__version__",
+    "fetch_skin3",
+    "get_data_home",
+    "load_image_folder",
 ]

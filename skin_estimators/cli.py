@@ -1,9 +1,13 @@
-"""The ``skin-estimators`` command: parsing and printing only; the work is in the library."""
+"""The ``skin-estimators`` command: parsing and printing only; the work is in the library.
+
+Exit codes: 0 success, 1 failure (some input or step failed), 2 usage error.
+"""
 
 import argparse
+import importlib
 import sys
 
-from . import _cli_weights
+from ._commands import SUBCOMMANDS
 from ._version import __version__
 
 
@@ -14,7 +18,8 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _cli_weights.add_parser(subparsers)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"skin_estimators._commands.{name}").add_parser(subparsers)
     return parser
 
 

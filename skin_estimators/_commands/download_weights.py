@@ -2,7 +2,7 @@
 
 import sys
 
-from .networks._weights import BACKBONES, WeightsUnavailableError, download_weights
+_MODELS = ("bit", "resnet50")  # the keys of skin_estimators.networks.BACKBONES
 
 
 def add_parser(subparsers):
@@ -19,7 +19,7 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "models", nargs="*", metavar="MODEL",
-        help=f"which weights: {', '.join(sorted(BACKBONES))} (default: all)",
+        help=f"which weights: {', '.join(_MODELS)} (default: all)",
     )
     parser.add_argument(
         "--cache-dir", default=None,
@@ -32,6 +32,8 @@ def add_parser(subparsers):
 
 def run(args):
     """Download each requested model; print one weights path per line. Returns the exit code."""
+    from ..networks import BACKBONES, WeightsUnavailableError, download_weights
+
     models = args.models or sorted(BACKBONES)
     unknown = [m for m in models if m not in BACKBONES]
     if unknown:
