@@ -28,7 +28,9 @@ class _TimmClassifier(SkinNetClassifier):
 
     _image_input = True
     _fixed_input_size = False  # global average pooling: any image size works
-    _min_image_size = 32  # total stride of both backbones
+    # Global pooling lets any size run (down to 1 px); 16 keeps tiny test images possible.
+    # The weights were pretrained at 224 px (BiT also fine-tuned up to 480); the study used 400.
+    _min_image_size = 16
     _timm_tag = None
 
     def __init__(
@@ -229,8 +231,8 @@ _SHARED_PARAMS = """\
     layers cannot adapt to other statistics) and for new work; use the dataset's statistics
     to reproduce the study.
 
-    Input: normalised images ``(n_samples, 3, H, W)`` with H, W >= 32, of any size (the
-    backbone ends in global average pooling). Put ``ImageLoader`` and ``ChannelNormalizer``
+    Input: normalised images ``(n_samples, 3, H, W)`` of any size from 16x16 up (the
+    backbone ends in global average pooling; the study used 400x400). Put ``ImageLoader`` and ``ChannelNormalizer``
     in front of it to work from file paths.
 """
 
