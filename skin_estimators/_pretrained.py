@@ -203,7 +203,8 @@ _SHARED_PARAMS = """\
         support it (float16 with loss scaling on older ones), float32 on the CPU - resolved
         where the model runs, so a model trained on a GPU predicts in float32 on a CPU.
         "fp32" (or "32") never autocasts. Mixed precision roughly halves activation memory
-        on a GPU.
+        on a GPU. An explicit "bf16"/"fp16" applies wherever the model runs (fp16 is slow on
+        CPUs): keep "auto" for a model trained on a GPU and used on CPU-only machines.
     lr : float, default={lr}
         SGD learning rate (the study's best setting).
     max_epochs : int, default={max_epochs}
@@ -219,23 +220,24 @@ _SHARED_PARAMS = """\
     **kwargs
         Every other parameter of :class:`SkinNetClassifier` (``class_weight``,
         ``random_state``, ``device``, ``channels_last``, ``verbose``, ...) and of skorch.
+"""
 
+_SHARED_NOTES = """\
     Notes
     -----
     Input normalisation: the study normalised every model with the dataset's own channel
     statistics (``ChannelNormalizer()`` learning mean and std in ``fit``). The weights were
-    pretrained on inputs normalised with {stats_name} (``mean={mean}, std={std}`` in [0, 1]
-    units, also in the class attributes ``pretrained_mean`` and ``pretrained_std``); use
-    ``ChannelNormalizer`` with the ``{preset!r}`` preset to feed the backbone what it was
-    trained on. Prefer the pretrained statistics with ``freeze_backbone=True`` (the frozen
-    layers cannot adapt to other statistics) and for new work; use the dataset's statistics
-    to reproduce the study.
+    pretrained on inputs normalised with {stats_name}:
+    ``mean={mean}``, ``std={std}`` (in [0, 1] units; also the class attributes
+    ``pretrained_mean`` and ``pretrained_std``). ``ChannelNormalizer`` with the
+    ``{preset!r}`` preset feeds the backbone what it was trained on. Prefer these with
+    ``freeze_backbone=True`` (frozen layers cannot adapt to other statistics) and for new
+    work; use the dataset's statistics to reproduce the study.
 
     Input: normalised images ``(n_samples, 3, H, W)`` of any size from 16x16 up (the
-    backbone ends in global average pooling; the study used 400x400). Put ``ImageLoader`` and ``ChannelNormalizer``
-    in front of it to work from file paths.
+    backbone ends in global average pooling; the study used 400x400). Put ``ImageLoader``
+    and ``ChannelNormalizer`` in front of it to work from file paths.
 """
-
 
 # The statistics each checkpoint was pretrained with (timm's pretrained_cfg; written out so
 # that importing the package does not import timm; a test checks them against timm).
@@ -248,8 +250,9 @@ _PRETRAINED_STATS = {
 def _document(cls, **fields):
     tag = cls._timm_tag
     mean, std = _PRETRAINED_STATS[tag]
-    doc = _SHARED_PARAMS.format(tag=tag, mean=mean, std=std, **fields)
-    cls.__doc__ = cls.__doc__.replace("    {shared}\n", doc)
+    fields.update(tag=tag, mean=mean, std=std)
+    doc = cls.__doc__.replace("    {shared}\n", _SHARED_PARAMS.format(**fields))
+    cls.__doc__ = doc.replace("    {notes}\n", _SHARED_NOTES.format(**fields))
     cls.pretrained_mean, cls.pretrained_std = mean, std
     return cls
 
@@ -271,6 +274,8 @@ class ResNet50Classifier(_TimmClassifier):
     --------
     BiTClassifier : BiT-M R101x1, pretrained on ImageNet-21k.
     download_weights : fetch the weights for offline use.
+
+    {notes}
 
     Examples
     --------
@@ -339,6 +344,8 @@ class BiTClassifier(_TimmClassifier):
     --------
     ResNet50Classifier : torchvision's ResNet-50, pretrained on ImageNet-1k.
     download_weights : fetch the weights for offline use.
+
+    {notes}
 
     Examples
     --------

@@ -196,7 +196,13 @@ def _save_bit_npz(model, path, prefix="resnet/"):
 def test_local_weights_round_trip(cls, suffix, weights_dir, skin3):
     X, y = skin3
     torch.manual_seed(123)
-    source = timm.create_model(TAGS[cls], pretrained=False)  # full 1000/21843-class head
+    if cls is ResNet50Classifier and suffix == ".pth":
+        # torchvision's own model: the study's weights come as torchvision state dicts
+        import torchvision
+
+        source = torchvision.models.resnet50()
+    else:
+        source = timm.create_model(TAGS[cls], pretrained=False)  # 1000/21843-class head
     path = weights_dir / f"weights{suffix}"
     if suffix == ".npz":
         _save_bit_npz(source, path)
@@ -225,6 +231,14 @@ def test_weights_of_another_architecture_are_refused(weights_dir, skin3):
     path = weights_dir / "resnet18.safetensors"
     _save_state_dict(timm.create_model("resnet18", pretrained=False), path)
     with pytest.raises(ValueError, match=r"does not hold weights for timm model 'resnet50\.tv_in1k'"):
+        _tiny(ResNet50Classifier, pretrained=path).fit(X, y)
+
+
+def test_unreadable_weights_file_is_named(tmp_path, skin3):
+    X, y = skin3
+    path = tmp_path / "broken.pth"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="could not load the weights file .*broken.pth"):
         _tiny(ResNet50Classifier, pretrained=path).fit(X, y)
 
 

@@ -178,7 +178,7 @@ def download_weights(model, cache_dir=None):
 
     Examples
     --------
-    >>> from skin_estimators import download_weights
+    >>> from skin_estimators import BiTClassifier, download_weights
     >>> path = download_weights("bit")  # doctest: +SKIP
     >>> BiTClassifier(pretrained=path)  # doctest: +SKIP
     """
@@ -201,8 +201,10 @@ def download_weights(model, cache_dir=None):
     for filename in _HUB_FILENAMES:
         try:
             return hf_hub_download(repo, filename, cache_dir=cache_dir)
-        except _network_errors() as exc:  # listed first: LocalEntryNotFoundError is an
-            raise unavailable_error(      # EntryNotFoundError too, but means "no network"
+        # Network errors first: LocalEntryNotFoundError ("no network, not cached") is a
+        # subclass of EntryNotFoundError ("the repository has no such file").
+        except _network_errors() as exc:
+            raise unavailable_error(
                 tag, cache_dir, f"the hub could not be reached ({type(exc).__name__})",
                 owner="download_weights",
             ) from exc
