@@ -93,7 +93,7 @@ def test_study_defaults_and_full_tags():
     assert (b.batch_size, b.lr, b.max_epochs) == (4, 0.0031, 22)
     for est in (r, b):
         assert est.pretrained is True and est.freeze_backbone is False
-        assert est.augment == "hflip" and est.class_weight == "balanced"
+        assert est.augment == "hflip" and est.class_weight == "balanced" and est.channels_last
         assert est.optimizer is torch.optim.SGD
         assert est._timm_tag == TAGS[type(est)]
 

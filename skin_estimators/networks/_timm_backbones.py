@@ -181,13 +181,10 @@ def _load_hub(tag, n_classes, owner, timm_kwargs):
     cache_dir = hub_cache_dir()
     cached = cached_weights_file(tag, cache_dir)
     if cached is not None:
-        # Read the cached file directly: no network round trip per fit (GridSearchCV fits
-        # hundreds of times) and no dependence on when HF_HUB_OFFLINE was set.
-        return timm.create_model(
-            tag, pretrained=True, num_classes=n_classes,
-            pretrained_cfg_overlay=dict(file=cached, custom_load=False),
-            pretrained_filter_fn=_check_state_dict(cached, tag), **timm_kwargs,
-        )
+        # Read the cached file directly, as a local file: no network round trip per fit
+        # (GridSearchCV fits hundreds of times) and no dependence on when HF_HUB_OFFLINE was
+        # set. The hub's files are timm state dicts, for BiT too.
+        return _load_file(tag, cached, n_classes, owner, timm_kwargs)
     if hub_offline():
         raise unavailable_error(tag, cache_dir, "HF_HUB_OFFLINE is set", owner)
     try:
