@@ -38,8 +38,17 @@ VALID_PROGRESSIVE_JPEG = _encode("JPEG", quality=80, progressive=True)
 VALID_PNG = _encode("PNG")
 
 # Real file signatures, so that random tails reach the decoders and not just the format sniffing.
-MAGIC = [b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
-         b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"P6\n", b"\x00\x00\x00\x0cjP  \r\n\x87\n"]
+MAGIC = [
+    b"\xff\xd8\xff\xe0",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF89a",
+    b"BM",
+    b"II*\x00",
+    b"MM\x00*",
+    b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+    b"P6\n",
+    b"\x00\x00\x00\x0cjP  \r\n\x87\n",
+]
 
 _counter = itertools.count()
 
@@ -77,16 +86,20 @@ def _mangle(base, edits):
         elif kind == "insert":
             data[pos:pos] = payload
         elif kind == "delete":
-            del data[pos:pos + 1 + len(payload)]
+            del data[pos : pos + 1 + len(payload)]
         elif kind == "truncate":
             del data[pos:]
     return bytes(data)
 
 
 EDITS = st.lists(
-    st.tuples(st.sampled_from(["flip", "flip", "insert", "delete", "truncate"]),
-              st.integers(0, 10**6), st.binary(min_size=1, max_size=8)),
-    min_size=1, max_size=6,
+    st.tuples(
+        st.sampled_from(["flip", "flip", "insert", "delete", "truncate"]),
+        st.integers(0, 10**6),
+        st.binary(min_size=1, max_size=8),
+    ),
+    min_size=1,
+    max_size=6,
 )
 
 

@@ -25,11 +25,12 @@ from skin_estimators.preprocessing import (
     ChannelNormalizer,
     ImageLoader,
     ImageLoadError,
+    _decode,
+    _normalizer,
     clear_image_cache,
     image_cache_info,
     set_image_cache_max_bytes,
 )
-from skin_estimators.preprocessing import _decode, _normalizer
 from skin_estimators.preprocessing._expected_checks import expected_failed_checks
 
 DATA = os.environ.get("SKIN_ESTIMATORS_DATA")
@@ -110,18 +111,42 @@ COLOUR_CASES = {
     # name: (image factory, file name, save kwargs, expected RGB at the left, at the right)
     "L": (lambda: Image.new("L", (16, 16), 100), "g.png", {}, (100,) * 3, (100,) * 3),
     "1": (lambda: Image.new("1", (16, 16), 1), "b.png", {}, (255,) * 3, (255,) * 3),
-    "LA-opaque": (lambda: Image.new("LA", (16, 16), (100, 255)), "la.png", {},
-                  (100,) * 3, (100,) * 3),
-    "LA-transparent": (lambda: Image.new("LA", (16, 16), (100, 0)), "la0.png", {},
-                       (255,) * 3, (255,) * 3),
-    "RGBA-half": (lambda: Image.new("RGBA", (16, 16), (10, 20, 30, 128)), "rgba.png", {},
-                  tuple(_alpha_over_white(v, 128) for v in (10, 20, 30)),
-                  tuple(_alpha_over_white(v, 128) for v in (10, 20, 30))),
+    "LA-opaque": (
+        lambda: Image.new("LA", (16, 16), (100, 255)),
+        "la.png",
+        {},
+        (100,) * 3,
+        (100,) * 3,
+    ),
+    "LA-transparent": (
+        lambda: Image.new("LA", (16, 16), (100, 0)),
+        "la0.png",
+        {},
+        (255,) * 3,
+        (255,) * 3,
+    ),
+    "RGBA-half": (
+        lambda: Image.new("RGBA", (16, 16), (10, 20, 30, 128)),
+        "rgba.png",
+        {},
+        tuple(_alpha_over_white(v, 128) for v in (10, 20, 30)),
+        tuple(_alpha_over_white(v, 128) for v in (10, 20, 30)),
+    ),
     "P-transparency": (_palette_with_transparency, "p.png", {}, (255,) * 3, (0, 200, 0)),
-    "L-transparent-colour": (lambda: Image.new("L", (16, 16), 50), "lt.png",
-                             {"transparency": 50}, (255,) * 3, (255,) * 3),
-    "CMYK-jpeg": (lambda: Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "c.jpg",
-                  {"quality": 100}, (255, 0, 0), (255, 0, 0)),
+    "L-transparent-colour": (
+        lambda: Image.new("L", (16, 16), 50),
+        "lt.png",
+        {"transparency": 50},
+        (255,) * 3,
+        (255,) * 3,
+    ),
+    "CMYK-jpeg": (
+        lambda: Image.new("CMYK", (16, 16), (0, 255, 255, 0)),
+        "c.jpg",
+        {"quality": 100},
+        (255, 0, 0),
+        (255, 0, 0),
+    ),
     "I;16-png": (lambda: _sixteen_bit(32768, "I;16"), "i16.png", {}, (128,) * 3, (128,) * 3),
     "I;16-low": (lambda: _sixteen_bit(1000, "I;16"), "low.png", {}, (4,) * 3, (4,) * 3),
     "I-tiff": (lambda: _sixteen_bit(65535, "I"), "i.tif", {}, (255,) * 3, (255,) * 3),
@@ -196,8 +221,9 @@ def test_resize_modes(tmp_path):
     bands.paste((0, 0, 255), (40, 0, 60, 20))
     path = _save(bands, tmp_path / "bands.png")
     crop = ImageLoader(size=16, resize="crop").transform([path])[0]
-    np.testing.assert_allclose(crop[2:14, 2:14], np.broadcast_to((0, 255, 0), (12, 12, 3)),
-                               atol=1)  # only the centre (green) band is left
+    np.testing.assert_allclose(
+        crop[2:14, 2:14], np.broadcast_to((0, 255, 0), (12, 12, 3)), atol=1
+    )  # only the centre (green) band is left
     stretch = ImageLoader(size=16, resize="stretch").transform([path])[0]
     np.testing.assert_array_equal(stretch[8, 1], (255, 0, 0))  # everything squeezed in
     np.testing.assert_array_equal(stretch[8, 14], (0, 0, 255))
@@ -219,7 +245,7 @@ def _corrupt_jpeg(tmp_path):
     data = Path(_noise_jpeg(tmp_path, "ok.jpg")).read_bytes()
     at = data.find(b"\xff\xc4") + 5
     path = tmp_path / "corrupt.jpg"
-    path.write_bytes(data[:at] + b"\xff" * 16 + data[at + 16:])
+    path.write_bytes(data[:at] + b"\xff" * 16 + data[at + 16 :])
     return str(path)
 
 
@@ -315,8 +341,14 @@ def test_decompression_bomb_limit_is_kept(tmp_path, monkeypatch):
 
 
 def test_bad_in_memory_images_are_named_by_index():
-    images = [np.zeros((16, 16, 3), np.uint8), np.full((16, 16, 3), 2.0), None,
-              np.zeros((16, 16, 5), np.uint8), np.full((16, 16), np.nan), np.zeros((4, 4))]
+    images = [
+        np.zeros((16, 16, 3), np.uint8),
+        np.full((16, 16, 3), 2.0),
+        None,
+        np.zeros((16, 16, 5), np.uint8),
+        np.full((16, 16), np.nan),
+        np.zeros((4, 4)),
+    ]
     err = _load_error(ImageLoader(size=8), images)
     assert [name for name, _ in err.errors] == ["X[1]", "X[2]", "X[3]", "X[4]", "X[5]"]
     reasons = " ".join(reason for _, reason in err.errors)
@@ -331,9 +363,16 @@ def test_path_containers(tmp_path):
     paths = [_jpeg(tmp_path, "a.jpg"), _jpeg(tmp_path, "b b.jpg", color=(0, 0, 255))]
     expected = ImageLoader(size=16).transform(paths)
     column = np.array(paths, dtype=object).reshape(-1, 1)
-    for X in [tuple(paths), [Path(p) for p in paths], np.array(paths), column,
-              [[p] for p in paths], pd.Series(paths), pd.DataFrame({"path": paths}),
-              [os.fsencode(p) for p in paths]]:
+    for X in [
+        tuple(paths),
+        [Path(p) for p in paths],
+        np.array(paths),
+        column,
+        [[p] for p in paths],
+        pd.Series(paths),
+        pd.DataFrame({"path": paths}),
+        [os.fsencode(p) for p in paths],
+    ]:
         np.testing.assert_array_equal(ImageLoader(size=16).transform(X), expected)
     loader = ImageLoader(size=16).fit(column)
     assert loader.n_features_in_ == 1
@@ -370,8 +409,9 @@ def test_dataframe_with_two_columns_is_an_error():
 def test_oversampling_in_front_of_the_loader(tmp_path):
     from imblearn.over_sampling import RandomOverSampler
 
-    paths = np.array([_jpeg(tmp_path, f"{i}.jpg", color=(i, 0, 0)) for i in range(5)],
-                     dtype=object).reshape(-1, 1)
+    paths = np.array(
+        [_jpeg(tmp_path, f"{i}.jpg", color=(i, 0, 0)) for i in range(5)], dtype=object
+    ).reshape(-1, 1)
     y = np.array(["a", "a", "a", "a", "b"])
     X_res, y_res = RandomOverSampler(random_state=0).fit_resample(paths, y)
     images = ImageLoader(size=8).transform(X_res)
@@ -391,8 +431,7 @@ def test_image_arrays(tmp_path):
     np.testing.assert_array_equal(grey, np.repeat(batch[..., :1], 3, axis=-1))
     rgba = np.concatenate([batch, np.zeros((3, 16, 16, 1), np.uint8)], axis=-1)
     assert (ImageLoader(size=16).transform(rgba) == 255).all()  # transparent -> white
-    np.testing.assert_array_equal(
-        ImageLoader(size=16).transform(batch.astype(np.int64)), batch)
+    np.testing.assert_array_equal(ImageLoader(size=16).transform(batch.astype(np.int64)), batch)
 
 
 def test_lists_of_images_of_any_size(tmp_path):
@@ -482,7 +521,8 @@ def test_threads_give_the_same_result(tmp_path):
     one = ImageLoader(size=16, cache=False).transform(paths)
     for n_jobs in [2, -1]:
         np.testing.assert_array_equal(
-            ImageLoader(size=16, n_jobs=n_jobs, cache=False).transform(paths), one)
+            ImageLoader(size=16, n_jobs=n_jobs, cache=False).transform(paths), one
+        )
 
 
 @pytest.mark.parametrize(
@@ -526,8 +566,10 @@ def test_pipeline_cross_validation(tmp_path):
         paths.append(_jpeg(tmp_path, f"{i}.jpg", size=(20 + i, 24), color=colour))
         y.append("red" if i % 2 else "blue")
     pipe = make_pipeline(
-        ImageLoader(size=8), ChannelNormalizer(),
-        FunctionTransformer(lambda X: X.reshape(len(X), -1)), LogisticRegression(),
+        ImageLoader(size=8),
+        ChannelNormalizer(),
+        FunctionTransformer(lambda X: X.reshape(len(X), -1)),
+        LogisticRegression(),
     )
     scores = cross_val_score(pipe, np.array(paths, dtype=object).reshape(-1, 1), y, cv=3)
     assert scores.mean() == 1.0
@@ -692,8 +734,9 @@ def test_normalizer_pickles():
 
 
 # ---------------------------------------------------------------------------- scikit-learn checks
-@pytest.mark.parametrize("estimator", [ImageLoader(), ChannelNormalizer()],
-                         ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "estimator", [ImageLoader(), ChannelNormalizer()], ids=lambda e: type(e).__name__
+)
 def test_sklearn_expected_failed_checks_are_exact(estimator):
     # Every check outside the expected-failure list passes; every check in it really fails
     # (so the list given to parametrize_with_checks stays honest).
@@ -726,10 +769,9 @@ def test_loads_the_study_photos(study_paths):
 
 def test_study_photos_match_plain_pillow_at_full_size(study_paths):
     paths = study_paths[::25]
-    expected = np.stack([
-        np.asarray(Image.open(p).convert("RGB").resize((128, 96), Image.BILINEAR))
-        for p in paths
-    ])
+    expected = np.stack(
+        [np.asarray(Image.open(p).convert("RGB").resize((128, 96), Image.BILINEAR)) for p in paths]
+    )
     X = ImageLoader(size=(96, 128), cache=False).transform(paths)
     # Draft decoding may kick in at this size; it must stay within a grey level on average.
     assert np.abs(X.astype(int) - expected).mean() < 1.0

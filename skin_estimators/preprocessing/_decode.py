@@ -46,8 +46,20 @@ RESAMPLING = {
 # Raster formats that photographs come in. Pillow can open many more, but some run external
 # programs on load (EPS calls Ghostscript) or are rarely fuzzed; an unlisted format is reported
 # as "not a supported image file". MPO (multi-picture JPEG from phones) is a JPEG variant.
-_FORMATS = ("JPEG", "MPO", "PNG", "TIFF", "BMP", "DIB", "WEBP", "GIF", "PPM", "TGA",
-            "JPEG2000", "AVIF")
+_FORMATS = (
+    "JPEG",
+    "MPO",
+    "PNG",
+    "TIFF",
+    "BMP",
+    "DIB",
+    "WEBP",
+    "GIF",
+    "PPM",
+    "TGA",
+    "JPEG2000",
+    "AVIF",
+)
 
 # JPEGs are decoded directly at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, through
 # Image.draft) when the result is still at least _DRAFT_GAP times the target size, as
@@ -72,19 +84,17 @@ def _open_formats():
     return [f for f in _FORMATS if f in Image.OPEN]
 
 
-def decode_file(path, size, resize, resample, use_draft=None):
+def decode_file(path, size, resize, resample):
     """Read the image file at ``path`` and return it as a uint8 array ``(H, W, 3)``.
 
     ``size`` is ``(height, width)``. Raises on any problem; :func:`describe_error` turns the
     exception into a reason for the user.
     """
-    if use_draft is None:
-        use_draft = _USE_DRAFT
     if os.path.getsize(path) == 0:
         raise _Rejected("empty file (0 bytes)")
     with Image.open(path, formats=_open_formats()) as im:
         _check_pixels(im.size)
-        if use_draft:
+        if _USE_DRAFT:
             _draft(im, size, resize)
         # Pillow decodes lazily: load() is where corrupt and truncated data is found, so it
         # must run here, inside the caller's error handling. LOAD_TRUNCATED_IMAGES is left as
@@ -251,9 +261,7 @@ def describe_error(exc):
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, UnidentifiedImageError):
-        return (
-            "not an image file, or not in a supported format (" + ", ".join(_FORMATS) + ")"
-        )
+        return "not an image file, or not in a supported format (" + ", ".join(_FORMATS) + ")"
     if isinstance(exc, MemoryError):
         return "not enough memory to decode the image (corrupt size in the header?)"
     text = str(exc).strip() or "no details"

@@ -110,7 +110,6 @@ default="bilinear"
     >>> import os, tempfile
     >>> import numpy as np
     >>> from PIL import Image
-from scipy.sparse import issparse
     >>> from skin_estimators.preprocessing import ImageLoader, ImageLoadError
     >>> tmp = tempfile.TemporaryDirectory()
     >>> paths = [os.path.join(tmp.name, "wide.png"), os.path.join(tmp.name, "tall.jpg")]
@@ -139,8 +138,9 @@ from scipy.sparse import issparse
     >>> tmp.cleanup()
     """
 
-    def __init__(self, size=400, resize="stretch", interpolation="bilinear", n_jobs=None,
-                 cache=True):
+    def __init__(
+        self, size=400, resize="stretch", interpolation="bilinear", n_jobs=None, cache=True
+    ):
         self.size = size
         self.resize = resize
         self.interpolation = interpolation
@@ -189,14 +189,18 @@ from scipy.sparse import issparse
         resample = RESAMPLING[self.interpolation]
         kind, items, _ = _as_items(X)
         n = len(items)
-        if kind == "batch" and items.dtype == np.uint8 and items.ndim == 4 \
-                and items.shape[1:] == (*size, 3):
+        if (
+            kind == "batch"
+            and items.dtype == np.uint8
+            and items.ndim == 4
+            and items.shape[1:] == (*size, 3)
+        ):
             return np.array(items, dtype=np.uint8, order="C")  # nothing to do but copy
 
         out = np.empty((n, *size, 3), dtype=np.uint8)
-        errors = {}       # index -> (name, reason)
-        jobs = {}         # key -> zero-argument callable returning an (H, W, 3) array
-        positions = {}    # key -> indices of X that get the job's result
+        errors = {}  # index -> (name, reason)
+        jobs = {}  # key -> zero-argument callable returning an (H, W, 3) array
+        positions = {}  # key -> indices of X that get the job's result
         use_cache = bool(self.cache)
         for i, item in enumerate(items):
             if isinstance(item, _PATH_TYPES):
@@ -206,8 +210,15 @@ from scipy.sparse import issparse
                 except OSError as exc:
                     errors[i] = (path, describe_error(exc))
                     continue
-                key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, size, self.resize,
-                       self.interpolation, _decode._USE_DRAFT)
+                key = (
+                    os.path.abspath(path),
+                    st.st_size,
+                    st.st_mtime_ns,
+                    size,
+                    self.resize,
+                    self.interpolation,
+                    _decode._USE_DRAFT,
+                )
                 if key in positions:  # the same file twice, e.g. after oversampling
                     positions[key].append(i)
                     continue
@@ -227,7 +238,7 @@ from scipy.sparse import issparse
                     f"expected a file path or an image, got {type(item).__name__} {item!r:.80}",
                 )
 
-        for key, result in zip(jobs, _run(jobs.values(), n_threads)):
+        for key, result in zip(jobs, _run(jobs.values(), n_threads), strict=True):
             if isinstance(result, Exception):
                 reason = describe_error(result)
                 for i in positions[key]:
@@ -247,8 +258,11 @@ from scipy.sparse import issparse
         size = self.size
         if _is_int(size):
             size = (size, size)
-        if not (isinstance(size, (tuple, list)) and len(size) == 2
-                and all(_is_int(s) and s >= 1 for s in size)):
+        if not (
+            isinstance(size, (tuple, list))
+            and len(size) == 2
+            and all(_is_int(s) and s >= 1 for s in size)
+        ):
             raise ValueError(
                 f"ImageLoader's size must be a positive int or a (height, width) pair of "
                 f"positive ints, got {self.size!r}."
@@ -364,8 +378,7 @@ def _as_items(X):
             items = list(X)
         except TypeError:
             raise ValueError(
-                "ImageLoader takes a list of file paths or images, got "
-                f"{type(X).__name__}."
+                f"ImageLoader takes a list of file paths or images, got {type(X).__name__}."
             ) from None
         if items and all(isinstance(it, (list, tuple)) and len(it) == 1 for it in items):
             items, is_column = [it[0] for it in items], True  # [[path], [path], ...]
@@ -376,4 +389,3 @@ def _as_items(X):
 def _check_n_samples(n):
     if n == 0:
         raise ValueError("ImageLoader got 0 images; at least one is required.")
-
