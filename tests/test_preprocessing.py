@@ -495,6 +495,13 @@ def test_cache_sees_changed_files(tmp_path, count_decodes):
     assert before[0, 8, 8, 0] > 200 and after[0, 8, 8, 2] > 200
 
 
+def test_clear_cache(tmp_path):
+    ImageLoader(size=16).transform([_jpeg(tmp_path)])
+    assert image_cache_info().n_images == 1
+    ImageLoader.clear_cache()
+    assert image_cache_info().n_images == 0
+
+
 def test_cache_is_bounded(tmp_path):
     paths = [_noise_jpeg(tmp_path, f"{i}.jpg", seed=i) for i in range(5)]
     previous = set_image_cache_max_bytes(2 * 16 * 16 * 3)  # room for two 16x16 images

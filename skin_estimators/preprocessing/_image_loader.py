@@ -12,7 +12,7 @@ from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _decode
-from ._cache import _CACHE
+from ._cache import _CACHE, clear_image_cache
 from ._decode import RESAMPLING, RESIZE_MODES, describe_error
 from ._errors import ImageLoadError
 
@@ -67,8 +67,8 @@ default="bilinear"
         it is rewritten with exactly the same size within the file system's timestamp
         resolution, a few milliseconds at worst). The
         cache holds at most 2 GiB (least recently used images are dropped); see
-        :func:`set_image_cache_max_bytes` and :func:`clear_image_cache`. ``False``
-        bypasses it.
+        :func:`set_image_cache_max_bytes` and :func:`clear_image_cache` (or
+        ``ImageLoader.clear_cache()``). ``False`` bypasses it.
 
     Attributes
     ----------
@@ -252,6 +252,19 @@ default="bilinear"
         if errors:
             raise ImageLoadError([errors[i] for i in sorted(errors)], n_total=n)
         return out
+
+    @staticmethod
+    def clear_cache():
+        """Empty the process-wide image cache (same as :func:`clear_image_cache`).
+
+        Examples
+        --------
+        >>> from skin_estimators.preprocessing import ImageLoader, image_cache_info
+        >>> ImageLoader.clear_cache()
+        >>> image_cache_info().n_images
+        0
+        """
+        clear_image_cache()
 
     def _check_params(self):
         """Validate the parameters; return ``((height, width), n_threads)``."""
