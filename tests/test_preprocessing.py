@@ -358,7 +358,7 @@ def test_bad_in_memory_images_are_named_by_index():
 
 # ---------------------------------------------------------------------------- ImageLoader: inputs
 def test_path_containers(tmp_path):
-    import pandas as pd
+    pd = pytest.importorskip("pandas")
 
     paths = [_jpeg(tmp_path, "a.jpg"), _jpeg(tmp_path, "b b.jpg", color=(0, 0, 255))]
     expected = ImageLoader(size=16).transform(paths)
@@ -400,7 +400,7 @@ def test_bad_containers(X, match):
 
 
 def test_dataframe_with_two_columns_is_an_error():
-    import pandas as pd
+    pd = pytest.importorskip("pandas")
 
     with pytest.raises(ValueError, match="single column"):
         ImageLoader().fit(pd.DataFrame({"a": ["x.jpg"], "b": ["y.jpg"]}))
