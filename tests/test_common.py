@@ -11,7 +11,14 @@
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skin_estimators import ChannelNormalizer, ImageLoader, SkinNetClassifier, VanillaCNNClassifier
+from skin_estimators import (
+    BiTClassifier,
+    ChannelNormalizer,
+    ImageLoader,
+    ResNet50Classifier,
+    SkinNetClassifier,
+    VanillaCNNClassifier,
+)
 from skin_estimators.networks import MLP
 from skin_estimators.preprocessing._expected_checks import expected_failed_checks as _image_transformer_failures
 from skin_estimators.utils.estimator_checks import parametrize_with_image_checks
@@ -38,6 +45,10 @@ def test_sklearn_compatible(estimator, check):
 
 IMAGE_ESTIMATORS = [
     VanillaCNNClassifier(max_epochs=1, batch_size=4),
+    ResNet50Classifier(pretrained=False, max_epochs=1, batch_size=4),
+    # BiT-R101 is 42M parameters: training only its head keeps these checks to seconds; full
+    # fine-tuning of BiT is exercised in tests/test_pretrained.py.
+    BiTClassifier(pretrained=False, freeze_backbone=True, max_epochs=1, batch_size=4),
 ]
 
 
