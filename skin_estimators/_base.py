@@ -121,8 +121,8 @@ class SkinNetClassifier(NeuralNetClassifier):
     >>> clf = SkinNetClassifier(MLP, lr=0.1, max_epochs=20, random_state=0).fit(X, y)
     >>> clf.classes_
     array(['no', 'yes'], dtype='<U3')
-    >>> clf.predict(X[:3])
-    array(['yes', 'yes', 'yes'], dtype='<U3')
+    >>> clf.predict(X[:3]).tolist() == y[:3].tolist()
+    True
     """
 
     device = _DeviceParameter()
@@ -173,6 +173,11 @@ class SkinNetClassifier(NeuralNetClassifier):
         self.channels_last = channels_last
 
     # ------------------------------------------------------------------ parameters
+    def _get_param_names(self):
+        # skorch lists every public attribute; its private bookkeeping (``_params_to_validate``,
+        # recomputed by ``__init__`` from the keyword arguments) is not a parameter.
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
+
     def get_params(self, deep=True, **kwargs):
         params = super().get_params(deep=deep, **kwargs)
         if "device" in params:
@@ -197,7 +202,8 @@ class SkinNetClassifier(NeuralNetClassifier):
     @property
     def _default_callbacks(self):
         callbacks = list(super()._default_callbacks)
-        if self.verbose:
+        # get_params reads this property too, so it must not choke on odd verbose values.
+        if isinstance(self.verbose, numbers.Real) and self.verbose > 0:
             callbacks.append(("progress_bar", ProgressBar()))
         return callbacks
 
@@ -450,6 +456,19 @@ class SkinNetClassifier(NeuralNetClassifier):
             super().partial_fit(X, self.label_encoder_.transform(y), **fit_params)
         return self
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)`` against ``y`` (see ``sklearn.base.ClassifierMixin.score``)."""
+        y = np.asarray(y)
+        fitted_kind = "str" if self.classes_.dtype.kind in "USO" else "number"
+        given_kind = "str" if y.dtype.kind in "USO" else "number"
+        if fitted_kind != given_kind:
+            raise ValueError(
+                f"y holds labels of type {given_kind} ({y.dtype}), but {type(self).__name__} was "
+                f"fitted on labels of type {fitted_kind}: {self.classes_.tolist()}. Pass y in the "
+                "same form as in fit."
+            )
+        return super().score(X, y, sample_weight=sample_weight)
+
     @property
     def classes_(self):
         try:
@@ -482,7 +501,10 @@ class SkinNetClassifier(NeuralNetClassifier):
         """
         self._check_fitted()
         X, _ = self._validate_X(X, reset=False)
-        proba = super().predict_proba(X)
+        # torch's DataLoader draws a seed from the global generator even without shuffling;
+        # predicting should not change the random stream of the caller.
+        with torch.random.fork_rng(devices=[]):
+            proba = super().predict_proba(X)
         return np.asarray(proba, dtype=np.float64)
 
     def predict(self, X):
@@ -497,4 +519,5 @@ class SkinNetClassifier(NeuralNetClassifier):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

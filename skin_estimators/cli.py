@@ -1,8 +1,13 @@
-"""The ``skin-estimators`` command: parsing and printing only; the work is in the library."""
+"""The ``skin-estimators`` command: parsing and printing only; the work is in the library.
+
+Exit codes: 0 success, 1 failure (some input or step failed), 2 usage error.
+"""
 
 import argparse
+import importlib
 import sys
 
+from ._commands import SUBCOMMANDS
 from ._version import __version__
 
 
@@ -12,7 +17,9 @@ def build_parser():
         description="Classify skin-disease photographs with scikit-learn compatible networks.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"skin_estimators._commands.{name}").add_parser(subparsers)
     return parser
 
 

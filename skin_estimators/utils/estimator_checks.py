@@ -1,0 +1,168 @@
+"""Common checks for the image estimators, in the manner of imbalanced-learn's ``estimator_checks``.
+
+scikit-learn's own common checks feed 2-D tables, which the image architectures cannot take;
+the shared base is checked against them with a tabular module (``tests/test_common.py``). The
+checks here cover the same contract on tiny images: cloning, parameters, fitting and
+predicting, label types, pickling, reproducibility and input validation.
+
+Use :func:`parametrize_with_image_checks` in a test module::
+
+    @parametrize_with_image_checks([VanillaCNNClassifier(max_epochs=1)])
+    def test_image_estimators(estimator, check):
+        check(estimator)
+"""
+
+import functools
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+__all__ = ["parametrize_with_image_checks", "image_checks", "make_tiny_images"]
+
+
+def make_tiny_images(n=12, size=16, n_classes=3, seed=0):
+    """Random normalised images ``(n, 3, size, size)`` with a learnable class signal.
+
+    Each class shifts the mean of a different channel, so even one epoch can separate them.
+    """
+    rng = np.random.RandomState(seed)
+    y = np.arange(n) % n_classes
+    X = rng.randn(n, 3, size, size).astype(np.float32)
+    for c in range(n_classes):
+        X[y == c, c % 3] += 2.0
+    return X, y
+
+
+def _fit_small(estimator, X=None, y=None, **params):
+    est = clone(estimator).set_params(**params)
+    if X is None:
+        X, y = make_tiny_images()
+    return est.fit(X, y)
+
+
+def check_clone_and_params(estimator):
+    """``clone`` keeps every parameter; ``set_params`` / ``get_params`` round-trip."""
+    cloned = clone(estimator)
+    assert type(cloned) is type(estimator)
+    original = estimator.get_params(deep=False)
+    for key, value in cloned.get_params(deep=False).items():
+        assert original[key] is value or original[key] == value, key
+    cloned.set_params(lr=0.123, max_epochs=3)
+    assert cloned.get_params()["lr"] == 0.123 and cloned.get_params()["max_epochs"] == 3
+    assert estimator.get_params()["lr"] != 0.123 or original["lr"] == 0.123
+
+
+def check_init_stores_only(estimator):
+    """Constructing does no work: no module is built and no fitted state exists."""
+    est = clone(estimator)
+    assert not hasattr(est, "module_")
+    assert not hasattr(est, "classes_")
+    with pytest.raises(NotFittedError):
+        est.predict(make_tiny_images(n=3)[0])
+
+
+def check_fit_predict_labels(estimator):
+    """Fit/predict on tiny images with string labels; outputs have the right types and shapes."""
+    X, y = make_tiny_images()
+    labels = np.array(["acne", "herpes_simplex", "lichen_planus"])[y]
+    est = _fit_small(estimator, X, labels)
+    assert list(est.classes_) == ["acne", "herpes_simplex", "lichen_planus"]
+    pred = est.predict(X)
+    assert pred.shape == (len(X),) and set(pred) <= set(labels)
+    proba = est.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert est.n_features_in_ == 3
+    # integer labels that are not 0..n-1 come back unchanged
+    est = _fit_small(estimator, X, y * 10 + 7)
+    assert set(est.predict(X)) <= {7, 17, 27}
+
+
+def check_fit_idempotent(estimator):
+    """Two fits with the same ``random_state`` give identical probabilities on the CPU."""
+    X, y = make_tiny_images()
+    p1 = _fit_small(estimator, X, y, random_state=0).predict_proba(X)
+    p2 = _fit_small(estimator, X, y, random_state=0).predict_proba(X)
+    np.testing.assert_array_equal(p1, p2)
+
+
+def check_pickle_roundtrip(estimator):
+    """pickle and joblib keep the fitted model: identical probabilities after loading."""
+    X, y = make_tiny_images()
+    est = _fit_small(estimator, X, y, random_state=0)
+    expected = est.predict_proba(X)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    buffer = io.BytesIO()
+    joblib.dump(est, buffer)
+    buffer.seek(0)
+    loaded = joblib.load(buffer)
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+    assert loaded.get_params()["device"] == est.get_params()["device"]
+
+
+def check_bad_input_shapes(estimator):
+    """Wrong dimensions, channels, NaN, one class, too few samples: clear ValueErrors."""
+    X, y = make_tiny_images()
+    est = clone(estimator)
+    with pytest.raises(ValueError, match="4-D"):
+        est.fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="3 channels"):
+        est.fit(X[:, :2], y)
+    with pytest.raises(ValueError, match="channels"):
+        est.fit(np.ascontiguousarray(X.transpose(0, 2, 3, 1)), y)
+    bad = X.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(bad, y)
+    with pytest.raises(ValueError, match="class"):
+        est.fit(X, np.zeros(len(X)))
+    with pytest.raises(ValueError, match="sample"):
+        est.fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match="file paths|dtype"):
+        est.fit(np.array(["a.jpg"] * len(y)), y)
+    fitted = _fit_small(estimator, X, y)
+    with pytest.raises(ValueError, match="channels|features"):
+        fitted.predict(X[:, :2])
+
+
+def check_partial_fit_rejects_unseen(estimator):
+    """Warm-start training with a label never seen in fit is an error naming the label."""
+    X, y = make_tiny_images()
+    est = _fit_small(estimator, X, y)
+    with pytest.raises(ValueError, match="99"):
+        est.partial_fit(X, np.where(y == 0, 99, y))
+
+
+def image_checks():
+    """The checks every image estimator must pass."""
+    return [
+        check_clone_and_params,
+        check_init_stores_only,
+        check_fit_predict_labels,
+        check_fit_idempotent,
+        check_pickle_roundtrip,
+        check_bad_input_shapes,
+        check_partial_fit_rejects_unseen,
+    ]
+
+
+def _check_id(obj):
+    if hasattr(obj, "get_params"):
+        return type(obj).__name__
+    if callable(obj):
+        return getattr(obj, "__name__", repr(obj))
+    return None
+
+
+def parametrize_with_image_checks(estimators):
+    """Pytest decorator: one test per (estimator, check) pair, like sklearn's ``parametrize_with_checks``."""
+    pairs = [(est, functools.partial(check)) for est in estimators for check in image_checks()]
+    for _, partial in pairs:
+        functools.update_wrapper(partial, partial.func)
+    return pytest.mark.parametrize("estimator, check", pairs, ids=_check_id)

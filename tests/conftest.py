@@ -1,0 +1,42 @@
+"""Shared fixtures: quiet, reproducible, CPU-friendly tests."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+# Two cores on the CI machine: one intra-op thread per test process keeps timings stable
+# (pytest runs serially; oversubscribing makes PyTorch erratically slower).
+torch.set_num_threads(int(os.environ.get("SKIN_ESTIMATORS_TEST_THREADS", "2")))
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (none visible to PyTorch)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def skin3_root():
+    """Path of the study's image folder, or skip when ``SKIN_ESTIMATORS_DATA`` is not set."""
+    base = os.environ.get("SKIN_ESTIMATORS_DATA")
+    if not base or not (Path(base) / "skin3").is_dir():
+        pytest.skip("the study's images are not available: set SKIN_ESTIMATORS_DATA=../shared/data")
+    return Path(base) / "skin3"
+
+
+@pytest.fixture
+def tiny_images():
+    from skin_estimators.utils.estimator_checks import make_tiny_images
+
+    return make_tiny_images(n=12, size=16)
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)

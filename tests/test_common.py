@@ -1,0 +1,47 @@
+"""One common-checks test over every estimator of the library.
+
+* scikit-learn's ``parametrize_with_checks`` over the shared base configured with a tabular
+  module: the wrapper's contract with scikit-learn. Only failures inherent to skorch are
+  expected (listed with their reasons below).
+* The same over the image transformers; the checks that feed them 2-D tables are expected
+  to fail (listed, with reasons, in ``skin_estimators/preprocessing/_expected_checks.py``).
+* The image checks of :mod:`skin_estimators.utils.estimator_checks` over every image estimator.
+"""
+
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skin_estimators import ChannelNormalizer, ImageLoader, SkinNetClassifier, VanillaCNNClassifier
+from skin_estimators.networks import MLP
+from skin_estimators.preprocessing._expected_checks import expected_failed_checks as _image_transformer_failures
+from skin_estimators.utils.estimator_checks import parametrize_with_image_checks
+
+SKORCH_INIT = (
+    "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_ (documented "
+    "skorch behaviour; fitted state is still only created by fit)"
+)
+
+TABULAR = SkinNetClassifier(MLP, lr=0.1, max_epochs=20, batch_size=16, random_state=0)
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, SkinNetClassifier):
+        return {"check_no_attributes_set_in_init": SKORCH_INIT}
+    # The image transformers take image files / image arrays, not the 2-D tables these checks use.
+    return _image_transformer_failures(estimator)
+
+
+@parametrize_with_checks([TABULAR, ImageLoader(), ChannelNormalizer()], expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+IMAGE_ESTIMATORS = [
+    VanillaCNNClassifier(max_epochs=1, batch_size=4),
+]
+
+
+@parametrize_with_image_checks(IMAGE_ESTIMATORS)
+def test_image_estimator_contract(estimator, check):
+    torch.manual_seed(0)
+    check(estimator)
