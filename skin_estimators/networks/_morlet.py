@@ -278,8 +278,7 @@ class MorletFilterBank(nn.Module):
 
     def __getstate__(self):
         # The cached filters are recomputed on demand; never pickle them.
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
-        state = dict(state)
+        state = self.__dict__.copy()
         state["_cache"] = None
         return state
 

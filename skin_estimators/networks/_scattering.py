@@ -432,7 +432,8 @@ class Scattering2D(nn.Module):
         return prepared
 
     def __getstate__(self):
-        state = dict(super().__getstate__())
+        # The prepared filters are recomputed on demand; never pickle them.
+        state = self.__dict__.copy()
         state["_prepared"] = None
         return state
 
