@@ -70,7 +70,7 @@ def run(args):
         print(f"\ninterrupted: finished folds are stored in {out / 'folds'}; continue with the "
               "same command and --resume", file=sys.stderr)
         return 130
-    except (FileExistsError, ValueError, OSError) as exc:
+    except (FileExistsError, ValueError, OSError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(result.markdown_path.read_text())

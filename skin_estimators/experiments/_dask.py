@@ -60,7 +60,13 @@ def run_on_dask(function, tasks, shared, scheduler):
         (``LocalCluster``); a client made here is closed at the end.
     """
     import joblib
-    from distributed import Client
+
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError(
+            f"backend='dask' needs dask.distributed ({exc}): "
+            "pip install 'skin-estimators[distributed]'.") from exc
 
     own = not isinstance(scheduler, Client)
     client = Client(scheduler, set_as_default=False) if own else scheduler

@@ -57,7 +57,12 @@ class Tracker:
     """Logs table rows to one MLflow experiment through ``MlflowClient`` (no global run state)."""
 
     def __init__(self, tracking_uri, experiment_name, artifact_location=None):
-        from mlflow.tracking import MlflowClient
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError as exc:
+            raise ImportError(
+                f"MLflow tracking needs mlflow ({exc}): pip install 'skin-estimators[tracking]', "
+                "or run without tracking (tracking=False, --no-tracking).") from exc
 
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri)
