@@ -102,6 +102,12 @@ def test_unknown_estimator_parameter_is_an_error(config_dir):
     assert "momentum" not in message  # skorch's routed parameters are fine
 
 
+def test_duplicate_rows_are_an_error(config_dir):
+    message, _ = _error(config_dir, "data: fetch_skin3\nmodels:\n  - {name: cnn, params: {lr: 0.1}}\n"
+                                    "  - {name: cnn, grid: {lr: [0.01, 0.1]}}\n")
+    assert "models[1]" in message and "same row" in message
+
+
 def test_bad_yaml_and_missing_file_name_the_file(config_dir):
     message, path = _error(config_dir, "data: [\n")
     assert str(path) in message and "YAML" in message
@@ -306,3 +312,25 @@ def test_killed_run_resumes_to_the_same_table(tmp_path, skin3_root):
     whole = run_experiment(path, tmp_path / "whole", tracking=False, progress=False)
     assert metrics_of(resumed.table) == metrics_of(whole.table)
     assert [r["row_id"] for r in resumed.table] == [r["row_id"] for r in whole.table]
+
+
+def test_each_dask_worker_gets_its_own_gpu(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    import torch
+
+    from skin_estimators.experiments import _dask
+
+    class FakeWorker:
+        name, address = "w", "tcp://127.0.0.1:1"
+
+    workers = [FakeWorker() for _ in range(5)]
+    for index, worker in enumerate(workers):
+        _dask._set_worker_index(index, dask_worker=worker)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    seen = []
+    for worker in workers:
+        monkeypatch.setattr(distributed, "get_worker", lambda w=worker: w)
+        seen.append(_dask.worker_gpu())
+    assert seen == ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert _dask.worker_gpu() is None  # one GPU (or CUDA_VISIBLE_DEVICES per worker): "cuda"

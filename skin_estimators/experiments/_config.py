@@ -316,6 +316,14 @@ def validate_config(raw, path=None):
         raise ConfigError(path, [_describe(err) for err in exc.errors()]) from None
     config._source = None if path is None else Path(path)
     _check_models(config, path)
+    seen, problems = {}, []
+    for row in config.rows():
+        if row.row_id in seen:
+            problems.append((f"models[{row.entry}]", f"gives the same row ({row.model} "
+                             f"{row.params}) as models[{seen[row.row_id]}]; remove one"))
+        seen.setdefault(row.row_id, row.entry)
+    if problems:
+        raise ConfigError(path, problems)
     return config
 
 
