@@ -45,7 +45,8 @@ split. **The grouped figure is the one that predicts performance on new patients
 stratified one overestimates it.
 """
 
-from ._config import ConfigError, ExperimentConfig, Row, load_config, validate_config
+from ._config import ConfigError, ExperimentConfig, Row
+from ._loading import load_config, validate_config
 from ._registry import MODELS, available_models, resolve_model
 from ._runner import ExperimentResult, run_experiment
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from ._config import ExperimentConfig, load_config
+from ._config import ExperimentConfig
 from ._data import GROUP_NOTE, load_experiment_data, make_splits
 from ._fold import FoldTask, library_versions, run_fold
+from ._loading import load_config
 from ._progress import EpochTicker, make_bar
 from ._results import summarize, write_csv, write_markdown
 from ._store import FoldStore
