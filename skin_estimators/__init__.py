@@ -3,9 +3,13 @@
 from ._base import SkinNetClassifier
 from ._cnn import VanillaCNNClassifier
 from ._version import __version__
+from .persistence import ModelFileError, load_model, save_model
 
 __all__ = [
     "SkinNetClassifier",
     "VanillaCNNClassifier",
+    "ModelFileError",
     "__version__",
+    "load_model",
+    "save_model",
 ]
