@@ -3,13 +3,17 @@
 from ._base import SkinNetClassifier
 from ._cnn import VanillaCNNClassifier
 from ._version import __version__
+from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .persistence import ModelFileError, load_model, save_model
 
 __all__ = [
+    "ModelFileError",
     "SkinNetClassifier",
     "VanillaCNNClassifier",
-    "ModelFileError",
     "__version__",
+    "fetch_skin3",
+    "get_data_home",
+    "load_image_folder",
     "load_model",
     "save_model",
 ]
