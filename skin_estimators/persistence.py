@@ -108,7 +108,7 @@ def _write_joblib(path, model, metadata):
     model.__dict__[_JOBLIB_META_ATTR] = meta
     try:
         joblib.dump(model, tmp)
-        os.replace(tmp, path)
+        _safe.finish_temp(tmp, path)
     except BaseException:
         _safe._remove_quietly(tmp)
         raise

@@ -26,8 +26,10 @@ def add_parser(subparsers):
 def _value(v):
     import inspect
 
+    from .._persistence._registry import type_name
+
     if inspect.isclass(v) or inspect.isfunction(v):
-        return f"{v.__module__}.{v.__qualname__}"
+        return type_name(v) or f"{v.__module__}.{v.__qualname__}"
     if hasattr(v, "tolist"):
         return v.tolist()
     if isinstance(v, tuple):

@@ -29,11 +29,21 @@ def _estimators():
 
     import skin_estimators
 
+    namespaces = [skin_estimators]
+    try:
+        from skin_estimators import preprocessing
+
+        namespaces.append(preprocessing)
+    except ImportError:
+        pass
     table = {"sklearn.pipeline.Pipeline": sklearn.pipeline.Pipeline}
     for name in ESTIMATOR_NAMES:
-        cls = getattr(skin_estimators, name, None)
-        if cls is not None:
-            table[f"skin_estimators.{name}"] = cls
+        for namespace in namespaces:
+            cls = getattr(namespace, name, None)
+            if cls is not None:
+                # one public name per class, whichever namespace exports it
+                table[f"skin_estimators.{name}"] = cls
+                break
     return table
 
 

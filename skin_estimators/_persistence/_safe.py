@@ -211,7 +211,7 @@ def write(path, est, metadata):
     tmp = _temp_name(path)
     try:
         save_file(tensors, tmp, metadata=header)
-        os.replace(tmp, path)
+        finish_temp(tmp, path)
     except BaseException:
         _remove_quietly(tmp)
         raise
@@ -252,6 +252,14 @@ def read(path):
 def _temp_name(path):
     folder, base = os.path.split(os.path.abspath(path))
     return os.path.join(folder, f".{base}.{os.getpid()}.tmp")
+
+
+def finish_temp(tmp, path):
+    """Give ``tmp`` the permissions a plain ``open()`` would, then rename it to ``path``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
 
 
 def _remove_quietly(path):
