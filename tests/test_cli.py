@@ -281,7 +281,7 @@ def test_explain_writes_one_image_per_input_with_its_size(trained, new_images, t
                  "--out", str(out), "-q"]) == 0
     rows = _rows(out / "explanations.csv")
     assert len(rows) == 2
-    for src, row in zip(inputs, rows):
+    for src, row in zip(inputs, rows, strict=True):
         assert row["method"] == "gradcam" and row["error"] == ""
         with Image.open(src) as a, Image.open(row["overlay_path"]) as b:
             assert a.size == b.size

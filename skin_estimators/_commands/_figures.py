@@ -57,7 +57,7 @@ def contact_sheet(rows, path, ncols=4):
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.4 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, (img_path, true, pred, prob) in zip(axes.ravel(), rows):
+    for ax, (img_path, true, pred, prob) in zip(axes.ravel(), rows, strict=False):
         try:
             ax.imshow(_thumbnail(img_path))
         except OSError:
@@ -82,7 +82,7 @@ def class_distribution(counts, path):
 def size_histograms(widths, heights, path):
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, values, name in zip(axes, (widths, heights), ("width", "height")):
+    for ax, values, name in zip(axes, (widths, heights), ("width", "height"), strict=True):
         ax.hist(values, bins=min(20, max(1, len(set(values)))), color="tab:blue")
         ax.set_xlabel(f"{name} (pixels)")
         ax.set_ylabel("images")

@@ -136,7 +136,7 @@ def run(args):
     examples = {}
     readable = set(good) - set(errors)
     for n in names:
-        paths = [p for p, t in zip(data.filenames, data.target) if t == n and p in readable]
+        paths = [p for p, t in zip(data.filenames, data.target, strict=True) if t == n and p in readable]
         k = min(args.samples_per_class, len(paths))
         examples[n] = [paths[int(i)] for i in np.linspace(0, len(paths) - 1, k)] if k else []
     if any(examples.values()):

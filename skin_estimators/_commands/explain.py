@@ -2,8 +2,15 @@
 
 import argparse
 
-from ._common import (CommandError, add_model_arguments, atomic_open, collect_files,
-                      load_cli_model, positive_int, say)
+from ._common import (
+    CommandError,
+    add_model_arguments,
+    atomic_open,
+    collect_files,
+    load_cli_model,
+    positive_int,
+    say,
+)
 
 DESCRIPTION = """\
 Show which region of each photograph drove its prediction. Writes, per input image, a PNG

@@ -2,8 +2,15 @@
 
 import argparse
 
-from ._common import (CommandError, add_model_arguments, atomic_open, collect_files,
-                      load_cli_model, positive_int, say)
+from ._common import (
+    CommandError,
+    add_model_arguments,
+    atomic_open,
+    collect_files,
+    load_cli_model,
+    positive_int,
+    say,
+)
 
 DESCRIPTION = """\
 Predict the class of every image file given, or found (recursively) in the folders given.
@@ -50,6 +57,11 @@ def run(args):
 
     from .._inference import predict_files
 
+    import os
+
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise CommandError(f"the folder of --out {args.out!r} does not exist: create it first")
     files = collect_files(args.paths)
     if not files:
         raise CommandError("no files to predict: the folders given are empty")
@@ -63,7 +75,7 @@ def run(args):
     with atomic_open(args.out, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["image_path", "pred_class", *[f"proba_{c}" for c in classes], "error"])
-        for path, p, err in zip(files, proba, errors):
+        for path, p, err in zip(files, proba, errors, strict=True):
             if err is None:
                 row = [path, classes[int(np.argmax(p))], *[f"{v:.6f}" for v in p], ""]
             else:

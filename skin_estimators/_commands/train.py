@@ -184,7 +184,7 @@ def data_hash(filenames, labels):
     import hashlib
 
     lines = []
-    for path, label in zip(filenames, labels):
+    for path, label in zip(filenames, labels, strict=True):
         with open(path, "rb") as f:
             lines.append(f"{hashlib.sha256(f.read()).hexdigest()}  {label}\n")
     return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
@@ -232,7 +232,7 @@ def run(args):
     }
     training = {
         "data": cfg["data"], "n_images": int(len(y_train)),
-        "class_counts": {str(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))},
+        "class_counts": {str(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True), strict=True)},
         "data_sha256": data_hash(X_train, y_train),
         "test_size": args.test_size, "random_state": args.random_state,
     }

@@ -23,7 +23,7 @@ ESTIMATOR_NAMES = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _estimators():
     import sklearn.pipeline
 
@@ -69,7 +69,7 @@ def _subclasses_in(namespace, prefix, base):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _types():
     """Classes that may appear as parameter values (optimizers, losses, networks, ...)."""
     import skorch.dataset
