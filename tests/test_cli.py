@@ -208,6 +208,55 @@ def test_predict_writes_atomically(trained, new_images, tmp_path, monkeypatch):
     assert not out.exists()
 
 
+_KILL_SCRIPT = """
+import csv, sys, time
+real = csv.writer
+class Slow:
+    def __init__(self, f):
+        self.f, self.inner, self.n = f, real(f), 0
+    def writerow(self, row):
+        self.inner.writerow(row)
+        self.n += 1
+        if self.n == 2:  # header and one row written: wait here to be killed
+            self.f.flush()
+            open(sys.argv[1], "w").close()
+            time.sleep(120)
+csv.writer = Slow
+from skin_estimators.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_predict_killed_mid_write_leaves_the_old_file(trained, new_images, tmp_path):
+    """SIGKILL while the CSV is being written: no cleanup runs, the old file is still whole."""
+    import signal
+    import time
+
+    out = tmp_path / "out" / "predictions.csv"
+    out.parent.mkdir()
+    out.write_text("old content\n")
+    marker = tmp_path / "writing"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILL_SCRIPT, str(marker), "predict",
+         str(trained / "model.safetensors"), str(new_images), "--out", str(out), "-q"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, "predict ended before writing"
+            assert time.monotonic() < deadline, "predict did not start writing in time"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert out.read_text() == "old content\n"
+    partial = [n for n in os.listdir(out.parent) if n != "predictions.csv"]
+    assert all(n.startswith(".predictions.csv.") for n in partial)  # only a hidden temp file
+
+
 def test_joblib_model_needs_trust_pickle(trained, new_images, tmp_path, capsys):
     path = tmp_path / "model.joblib"
     save_model(load_model(trained / "model.safetensors"), path, format="joblib")
