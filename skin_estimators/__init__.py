@@ -5,8 +5,12 @@ from ._cnn import VanillaCNNClassifier
 from ._version import __version__
 from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .persistence import ModelFileError, load_model, save_model
+from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError
 
 __all__ = [
+    "ChannelNormalizer",
+    "ImageLoadError",
+    "ImageLoader",
     "ModelFileError",
     "SkinNetClassifier",
     "VanillaCNNClassifier",
