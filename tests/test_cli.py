@@ -35,8 +35,8 @@ def trained(subset, tmp_path_factory):
     # data relative to the config file, as configs are written
     rel = os.path.relpath(subset, out)
     config.write_text(
-        f"data: {rel}\nimage_size: 16\nmodel: cnn\n"
-        "params: {lr: 0.01, max_epochs: 1, batch_size: 8}\n"
+        f"data: {{path: {rel}}}\nimage_size: 16\n"
+        "models:\n  - name: cnn\n    params: {lr: 0.01, max_epochs: 1, batch_size: 8}\n"
     )
     code = main(["train", "--config", str(config), "--out", str(out / "run"), "--quiet"])
     assert code == 0
@@ -101,13 +101,28 @@ def test_no_command_prints_help_and_exits_2(capsys):
 
 def test_bad_config_is_a_usage_error_naming_the_key(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
-    config.write_text("model: cnn\nimage_sise: 16\n")
+    config.write_text("data: fetch_skin3\nimage_sise: 16\nmodels: [{name: cnn}]\n")
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "bad.yaml" in err and "image_sise" in err
-    config.write_text("model: vgg\n")
+    config.write_text("data: fetch_skin3\nmodels: [{name: vgg}]\n")
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
     assert "vgg" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "missing.yaml"), "--out", "o"]) == 2
+
+
+def test_config_with_several_rows_needs_row(tmp_path, capsys):
+    from skin_estimators._commands.train import _load_train_config
+
+    config = tmp_path / "grid.yaml"
+    config.write_text("data: fetch_skin3\nimage_size: 32\nmodels:\n"
+                      "  - {name: cnn, params: {max_epochs: 1}, grid: {lr: [0.1, 0.01]}}\n")
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "--row" in err and "0.01" in err
+    cfg = _load_train_config(str(config), row=1)
+    assert cfg["model"] == "cnn" and cfg["params"] == {"max_epochs": 1, "lr": 0.01}
+    assert cfg["data"] == "skin3" and cfg["image_size"] == 32 and cfg["normalization"] is None
 
 
 def test_console_script_entry_point():
@@ -127,10 +142,13 @@ def test_train_writes_model_report_figures_and_config(trained):
     assert "19 training images, 5 test images" in report
     with open(trained / "misclassified.csv") as f:
         assert next(csv.reader(f)) == ["path", "true", "predicted", "probability"]
-    import yaml
+    from skin_estimators._commands.train import _load_train_config
 
-    config = yaml.safe_load((trained / "config.yaml").read_text())
-    assert config["model"] == "cnn" and config["run"]["test_size"] == 0.2
+    # config.yaml is a config of the same schema: the run can be repeated from it
+    again = _load_train_config(str(trained / "config.yaml"))
+    assert again["model"] == "cnn" and again["image_size"] == 16
+    assert again["params"] == {"lr": 0.01, "max_epochs": 1, "batch_size": 8}
+    assert "--test-size 0.2" in (trained / "config.yaml").read_text()
     model = load_model(trained / "model.safetensors")
     assert model[0].size == 16
     assert model[-1].verbose == 0  # the progress bar was for the run, not the saved model
@@ -138,8 +156,8 @@ def test_train_writes_model_report_figures_and_config(trained):
 
 def test_train_on_all_data_in_joblib(subset, tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text(f"data: {subset}\nimage_size: 16\nmodel: cnn\n"
-                      "params: {max_epochs: 1, batch_size: 8}\n")
+    config.write_text(f"data: {{path: {subset}}}\nimage_size: 16\n"
+                      "models:\n  - {name: cnn, params: {max_epochs: 1, batch_size: 8}}\n")
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"),
                  "--test-size", "0", "--format", "joblib", "-q"]) == 0
     assert {"model.joblib", "report.txt", "config.yaml"} <= set(os.listdir(tmp_path / "o"))
