@@ -15,7 +15,10 @@ at the photograph's own size, undoing the pipeline's resizing (stretch, pad or c
 
 An estimator can choose for itself by defining ``_saliency_method`` (``"gradcam"`` or
 ``"gradient"``) and, for Grad-CAM, ``_gradcam_target_layers()`` returning the layers to use
-(default: the last ``torch.nn.Conv2d`` of the network).
+(default: a timm backbone's last feature stage, else the last ``torch.nn.Conv2d`` outside the
+classification head). Grad-CAM's map has the resolution of that layer (1/8 of the input for
+the vanilla CNN, 1/32 for ResNet-50 and BiT): on tiny inputs it degenerates to a single
+value and the map is blank (all zero).
 """
 
 import os
@@ -48,12 +51,28 @@ def _resolve_method(clf, method):
 
 
 def _target_layers(clf):
+    """The layer(s) Grad-CAM looks at: the network's last feature block.
+
+    In order: the estimator's ``_gradcam_target_layers()``; for timm backbones the module of
+    their last ``feature_info`` entry (``layer4`` of a ResNet-50, ``stages.3`` of BiT); else
+    the last ``Conv2d`` outside the classification head (BiT's head is a 1x1 convolution,
+    whose 1x1 output would make a blank map).
+    """
     import torch
 
     hook = getattr(clf, "_gradcam_target_layers", None)
     if hook is not None:
         return list(hook())
-    convs = [m for m in clf.module_.modules() if isinstance(m, torch.nn.Conv2d)]
+    module = clf.module_
+    info = getattr(module, "feature_info", None)
+    try:
+        return [module.get_submodule(info[-1]["module"])]
+    except (TypeError, KeyError, IndexError, AttributeError):
+        pass
+    head = module.get_classifier() if hasattr(module, "get_classifier") else None
+    in_head = {id(m) for m in head.modules()} if isinstance(head, torch.nn.Module) else set()
+    convs = [m for m in module.modules()
+             if isinstance(m, torch.nn.Conv2d) and id(m) not in in_head]
     if not convs:
         raise ValueError(
             f"{type(clf).__name__}'s network has no Conv2d layer for Grad-CAM; use "

@@ -105,3 +105,22 @@ def test_explain_images_on_files(skin3_root, tmp_path):
         with Image.open(rec["overlay_path"]) as im, Image.open(data_paths[0]) as src:
             assert im.size == src.size
         assert rec["pred_class"] in ("acne", "lichen_planus") and rec["error"] is None
+
+
+def test_gradcam_layer_is_not_a_convolutional_head():
+    """BiT-style networks classify with a 1x1 Conv2d: Grad-CAM must look before it."""
+    from skin_estimators.explain import _target_layers
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Conv2d(3, 4, 3)
+            self.head = torch.nn.Conv2d(4, 2, 1)
+
+        def get_classifier(self):
+            return self.head
+
+    class Holder:
+        module_ = Net()
+
+    assert _target_layers(Holder()) == [Holder.module_.features]
