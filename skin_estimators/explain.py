@@ -16,7 +16,7 @@ at the photograph's own size, undoing the pipeline's resizing (stretch, pad or c
 An estimator can choose for itself by defining ``_saliency_method`` (``"gradcam"`` or
 ``"gradient"``) and, for Grad-CAM, ``_gradcam_target_layers()`` returning the layers to use
 (default: a timm backbone's last feature stage, else the last ``torch.nn.Conv2d`` outside the
-classification head). Grad-CAM's map has the resolution of that layer (1/8 of the input for
+classification head). Grad-CAM's map has the resolution of that layer (1/4 of the input for
 the vanilla CNN, 1/32 for ResNet-50 and BiT): on tiny inputs it degenerates to a single
 value and the map is blank (all zero).
 """
