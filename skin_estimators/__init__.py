@@ -14,6 +14,7 @@ from ._scattering_transformer import ScatteringTransformer
 from ._version import __version__
 from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .networks import download_weights
+from .persistence import ModelFileError, load_model, save_model
 from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ChannelNormalizer",
     "ImageLoadError",
     "ImageLoader",
+    "ModelFileError",
     "ResNet50Classifier",
     "ScatteringClassifier",
     "ScatteringTransformer",
@@ -33,5 +35,7 @@ __all__ = [
     "fetch_skin3",
     "get_data_home",
     "load_image_folder",
+    "load_model",
+    "save_model",
     "set_feature_cache_max_bytes",
 ]
