@@ -51,7 +51,7 @@ class VanillaCNNClassifier(SkinNetClassifier):
     >>> clf = VanillaCNNClassifier(max_epochs=2, random_state=0).fit(X, y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 2)
-    >>> sorted(clf.classes_)
+    >>> clf.classes_.tolist()
     ['acne', 'lichen_planus']
     """
 
