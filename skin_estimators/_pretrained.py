@@ -204,8 +204,8 @@ _SHARED_PARAMS = """\
         where the model runs, so a model trained on a GPU predicts in float32 on a CPU.
         "fp32" (or "32") never autocasts. Mixed precision roughly halves activation memory
         on a GPU. An explicit "bf16"/"fp16" applies wherever the model runs: "bf16" trains
-        2-2.5x faster on CPUs with AVX512-BF16 or AMX (measured, one thread, 400x400) and
-        needs a third less memory; fp16 is slow on CPUs. Keep "auto" for a model trained
+        2-2.7x faster on CPUs with AVX512-BF16 or AMX (measured, one thread, 400x400) and
+        needs a quarter to a third less memory; fp16 is slow on CPUs. Keep "auto" for a model trained
         on a GPU and used on CPU-only machines.
     lr : float, default={lr}
         SGD learning rate (the study's best setting).
