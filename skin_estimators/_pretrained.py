@@ -235,8 +235,8 @@ _SHARED_NOTES = """\
     statistics (``ChannelNormalizer()`` learning mean and std in ``fit``). The weights were
     pretrained on inputs normalised with {stats_name}:
     ``mean={mean}``, ``std={std}`` (in [0, 1] units; also the class attributes
-    ``pretrained_mean`` and ``pretrained_std``). ``ChannelNormalizer`` with the
-    ``{preset!r}`` preset feeds the backbone what it was trained on. Prefer these with
+    ``pretrained_mean`` and ``pretrained_std``). ``ChannelNormalizer(mean={preset!r})``
+    feeds the backbone what it was trained on. Prefer these with
     ``freeze_backbone=True`` (frozen layers cannot adapt to other statistics) and for new
     work; use the dataset's statistics to reproduce the study.
 
@@ -370,7 +370,11 @@ class BiTClassifier(_TimmClassifier):
 
     With the pretrained weights, BiT's recipe, and the backbone's own input statistics:
 
-    >>> clf = BiTClassifier(schedule="hyperrule").fit(X_train, y_train)  # doctest: +SKIP
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators import ChannelNormalizer, ImageLoader
+    >>> pipe = make_pipeline(ImageLoader(size=400), ChannelNormalizer(mean="bit"),
+    ...                      BiTClassifier(schedule="hyperrule"))
+    >>> pipe.fit(filenames, labels)  # doctest: +SKIP
     >>> BiTClassifier.pretrained_mean
     (0.5, 0.5, 0.5)
     """
