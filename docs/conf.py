@@ -55,6 +55,7 @@ extensions = [
     "numpydoc",
     "data_docstrings",
     "example_links",
+    "short_refs",
     "sphinx_gallery.gen_gallery",
 ]
 templates_path = ["_templates"]
