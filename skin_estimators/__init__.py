@@ -1,19 +1,41 @@
-"""skin-estimators: scikit-learn estimators for classifying skin-disease photographs."""
+"""skin-estimators: scikit-learn estimators for classifying skin-disease photographs.
+
+The public API: four image classifiers on a shared skorch base, image transformers, the
+study's dataset, model files and the pretrained-weights helper. Optional components
+(MLflow tracking, Dask) live in :mod:`skin_estimators.experiments` and are imported lazily.
+"""
 
 from ._base import SkinNetClassifier
 from ._cnn import VanillaCNNClassifier
+from ._feature_cache import clear_feature_cache, feature_cache_info, set_feature_cache_max_bytes
+from ._pretrained import BiTClassifier, ResNet50Classifier
+from ._scattering import ScatteringClassifier
+from ._scattering_transformer import ScatteringTransformer
 from ._version import __version__
 from .datasets import fetch_skin3, get_data_home, load_image_folder
+from .networks import download_weights
+from .persistence import ModelFileError, load_model, save_model
 from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError
 
 __all__ = [
+    "BiTClassifier",
     "ChannelNormalizer",
     "ImageLoadError",
     "ImageLoader",
+    "ModelFileError",
+    "ResNet50Classifier",
+    "ScatteringClassifier",
+    "ScatteringTransformer",
     "SkinNetClassifier",
     "VanillaCNNClassifier",
     "__version__",
+    "clear_feature_cache",
+    "download_weights",
+    "feature_cache_info",
     "fetch_skin3",
     "get_data_home",
     "load_image_folder",
+    "load_model",
+    "save_model",
+    "set_feature_cache_max_bytes",
 ]

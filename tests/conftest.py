@@ -27,7 +27,7 @@ def skin3_root():
     base = os.environ.get("SKIN_ESTIMATORS_DATA")
     if not base or not (Path(base) / "skin3").is_dir():
         pytest.skip("the study's images are not available: set SKIN_ESTIMATORS_DATA=../shared/data")
-    return Path(base) / "skin3"
+    return (Path(base) / "skin3").resolve()
 
 
 @pytest.fixture

@@ -7,4 +7,4 @@ happen inside ``func`` so that ``--help`` stays fast.
 """
 
 # Order in which the subcommands appear in ``skin-estimators --help``.
-SUBCOMMANDS = []
+SUBCOMMANDS = ["cv", "train", "predict", "describe", "info", "explain", "download_weights"]

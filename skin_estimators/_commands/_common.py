@@ -1,0 +1,106 @@
+"""Helpers shared by the subcommands: argument types, model loading, files, atomic writes."""
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+
+__all__ = [
+    "CommandError", "add_model_arguments", "atomic_open", "collect_files", "load_cli_model",
+    "positive_int", "say",
+]
+
+
+class CommandError(Exception):
+    """A failure to report in one line (no traceback), with its exit code (1 by default)."""
+
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1 (a usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def say(*args, quiet=False):
+    """Print progress information on stderr (stdout is kept for results)."""
+    if not quiet:
+        print(*args, file=sys.stderr)
+
+
+def add_model_arguments(parser):
+    parser.add_argument("model", metavar="MODEL", help="model file (safe .safetensors or .joblib)")
+    parser.add_argument(
+        "--trust-pickle", action="store_true",
+        help="allow loading a joblib (pickle) model file; unpickling runs code chosen by "
+             "whoever wrote the file, so only use it for files you trust",
+    )
+
+
+def load_cli_model(args, with_metadata=False):
+    """Load ``args.model``; a ModelFileError becomes a one-line failure."""
+    from ..persistence import ModelFileError, _load
+
+    try:
+        model, meta = _load(args.model, trust_pickle=args.trust_pickle)
+    except ModelFileError as exc:
+        raise CommandError(str(exc)) from None
+    return (model, meta) if with_metadata else model
+
+
+def collect_files(paths):
+    """Expand folders (recursively, sorted, hidden entries skipped); keep files as given.
+
+    A path that does not exist is kept too: it gets its own "file not found" row, so that
+    every input the user named is accounted for.
+    """
+    files = []
+    for path in paths:
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            found = []
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
+            if not found:
+                print(f"warning: no files in folder {path!r}", file=sys.stderr)
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="w", **kwargs):
+    """Open a temporary file next to ``path``; on success it replaces ``path`` in one step.
+
+    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was: a
+    reader never sees a half-written file. (After a hard kill a hidden ``.<name>.*.tmp`` may
+    remain, never a partial ``path``.)
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise

@@ -1,0 +1,80 @@
+"""``skin-estimators cv``: cross-validate the models of a YAML experiment config."""
+
+import sys
+from pathlib import Path
+
+HELP = "cross-validate the models of a YAML experiment config and write the results table"
+
+DESCRIPTION = """\
+Cross-validate every row of an experiment config (models x grid), store each fold as it
+finishes, and write results.csv and results.md (sorted by macro recall) in --out; log to
+MLflow (by default sqlite:///<out>/mlflow.db). --cv group uses StratifiedGroupKFold on the
+atlas pages: that figure, not the stratified one, predicts performance on new patients.
+"""
+
+
+def add_arguments(parser, default_out=None):
+    """The options of ``cv``; ``benchmarks/reproduce_table.py`` uses the same."""
+    parser.add_argument("--config", required=True, metavar="FILE", help="YAML experiment config")
+    parser.add_argument("--out", metavar="DIR", default=default_out,
+                        help="output folder (default: results/<config name> in the current folder)")
+    parser.add_argument("--cv", choices=["stratified", "group", "both"],
+                        help="CV protocol, overriding the config's cv.protocol")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run in --out; finished folds are not redone")
+    parser.add_argument("--models", metavar="NAME", nargs="+",
+                        help="run only the config's entries for these models (e.g. cnn scattering)")
+    parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                        help="override a config value by dotted key, e.g. --set image_size=64 "
+                             "--set cv.n_splits=3 --set models.0.params.max_epochs=2")
+    parser.add_argument("--tracking-uri", metavar="URI",
+                        help="MLflow tracking URI, e.g. http://127.0.0.1:5000 "
+                             "(default: sqlite:///<out>/mlflow.db)")
+    parser.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    parser.add_argument("--backend", choices=["serial", "dask"], default="serial",
+                        help="run the fits here (serial) or on a Dask cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler address for --backend dask, e.g. tcp://10.0.0.5:8786")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser("cv", help=HELP, description=DESCRIPTION)
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args):
+    """Run the experiment; 0 on success, 1 on a bad config or failure, 2 on bad options."""
+    if args.backend == "dask" and not args.scheduler:
+        print("error: --backend dask needs --scheduler ADDRESS", file=sys.stderr)
+        return 2
+    if args.no_tracking and args.tracking_uri:
+        print("error: --no-tracking and --tracking-uri contradict each other", file=sys.stderr)
+        return 2
+    from skin_estimators.experiments import ConfigError, load_config, run_experiment
+
+    try:
+        config = load_config(args.config, overrides=args.overrides, models=args.models)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else Path("results") / config.experiment_name
+    try:
+        result = run_experiment(
+            config, out, resume=args.resume, cv=args.cv, tracking=not args.no_tracking,
+            tracking_uri=args.tracking_uri, backend=args.backend, scheduler=args.scheduler,
+            progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished folds are stored in {out / 'folds'}; continue with the "
+              "same command and --resume", file=sys.stderr)
+        return 130
+    except (FileExistsError, ValueError, OSError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.markdown_path.read_text())
+    print(f"results: {result.csv_path}, {result.markdown_path}")
+    if result.tracking_uri:
+        print(f"MLflow: {result.tracking_uri} (experiment {config.experiment_name!r})")
+    return 0

@@ -1,0 +1,88 @@
+"""``skin-estimators predict MODEL PATH... --out predictions.csv``: classify image files."""
+
+import argparse
+
+from ._common import (
+    CommandError,
+    add_model_arguments,
+    atomic_open,
+    collect_files,
+    load_cli_model,
+    positive_int,
+    say,
+)
+
+DESCRIPTION = """\
+Predict the class of every image file given, or found (recursively) in the folders given.
+
+The CSV has one row per input file, always: image_path, pred_class, one probability column
+per class (proba_<class>) and error. A file that cannot be read as an image (corrupt,
+truncated, not an image) gets its reason in the error column and no prediction; the others
+are still predicted. Hidden files (names starting with '.') inside folders are skipped. The
+CSV is written to a temporary file and renamed at the end, so it is never left half-written.
+
+Exit status: 0 if every file was predicted, 1 if any row has an error (or the run failed),
+2 for a usage error.
+"""
+
+EXAMPLE = """\
+example:
+  skin-estimators predict runs/cnn/model.safetensors new_photos/ --out predictions.csv
+"""
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "predict", help="predict the class of image files or folders into a CSV",
+        description=DESCRIPTION, epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_model_arguments(p)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--out", default="predictions.csv",
+                   help="CSV file to write (default: predictions.csv)")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average over each image and its left-right "
+                        "mirror image")
+    p.add_argument("--batch-size", type=positive_int, default=16,
+                   help="images decoded and predicted at a time (default: 16)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import csv
+
+    import numpy as np
+
+    from .._inference import predict_files
+
+    import os
+
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise CommandError(f"the folder of --out {args.out!r} does not exist: create it first")
+    files = collect_files(args.paths)
+    if not files:
+        raise CommandError("no files to predict: the folders given are empty")
+    model = load_cli_model(args)
+    try:
+        proba, errors = predict_files(model, files, batch_size=args.batch_size, tta=args.tta,
+                                      progress=not args.quiet)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    classes = model[-1].classes_
+    with atomic_open(args.out, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["image_path", "pred_class", *[f"proba_{c}" for c in classes], "error"])
+        for path, p, err in zip(files, proba, errors, strict=True):
+            if err is None:
+                row = [path, classes[int(np.argmax(p))], *[f"{v:.6f}" for v in p], ""]
+            else:
+                row = [path, "", *[""] * len(classes), err]
+            writer.writerow(row)
+    n_bad = sum(e is not None for e in errors)
+    say(f"Predicted {len(files) - n_bad} of {len(files)} files into {args.out}"
+        + (f"; {n_bad} could not be read (see the error column)." if n_bad else "."),
+        quiet=args.quiet)
+    return 1 if n_bad else 0

@@ -1,0 +1,108 @@
+"""Parameters and fitted attributes as JSON, and back, without executing anything.
+
+JSON has no tuples, no arrays, no non-string keys and no classes, so those are written as
+small tagged objects: ``{"__tuple__": [...]}``, ``{"__ndarray__": [...], "dtype": ...}``,
+``{"__dict__": [[key, value], ...]}``, ``{"__type__": "torch.optim.SGD"}`` and
+``{"__device__": "cuda:0"}``. Every dict is written in the tagged pair form, so a user's dict
+can never be mistaken for a tag. Classes are named through the allow-list in
+``_registry.py``; anything else (a callable, a callback instance, a random generator) cannot
+be represented, and saving says so.
+"""
+
+import numbers
+
+import numpy as np
+
+from ._registry import type_by_name, type_name
+
+__all__ = ["UnrepresentableError", "decode", "encode"]
+
+# Kinds of numpy arrays that JSON can hold exactly (float64 reprs round-trip in Python's json).
+_ARRAY_KINDS = "biufUO"
+
+
+class UnrepresentableError(ValueError):
+    """A value that the safe format cannot hold; ``where`` names the parameter."""
+
+    def __init__(self, where, value):
+        self.where = where
+        super().__init__(
+            f"{where} = {value!r:.120} cannot be stored in the safe model format, which holds "
+            "numbers, strings, lists, dicts, arrays and the library's known classes only. "
+            "Save with format='joblib' instead (loading it will need trust_pickle=True), or "
+            "use a value the safe format supports."
+        )
+
+
+def encode(value, where):
+    """Return a JSON-serialisable form of ``value``; raise UnrepresentableError if impossible."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, list):
+        return [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {"__dict__": [[encode(k, f"{where} key"), encode(v, f"{where}[{k!r}]")]
+                             for k, v in value.items()]}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in _ARRAY_KINDS:
+            raise UnrepresentableError(where, value)
+        if value.dtype.kind == "O":
+            items = value.ravel().tolist()
+            if not all(isinstance(v, (str, int, float, bool)) for v in items):
+                raise UnrepresentableError(where, value)
+        return {"__ndarray__": value.tolist(), "dtype": value.dtype.str if value.dtype.kind != "O"
+                else "object", "shape": list(value.shape)}
+    name = type_name(value)
+    if name is not None:
+        return {"__type__": name}
+    import torch
+
+    if isinstance(value, torch.device):
+        return {"__device__": str(value)}
+    raise UnrepresentableError(where, value)
+
+
+def decode(obj, where="value"):
+    """Inverse of :func:`encode`; raises ValueError on anything it does not know."""
+    if obj is None or isinstance(obj, (bool, str, int, float)):
+        return obj
+    if isinstance(obj, list):
+        return [decode(v, where) for v in obj]
+    if not isinstance(obj, dict) or len(obj) == 0:
+        raise ValueError(f"{where}: unexpected value {obj!r:.80}")
+    if "__tuple__" in obj:
+        return tuple(decode(v, where) for v in obj["__tuple__"])
+    if "__dict__" in obj:
+        return {decode(k, where): decode(v, where) for k, v in obj["__dict__"]}
+    if "__ndarray__" in obj:
+        dtype = obj["dtype"]
+        if dtype == "object":
+            arr = np.empty(len(obj["__ndarray__"]), dtype=object)
+            arr[:] = obj["__ndarray__"]
+        else:
+            dtype = np.dtype(dtype)
+            if dtype.kind not in _ARRAY_KINDS:
+                raise ValueError(f"{where}: arrays of dtype {dtype} are not allowed")
+            arr = np.array(obj["__ndarray__"], dtype=dtype)
+        return arr.reshape(obj["shape"])
+    if "__type__" in obj:
+        try:
+            return type_by_name(obj["__type__"])
+        except KeyError:
+            raise ValueError(
+                f"{where} names the class {obj['__type__']!r}, which this version of "
+                "skin-estimators does not allow in model files"
+            ) from None
+    if "__device__" in obj:
+        import torch
+
+        return torch.device(obj["__device__"])
+    raise ValueError(f"{where}: unexpected value {obj!r:.80}")

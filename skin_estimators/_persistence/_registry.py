@@ -1,0 +1,103 @@
+"""What a safe model file may name: the allow-lists of estimator classes and parameter types.
+
+A safe file is data, never code. Every class it mentions is looked up by name in these
+tables, built from objects this library already imports; a name that is not in them is an
+error, so loading a file can never import a module or call an arbitrary function.
+"""
+
+import functools
+import inspect
+
+__all__ = ["ESTIMATOR_NAMES", "estimator_class", "estimator_name", "type_by_name", "type_name"]
+
+#: Public estimators of the library that a safe file may hold (looked up lazily because some
+#: are added by other modules; a name the installed version lacks is reported as such).
+ESTIMATOR_NAMES = (
+    "SkinNetClassifier",
+    "VanillaCNNClassifier",
+    "ScatteringClassifier",
+    "ResNet50Classifier",
+    "BiTClassifier",
+    "ImageLoader",
+    "ChannelNormalizer",
+)
+
+
+@functools.cache
+def _estimators():
+    import sklearn.pipeline
+
+    import skin_estimators
+
+    namespaces = [skin_estimators]
+    try:
+        from skin_estimators import preprocessing
+
+        namespaces.append(preprocessing)
+    except ImportError:
+        pass
+    table = {"sklearn.pipeline.Pipeline": sklearn.pipeline.Pipeline}
+    for name in ESTIMATOR_NAMES:
+        for namespace in namespaces:
+            cls = getattr(namespace, name, None)
+            if cls is not None:
+                # one public name per class, whichever namespace exports it
+                table[f"skin_estimators.{name}"] = cls
+                break
+    return table
+
+
+def estimator_name(obj):
+    """Allow-listed name of ``obj``'s class, or None."""
+    for name, cls in _estimators().items():
+        if type(obj) is cls:
+            return name
+    return None
+
+
+def estimator_class(name):
+    """The class for an allow-listed name; KeyError when it is not allowed (or not installed)."""
+    return _estimators()[name]
+
+
+def _subclasses_in(namespace, prefix, base):
+    out = {}
+    for attr in dir(namespace):
+        obj = getattr(namespace, attr)
+        if inspect.isclass(obj) and issubclass(obj, base) and obj is not base:
+            out[f"{prefix}.{attr}"] = obj
+    return out
+
+
+@functools.cache
+def _types():
+    """Classes that may appear as parameter values (optimizers, losses, networks, ...)."""
+    import skorch.dataset
+    import torch
+    import torch.utils.data
+
+    import skin_estimators.networks as networks
+
+    table = {}
+    table.update(_subclasses_in(torch.optim, "torch.optim", torch.optim.Optimizer))
+    table.update(_subclasses_in(torch.nn, "torch.nn", torch.nn.modules.loss._Loss))
+    table["torch.utils.data.DataLoader"] = torch.utils.data.DataLoader
+    table["skorch.dataset.Dataset"] = skorch.dataset.Dataset
+    for name in getattr(networks, "__all__", []):
+        obj = getattr(networks, name, None)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            table[f"skin_estimators.networks.{name}"] = obj
+    return table
+
+
+def type_name(obj):
+    """Allow-listed name of a class (or network factory) given as a parameter, or None."""
+    for name, known in _types().items():
+        if obj is known:
+            return name
+    return None
+
+
+def type_by_name(name):
+    """The class for an allow-listed type name; KeyError when it is not allowed."""
+    return _types()[name]

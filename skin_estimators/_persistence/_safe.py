@@ -1,0 +1,269 @@
+"""The safe model file: one safetensors file, the network weights plus a JSON description.
+
+Layout: a standard safetensors file (readable by any safetensors tool). Its tensors are the
+state dicts of the networks, named ``<step>.<module>.<key>`` (``2.module.features.0.weight``
+for the classifier of a three-step pipeline). Its string metadata holds two entries:
+
+- ``skin_estimators``: JSON with the format name and version, the library versions that
+  wrote it, the estimator tree (class names from the allow-list, parameters, fitted
+  attributes such as ``classes_``, ``input_shape_`` and the normaliser's ``mean_``/``std_``)
+  and free-form metadata (what the ``train`` command knows about the training data);
+- ``sha256``: a digest of that JSON and of every tensor's name, dtype, shape and bytes.
+
+The digest catches corrupted, truncated and edited files. It is not a signature: whoever can
+edit a file can recompute it. Safety against hostile files comes from never unpickling and
+from building only allow-listed classes.
+
+Loading builds each estimator from its class and parameters, restores the fitted attributes,
+lets skorch's ``initialize()`` create the network with the fitted shapes, and copies the
+weights in with ``load_state_dict(strict=True)``.
+"""
+
+import hashlib
+import json
+import os
+import platform
+
+import numpy as np
+
+from ._codec import UnrepresentableError, decode, encode
+from ._registry import estimator_class, estimator_name
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "build", "describe", "digest", "versions"]
+
+FORMAT = "skin-estimators-safe"
+#: Bumped whenever a reader of the previous version could not build the new files.
+FORMAT_VERSION = 1
+META_KEY = "skin_estimators"
+HASH_KEY = "sha256"
+
+# skorch's run-time bookkeeping, recreated by initialize(); never stored.
+_SKORCH_RUNTIME = {
+    "initialized_", "virtual_params_", "label_encoder_", "augmenter_", "init_context_",
+    "callbacks_", "prefixes_", "cuda_dependent_attributes_", "history_",
+}
+
+
+def versions():
+    """Versions of what wrote (or reads) a model file."""
+    import safetensors
+    import sklearn
+    import skorch
+    import torch
+
+    from .._version import __version__
+
+    return {
+        "skin_estimators": __version__, "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__, "skorch": skorch.__version__,
+        "numpy": np.__version__, "safetensors": safetensors.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _is_net(est):
+    from .._base import SkinNetClassifier
+
+    return isinstance(est, SkinNetClassifier)
+
+
+def describe(est, tensors, where="model", prefix=""):
+    """JSON-able description of ``est``; adds its networks' weights to ``tensors``."""
+    from sklearn.pipeline import Pipeline
+
+    name = estimator_name(est)
+    if name is None:
+        raise UnrepresentableError(where, est)
+    if isinstance(est, Pipeline):
+        params = est.get_params(deep=False)
+        steps = []
+        for i, (step_name, step) in enumerate(params.pop("steps")):
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                steps.append([step_name, "passthrough"])
+            else:
+                steps.append([step_name, describe(step, tensors, f"{where}[{step_name!r}]",
+                                                  f"{prefix}{i}.")])
+        return {"class": name, "params": _encode_all(params, where), "steps": steps}
+
+    spec = {"class": name, "params": _encode_all(est.get_params(deep=False), where)}
+    fitted = {}
+    if _is_net(est) and est.__sklearn_is_fitted__():
+        spec["classes"] = encode(est.classes_, f"{where}.classes_")
+        spec["modules"] = {}
+        for module in est._modules:
+            state = getattr(est, module + "_").state_dict()
+            key = f"{prefix}{module}."
+            spec["modules"][module] = key
+            for k, v in state.items():
+                # clone: safetensors refuses tensors that share memory; contiguous: channels-last
+                tensors[key + k] = v.detach().to("cpu").contiguous().clone()
+        try:
+            spec["history"] = encode(list(est.history_), f"{where}.history_")
+        except UnrepresentableError:
+            pass  # the training log is a convenience, not needed to predict
+    skip = set(_SKORCH_RUNTIME) if _is_net(est) else set()
+    if _is_net(est):
+        skip |= {n + "_" for n in est._modules + est._criteria + est._optimizers}
+    for attr, value in vars(est).items():
+        if attr.endswith("_") and not attr.startswith("_") and attr not in skip:
+            fitted[attr] = encode(value, f"{where}.{attr}")
+    spec["fitted"] = fitted
+    return spec
+
+
+def _encode_all(params, where):
+    return {k: encode(v, f"{where} parameter {k}") for k, v in params.items()}
+
+
+def build(spec, tensors, where="model"):
+    """Inverse of :func:`describe`: a fitted estimator, without unpickling anything."""
+    try:
+        cls = estimator_class(spec["class"])
+    except KeyError:
+        raise ValueError(
+            f"{where} is a {spec['class']!r}, which this version of skin-estimators does not "
+            "know (written by a newer version, or a model from another library?)"
+        ) from None
+    params = {k: decode(v, f"{where} parameter {k}") for k, v in spec["params"].items()}
+    if "steps" in spec:
+        steps = [(n, "passthrough" if s == "passthrough" else build(s, tensors, f"{where}[{n!r}]"))
+                 for n, s in spec["steps"]]
+        return cls(steps=steps, **params)
+    est = cls(**params)
+    for attr, value in spec.get("fitted", {}).items():
+        setattr(est, attr, decode(value, f"{where}.{attr}"))
+    if "classes" in spec:
+        _restore_net(est, spec, tensors, where)
+    return est
+
+
+def _restore_net(est, spec, tensors, where):
+    import torch
+    from sklearn.preprocessing import LabelEncoder
+    from skorch.history import History
+
+    encoder = LabelEncoder()
+    encoder.classes_ = decode(spec["classes"], f"{where}.classes_")
+    est.label_encoder_ = encoder
+    # Creating the network draws initial weights from torch's generator; loading a model
+    # must not change the caller's random stream.
+    with torch.random.fork_rng(devices=[]):
+        _initialize_for_loading(est)
+    for module, key in spec["modules"].items():
+        state = {k[len(key):]: v for k, v in tensors.items() if k.startswith(key)}
+        try:
+            getattr(est, module + "_").load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"the weights of {where}.{module}_ do not fit the network this version builds "
+                f"from its parameters ({str(exc).splitlines()[0]})"
+            ) from None
+    if "history" in spec:
+        est.history_ = History(decode(spec["history"], f"{where}.history_"))
+
+
+def _initialize_for_loading(est):
+    """skorch's initialize(), without fetching pretrained weights that are overwritten anyway.
+
+    An estimator may define ``_initialize_for_loading()`` itself; otherwise a ``pretrained``
+    parameter (the timm backbones) is switched off for the duration.
+    """
+    hook = getattr(est, "_initialize_for_loading", None)
+    if hook is not None:
+        hook()
+        return
+    pretrained = est.__dict__.get("pretrained", None)
+    if pretrained is None or pretrained is False:
+        est.initialize()
+        return
+    est.__dict__["pretrained"] = False
+    try:
+        est.initialize()
+    finally:
+        est.__dict__["pretrained"] = pretrained
+
+
+def digest(meta_json, tensors):
+    """SHA-256 of the JSON description and every tensor (name, dtype, shape, bytes)."""
+    import torch
+
+    h = hashlib.sha256()
+    h.update(meta_json.encode("utf-8"))
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy())  # buffer protocol: no copy
+    return h.hexdigest()
+
+
+def write(path, est, metadata):
+    """Write ``est`` to ``path`` (through a temporary file in the same folder)."""
+    from safetensors.torch import save_file
+
+    tensors = {}
+    doc = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "versions": versions(),
+        "estimator": describe(est, tensors), "metadata": encode(metadata or {}, "metadata"),
+    }
+    meta_json = json.dumps(doc, sort_keys=True, allow_nan=True)
+    header = {META_KEY: meta_json, HASH_KEY: digest(meta_json, tensors)}
+    tmp = _temp_name(path)
+    try:
+        save_file(tensors, tmp, metadata=header)
+        finish_temp(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def read_header(path):
+    """The string metadata of a safetensors file (no tensor is read)."""
+    from safetensors import safe_open
+
+    with safe_open(os.fspath(path), framework="pt", device="cpu") as f:
+        return f.metadata() or {}
+
+
+def read(path):
+    """Return ``(doc, tensors)`` after checking the digest; ValueError says what is wrong."""
+    from safetensors import safe_open
+
+    with safe_open(os.fspath(path), framework="pt", device="cpu") as f:
+        header = f.metadata() or {}
+        if META_KEY not in header:
+            raise ValueError(
+                "it is a safetensors file but not a skin-estimators model file (no "
+                f"'{META_KEY}' entry in its metadata)"
+            )
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    meta_json = header[META_KEY]
+    if digest(meta_json, tensors) != header.get(HASH_KEY):
+        raise ValueError(
+            "its checksum does not match its content: the file was modified or damaged after "
+            "it was saved. Do not use it; get an intact copy"
+        )
+    doc = json.loads(meta_json)
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"unknown model-file format {doc.get('format')!r}")
+    return doc, tensors
+
+
+def _temp_name(path):
+    folder, base = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f".{base}.{os.getpid()}.tmp")
+
+
+def finish_temp(tmp, path):
+    """Give ``tmp`` the permissions a plain ``open()`` would, then rename it to ``path``."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass

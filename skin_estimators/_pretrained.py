@@ -1,0 +1,413 @@
+"""ResNet50Classifier and BiTClassifier: the study's two transfer-learning models.
+
+Both fine-tune a timm backbone pretrained on ImageNet with a new head sized from the classes
+seen in ``fit``. The shared machinery (where the weights come from, freezing, the
+BiT-HyperRule schedule, mixed precision) lives in the private ``_TimmClassifier``.
+"""
+
+import numbers
+import os
+
+import torch
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator, to_tensor
+
+from ._base import SkinNetClassifier
+from ._hyperrule import HyperRuleSchedule
+from .networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
+from .networks._weights import BACKBONES
+from .utils._precision import autocast_dtype, check_precision
+
+__all__ = ["BiTClassifier", "ResNet50Classifier"]
+
+_SCHEDULES = ("constant", "hyperrule")
+
+
+class _TimmClassifier(SkinNetClassifier):
+    """Shared base of the pretrained timm estimators; subclasses set ``_timm_tag``."""
+
+    _image_input = True
+    _fixed_input_size = False  # global average pooling: any image size works
+    # Global pooling lets any size run (down to 1 px); 16 keeps tiny test images possible.
+    # The weights were pretrained at 224 px (BiT also fine-tuned up to 480); the study used 400.
+    _min_image_size = 16
+    _timm_tag = None
+
+    def __init__(
+        self,
+        module=create_backbone,
+        *args,
+        pretrained=True,
+        freeze_backbone=False,
+        schedule="constant",
+        precision="auto",
+        **kwargs,
+    ):
+        super().__init__(module, *args, **kwargs)
+        self.pretrained = pretrained
+        self.freeze_backbone = freeze_backbone
+        self.schedule = schedule
+        self.precision = precision
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self):
+        super()._check_params()
+        name = type(self).__name__
+        p = self.pretrained
+        if not isinstance(p, bool | str | os.PathLike):
+            raise ValueError(
+                f"{name}: pretrained must be True (the hub's weights), False (random "
+                f"initialisation) or the path of a weights file; got {p!r}."
+            )
+        if isinstance(p, str) and not p:
+            raise ValueError(f"{name}: pretrained='' is not a file; use True, False or a path.")
+        if not isinstance(self.freeze_backbone, bool | numbers.Integral):
+            raise ValueError(f"{name}: freeze_backbone must be True or False, got "
+                             f"{self.freeze_backbone!r}.")
+        if self.schedule not in _SCHEDULES:
+            raise ValueError(
+                f"{name}: schedule must be 'constant' (the study's plain SGD) or 'hyperrule' "
+                f"(BiT-HyperRule: momentum 0.9, warm-up, step decay, zero head); got "
+                f"{self.schedule!r}."
+            )
+        check_precision(self.precision, owner=name)
+
+    # ------------------------------------------------------------------ building
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        kwargs.setdefault("tag", self._timm_tag)
+        kwargs.setdefault("n_classes", len(self.classes_))
+        kwargs.setdefault("pretrained", self.pretrained)
+        kwargs.setdefault("zero_init_head", self.schedule == "hyperrule")
+        kwargs.setdefault("owner", type(self).__name__)
+        model = self.module(**kwargs)
+        if self.freeze_backbone:
+            freeze_backbone(model)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.module_ = model
+        return self
+
+    def initialize(self):
+        super().initialize()
+        self.grad_scaler_ = None
+        return self
+
+    def get_all_learnable_params(self):
+        # Frozen parameters stay out of the optimiser (no momentum or weight decay on them).
+        for name, param in super().get_all_learnable_params():
+            if param.requires_grad:
+                yield name, param
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        optimizer = self.optimizer
+        if (self.schedule == "hyperrule" and prefix == "optimizer"
+                and isinstance(optimizer, type) and issubclass(optimizer, torch.optim.SGD)):
+            kwargs.setdefault("momentum", 0.9)  # BiT-HyperRule; optimizer__momentum wins
+        return args, kwargs
+
+    @property
+    def _default_callbacks(self):
+        callbacks = list(super()._default_callbacks)
+        if self.schedule == "hyperrule":
+            callbacks.append(("hyperrule", HyperRuleSchedule()))
+        return callbacks
+
+    def _set_training(self, training=True):
+        super()._set_training(training)
+        if training and self.freeze_backbone:
+            set_backbone_norm_eval(self.module_)
+
+    # ------------------------------------------------------------------ precision
+    def _autocast_dtype(self):
+        return autocast_dtype(self.precision, self.device)
+
+    def _grad_scaler(self):
+        """The fp16 loss scaler (None in bf16/fp32), made for the device training runs on."""
+        if self._autocast_dtype() != torch.float16:
+            return None
+        kind = torch.device(self.device).type
+        scaler = getattr(self, "grad_scaler_", None)
+        if scaler is None or getattr(scaler, "_device", kind) != kind:
+            scaler = self.grad_scaler_ = torch.amp.GradScaler(kind)
+        return scaler
+
+    def infer(self, x, **fit_params):
+        dtype = self._autocast_dtype()
+        if dtype is None:
+            return super().infer(x, **fit_params)
+        with torch.autocast(device_type=torch.device(self.device).type, dtype=dtype):
+            y = super().infer(x, **fit_params)
+        # Loss and softmax in float32: low-precision logits lose small probability gaps.
+        return y.float()
+
+    def train_step_single(self, batch, **fit_params):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super().train_step_single(batch, **fit_params)
+        # As the base class, with the fp16 loss scaled before backward.
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        if self.augmenter_ is not None:
+            Xi = self.augmenter_(to_tensor(Xi, device=self.device))
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        # GradScaler does not take optimiser closures, so this is skorch's train_step unrolled.
+        optimizers = [getattr(self, name + "_") for name in self._optimizers]
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        for opt in optimizers:
+            scaler.unscale_(opt)  # callbacks such as gradient clipping see true gradients
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        for opt in optimizers:
+            scaler.step(opt)
+        scaler.update()
+        return step
+
+
+_SHARED_PARAMS = """\
+    pretrained : bool, str or path-like, default=True
+        Where the backbone's weights come from. True: timm's hub weights
+        (``{tag}``), taken from the Hugging Face cache (``HF_HOME``/``HF_HUB_CACHE``) and downloaded
+        there if missing. When the machine is offline (or ``HF_HUB_OFFLINE=1``) and they
+        are not cached, ``fit`` raises an error naming the cache and the ways out; prepare
+        such machines with :func:`download_weights`. A path: a local weights file
+        (``.safetensors`` or a ``.pth``/``.bin`` state dict of this architecture{npz}).
+        The file is read through timm, as the hub's weights are. False: random
+        initialisation. The head is always new, sized from ``fit``'s classes.
+    freeze_backbone : bool, default=False
+        False (the study): fine-tune every layer. True: train only the head; the backbone's
+        parameters and BatchNorm statistics stay exactly as loaded.
+    schedule : {{"constant", "hyperrule"}}, default="constant"
+        "constant": the study's plain SGD at a constant ``lr``. "hyperrule": BiT-HyperRule
+        (Kolesnikov et al. 2020): SGD momentum 0.9 (unless ``optimizer__momentum`` is set),
+        zero-initialised head, linear warm-up over the first 20% of the steps and division
+        of ``lr`` by 10 after 40%, 60% and 80% of them (the official schedule for datasets
+        under 20,000 images, stretched to ``max_epochs``). ``lr`` is then the peak rate
+        (BiT's rule: 0.003 at batch 512).
+    precision : {{"auto", "fp32", "bf16", "fp16"}}, default="auto"
+        Autocast dtype for training and prediction. "auto": bfloat16 on CUDA GPUs that
+        support it (float16 with loss scaling on older ones), float32 on the CPU - resolved
+        where the model runs, so a model trained on a GPU predicts in float32 on a CPU.
+        "fp32" (or "32") never autocasts. Mixed precision roughly halves activation memory
+        on a GPU. An explicit "bf16"/"fp16" applies wherever the model runs (fp16 is slow on
+        CPUs): keep "auto" for a model trained on a GPU and used on CPU-only machines.
+    lr : float, default={lr}
+        SGD learning rate (the study's best setting).
+    max_epochs : int, default={max_epochs}
+        Number of epochs (the study's best setting).
+    batch_size : int, default={batch_size}
+        Mini-batch size (the study's best setting).
+    augment : str, list, callable or None, default="hflip"
+        Training-time augmentation (see :class:`SkinNetClassifier`).
+    channels_last : bool, default=True
+        Channels-last memory layout: measured about 25-30% less CPU time per training
+        image than the default layout at 400x400 (``benchmarks/pretrained_speed.py``); it
+        is also the layout GPU tensor cores prefer under mixed precision.
+    module : callable, default=create_backbone
+        Builds the network; called as ``module(tag=..., n_classes=..., pretrained=...,
+        zero_init_head=..., owner=..., **module__kwargs)``, so ``module__drop_rate=0.2``
+        reaches :func:`timm.create_model`.
+    **kwargs
+        Every other parameter of :class:`SkinNetClassifier` (``class_weight``,
+        ``random_state``, ``device``, ``verbose``, ...) and of skorch.
+"""
+
+_SHARED_NOTES = """\
+    Notes
+    -----
+    Input normalisation: the study normalised every model with the dataset's own channel
+    statistics (``ChannelNormalizer()`` learning mean and std in ``fit``). The weights were
+    pretrained on inputs normalised with {stats_name}:
+    ``mean={mean}``, ``std={std}`` (in [0, 1] units; also the class attributes
+    ``pretrained_mean`` and ``pretrained_std``). ``ChannelNormalizer`` with the
+    ``{preset!r}`` preset feeds the backbone what it was trained on. Prefer these with
+    ``freeze_backbone=True`` (frozen layers cannot adapt to other statistics) and for new
+    work; use the dataset's statistics to reproduce the study.
+
+    Input: normalised images ``(n_samples, 3, H, W)`` of any size from 16x16 up (the
+    backbone ends in global average pooling; the study used 400x400). Put ``ImageLoader``
+    and ``ChannelNormalizer`` in front of it to work from file paths.
+"""
+
+# The statistics each checkpoint was pretrained with (timm's pretrained_cfg; written out so
+# that importing the package does not import timm; a test checks them against timm).
+_PRETRAINED_STATS = {
+    BACKBONES["resnet50"]: ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    BACKBONES["bit"]: ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+}
+
+
+def _document(cls, **fields):
+    tag = cls._timm_tag
+    mean, std = _PRETRAINED_STATS[tag]
+    fields.update(tag=tag, mean=mean, std=std)
+    doc = cls.__doc__.replace("    {shared}\n", _SHARED_PARAMS.format(**fields))
+    cls.__doc__ = doc.replace("    {notes}\n", _SHARED_NOTES.format(**fields))
+    cls.pretrained_mean, cls.pretrained_std = mean, std
+    return cls
+
+
+class ResNet50Classifier(_TimmClassifier):
+    """ResNet-50 pretrained on ImageNet-1k (torchvision's weights), fine-tuned end to end.
+
+    The study's ResNet-50: timm's ``resnet50.tv_in1k`` (torchvision's original ImageNet
+    weights; timm's untagged ``resnet50`` is a different training run) with a new linear
+    head: 23,514,179 trainable parameters for 3 classes. The defaults are the study's best
+    setting: plain SGD, ``lr=0.013``, ``batch_size=32``, 26 epochs, class-weighted
+    cross-entropy and random horizontal flips.
+
+    Parameters
+    ----------
+    {shared}
+
+    See Also
+    --------
+    BiTClassifier : BiT-M R101x1, pretrained on ImageNet-21k.
+    download_weights : fetch the weights for offline use.
+
+    {notes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skin_estimators import ResNet50Classifier
+    >>> X = np.random.RandomState(0).randn(6, 3, 32, 32).astype("float32")
+    >>> y = ["acne", "herpes", "lichen"] * 2
+    >>> clf = ResNet50Classifier(pretrained=False, max_epochs=1, batch_size=3,
+    ...                          random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> sum(p.numel() for p in clf.module_.parameters() if p.requires_grad)
+    23514179
+
+    With the pretrained weights (downloaded on first use, or read from the cache):
+
+    >>> clf = ResNet50Classifier().fit(X_train, y_train)  # doctest: +SKIP
+    """
+
+    _timm_tag = BACKBONES["resnet50"]
+
+    def __init__(
+        self,
+        module=create_backbone,
+        *args,
+        pretrained=True,
+        freeze_backbone=False,
+        schedule="constant",
+        precision="auto",
+        lr=0.013,
+        max_epochs=26,
+        batch_size=32,
+        augment="hflip",
+        channels_last=True,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            pretrained=pretrained,
+            freeze_backbone=freeze_backbone,
+            schedule=schedule,
+            precision=precision,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            augment=augment,
+            channels_last=channels_last,
+            **kwargs,
+        )
+
+
+class BiTClassifier(_TimmClassifier):
+    """BiT-M R101x1 pretrained on ImageNet-21k, fine-tuned end to end.
+
+    The study's Big Transfer model: timm's ``resnetv2_101x1_bit.goog_in21k`` (the
+    ImageNet-21k checkpoint; timm's untagged ``resnetv2_101x1_bit`` is the version
+    fine-tuned on ImageNet-1k) with a new 1x1-convolution head: 42,498,627 trainable
+    parameters for 3 classes. The defaults are the study's best setting: plain SGD,
+    ``lr=0.0031``, ``batch_size=4``, 22 epochs, class-weighted cross-entropy and random
+    horizontal flips; ``schedule="hyperrule"`` switches to BiT's own fine-tuning recipe.
+
+    Parameters
+    ----------
+    {shared}
+
+    See Also
+    --------
+    ResNet50Classifier : torchvision's ResNet-50, pretrained on ImageNet-1k.
+    download_weights : fetch the weights for offline use.
+
+    {notes}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skin_estimators import BiTClassifier
+    >>> X = np.random.RandomState(0).randn(6, 3, 32, 32).astype("float32")
+    >>> y = ["acne", "herpes", "lichen"] * 2
+    >>> clf = BiTClassifier(pretrained=False, max_epochs=1, batch_size=3,
+    ...                     random_state=0).fit(X, y)
+    >>> clf.predict(X[:2]).shape
+    (2,)
+    >>> sum(p.numel() for p in clf.module_.parameters() if p.requires_grad)
+    42498627
+
+    With the pretrained weights, BiT's recipe, and the backbone's own input statistics:
+
+    >>> clf = BiTClassifier(schedule="hyperrule").fit(X_train, y_train)  # doctest: +SKIP
+    >>> BiTClassifier.pretrained_mean
+    (0.5, 0.5, 0.5)
+    """
+
+    _timm_tag = BACKBONES["bit"]
+
+    def __init__(
+        self,
+        module=create_backbone,
+        *args,
+        pretrained=True,
+        freeze_backbone=False,
+        schedule="constant",
+        precision="auto",
+        lr=0.0031,
+        max_epochs=22,
+        batch_size=4,
+        augment="hflip",
+        channels_last=True,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            pretrained=pretrained,
+            freeze_backbone=freeze_backbone,
+            schedule=schedule,
+            precision=precision,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            augment=augment,
+            channels_last=channels_last,
+            **kwargs,
+        )
+
+
+_document(ResNet50Classifier, lr=0.013, max_epochs=26, batch_size=32, npz="",
+          stats_name="ImageNet's statistics", preset="imagenet")
+_document(BiTClassifier, lr=0.0031, max_epochs=22, batch_size=4,
+          npz=",\n        or BiT's original ``.npz``",
+          stats_name="0.5 for every channel (inputs in [-1, 1])", preset="bit")

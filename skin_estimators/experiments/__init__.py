@@ -1,0 +1,64 @@
+"""Experiments: YAML configs, cross-validated results tables, MLflow tracking, Dask, resume.
+
+A config names the data, the image size and the cross-validation protocol, and lists the
+models with their parameters and grids. :func:`run_experiment` cross-validates every row
+(decoding each image once), stores each fold as it finishes (``resume=True`` continues an
+interrupted run), writes ``results.csv`` and ``results.md`` and logs to MLflow. The command
+``skin-estimators cv --config FILE`` and ``benchmarks/reproduce_table.py`` run it.
+
+Config schema (YAML; unknown keys and wrong types are errors that name the file and the key)::
+
+    name: study                # MLflow experiment name (default: the file's stem)
+    data: fetch_skin3          # the study's images (via $SKIN_ESTIMATORS_DATA), or:
+    # data:
+    #   path: ../images        # a class-per-folder tree, relative to THIS file
+    #   images_per_class: 10   # optional: an evenly spread subset (quick trials, tests)
+    #   groups: atlas_page     # atlas_page (default) or null (then no grouped CV)
+    image_size: 400            # int, or [height, width]
+    resize: stretch            # stretch | pad | crop (ImageLoader)
+    normalization: auto        # auto | fold | study | imagenet | bit (see below)
+    cv:
+      protocol: stratified     # stratified | group | both
+      n_splits: 5
+      seeds: [42]              # one CV run per seed; the table pools all their folds
+    device: auto               # auto | cpu | cuda | cuda:1 ...
+    threads: null              # torch threads per fit (null: torch's default)
+    models:                    # one entry per model; each grid combination is one row
+      - name: cnn              # cnn | scattering | resnet50 | bit | package.module:Class
+        label: cnn (study)     # optional name in the tables
+        normalization: fold    # optional, overrides the top-level one for this entry
+        params: {batch_size: 4, lr: 0.0001, max_epochs: 26}   # estimator parameters
+        grid: {lr: [0.01, 0.001]}                            # lists, expanded as a product
+        reference: {recall: 0.731, precision: 0.750, f1: 0.714, total_time_s: 200.3}
+
+``normalization``: ``fold`` fits a ``ChannelNormalizer`` on each training fold (no test
+statistics leak into training); ``study`` uses the study's fixed per-channel values;
+``imagenet`` and ``bit`` the statistics of the pretrained weights. ``auto`` means ``fold``
+for ``cnn`` and ``scattering``, ``imagenet`` for ``resnet50`` and ``bit`` for ``bit``.
+Each row's estimator gets ``random_state`` = the CV seed and ``device`` = the config's
+device unless its ``params`` say otherwise.
+
+Protocols: ``stratified`` is the study's ``StratifiedKFold(n_splits, shuffle=True,
+random_state=seed)``. ``group`` is ``StratifiedGroupKFold`` with the same arguments on the
+atlas pages: photographs of one page (often one patient) never fall on both sides of a
+split. **The grouped figure is the one that predicts performance on new patients**; the
+stratified one overestimates it.
+"""
+
+from ._config import ConfigError, ExperimentConfig, Row
+from ._loading import load_config, validate_config
+from ._registry import MODELS, available_models, resolve_model
+from ._runner import ExperimentResult, run_experiment
+
+__all__ = [
+    "MODELS",
+    "ConfigError",
+    "ExperimentConfig",
+    "ExperimentResult",
+    "Row",
+    "available_models",
+    "load_config",
+    "resolve_model",
+    "run_experiment",
+    "validate_config",
+]

@@ -1,0 +1,228 @@
+"""The schema of the YAML experiment config (pydantic models) and its expansion into rows.
+
+Reading, overriding and checking a file is in ``_loading.py``.
+"""
+
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from ._registry import default_normalization, resolve_model
+
+__all__ = ["ConfigError", "ExperimentConfig", "Row"]
+
+Normalization = Literal["auto", "fold", "study", "imagenet", "bit"]
+
+
+class ConfigError(ValueError):
+    """An experiment config that cannot be used; the message names the file and the key.
+
+    Attributes
+    ----------
+    path : str or None
+        The config file.
+    problems : list of (str, str)
+        ``(dotted key, what is wrong)`` for every problem found.
+    """
+
+    def __init__(self, path, problems):
+        self.path = None if path is None else str(path)
+        self.problems = list(problems)
+        where = self.path or "<config>"
+        if len(self.problems) == 1:
+            key, what = self.problems[0]
+            message = f"{where}: {key}: {what}" if key else f"{where}: {what}"
+        else:
+            lines = [f"  {key}: {what}" if key else f"  {what}" for key, what in self.problems]
+            message = f"{where}: {len(self.problems)} problems:\n" + "\n".join(lines)
+        super().__init__(message)
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors (a typo must not silently fall back to a default); strict
+    # types: "5" is not an int, 1 is not a bool.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DataConfig(_Section):
+    """``data:``: ``fetch_skin3`` or ``{path: folder relative to the config file}``."""
+
+    fetch_skin3: bool = False
+    path: str | None = None
+    images_per_class: PositiveInt | None = None
+    groups: Literal["atlas_page"] | None = "atlas_page"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value):
+        if isinstance(value, str):
+            if value == "fetch_skin3":
+                return {"fetch_skin3": True}
+            raise ValueError(
+                f"must be 'fetch_skin3' or a mapping such as {{path: images/}} (got {value!r}); "
+                "a path is written as {path: ...}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.fetch_skin3 == (self.path is not None):
+            raise ValueError(
+                "give exactly one data source: 'fetch_skin3' or {path: folder with one "
+                "sub-folder per class}"
+            )
+        return self
+
+
+class CVConfig(_Section):
+    """``cv:``: protocol, number of folds and the seeds of the splits."""
+
+    protocol: Literal["stratified", "group", "both"] = "stratified"
+    n_splits: Annotated[int, Field(ge=2)] = 5
+    seeds: Annotated[list[int], Field(min_length=1)] = [42]
+
+    @property
+    def protocols(self):
+        return ["stratified", "group"] if self.protocol == "both" else [self.protocol]
+
+
+class Reference(_Section):
+    """The published numbers of a row, shown next to the measured ones."""
+
+    recall: float | None = None
+    precision: float | None = None
+    f1: float | None = None
+    total_time_s: float | None = None
+
+
+class ModelSpec(_Section):
+    """One entry of ``models:``; its grid expands into one row per combination."""
+
+    name: str
+    label: str | None = None
+    normalization: Normalization | None = None
+    params: dict[str, Any] = {}
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    reference: Reference | None = None
+
+
+class ExperimentConfig(_Section):
+    """A validated experiment config; see :mod:`skin_estimators.experiments` for the schema."""
+
+    name: str | None = None
+    data: DataConfig
+    image_size: PositiveInt | Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = 400
+    resize: Literal["stretch", "pad", "crop"] = "stretch"
+    normalization: Normalization = "auto"
+    cv: CVConfig = CVConfig()
+    device: str = "auto"
+    threads: PositiveInt | None = None
+    models: Annotated[list[ModelSpec], Field(min_length=1)]
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("image_size", mode="before")
+    @classmethod
+    def _size(cls, value):
+        # One clear message instead of one per branch of the union.
+        ok_int = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        ok_pair = (isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
+        if not (ok_int or ok_pair):
+            raise ValueError(f"must be a positive integer or [height, width] (got {value!r})")
+        return value
+
+    @property
+    def source(self):
+        """The file the config was read from (None for a config built in Python)."""
+        return self._source
+
+    @property
+    def experiment_name(self):
+        """``name``, else the config file's stem, else ``"skin-estimators"``."""
+        if self.name:
+            return self.name
+        return self._source.stem if self._source is not None else "skin-estimators"
+
+    def data_root(self):
+        """The image folder of ``data.path``, relative to the config file (never to the cwd)."""
+        if self.data.path is None:
+            return None
+        path = Path(os.path.expanduser(self.data.path))
+        if not path.is_absolute():
+            if self._source is None:
+                raise ConfigError(None, [("data.path", f"{self.data.path!r} is relative, but the "
+                                          "config was not read from a file; give an absolute path")])
+            path = self._source.parent / path
+        return path.resolve()
+
+    def rows(self):
+        """The config's rows: each model entry times each combination of its grid."""
+        rows = []
+        for index, spec in enumerate(self.models):
+            keys = list(spec.grid)
+            for values in itertools.product(*(spec.grid[k] for k in keys)):
+                params = {**spec.params, **dict(zip(keys, values, strict=True))}
+                norm = spec.normalization or self.normalization
+                if norm == "auto":
+                    norm = default_normalization(spec.name)
+                rows.append(Row(
+                    model=spec.name, label=spec.label or spec.name, params=params,
+                    normalization=norm, grid_values=dict(zip(keys, values, strict=True)),
+                    reference=spec.reference.model_dump() if spec.reference else None,
+                    entry=index,
+                ))
+        for row in rows:
+            row.row_id = self._row_id(row)
+        return rows
+
+    def _row_id(self, row):
+        # Everything that changes a fold's result, so that --resume never mixes settings.
+        data = {"fetch_skin3": True} if self.data.fetch_skin3 else {"path": str(self.data_root())}
+        data["images_per_class"] = self.data.images_per_class
+        data["groups"] = self.data.groups
+        identity = {
+            "model": row.model, "params": row.params, "normalization": row.normalization,
+            "image_size": self.image_size, "resize": self.resize, "data": data,
+            "n_splits": self.cv.n_splits,
+        }
+        text = json.dumps(identity, sort_keys=True, default=repr)
+        return f"{row.model.replace(':', '_').replace('.', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+
+
+@dataclass
+class Row:
+    """One row of the results table (before the CV protocol is chosen)."""
+
+    model: str
+    label: str
+    params: dict
+    normalization: str
+    grid_values: dict = field(default_factory=dict)
+    reference: dict | None = None
+    entry: int = 0
+    row_id: str = ""
+
+    def make_estimator(self, seed, device):
+        """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""
+        cls = resolve_model(self.model)
+        est = cls()
+        defaults = {"random_state": seed, "device": device, "verbose": 0}
+        names = est.get_params(deep=False)
+        params = {k: v for k, v in defaults.items() if k in names}
+        params.update(self.params)
+        return est.set_params(**params)

@@ -1,0 +1,110 @@
+"""The images of an experiment, decoded once, and its cross-validation splits."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+__all__ = ["ExperimentData", "load_experiment_data", "make_splits"]
+
+#: What the grouped protocol is, in the words the outputs use.
+GROUP_NOTE = (
+    "The grouped protocol (StratifiedGroupKFold on atlas pages) is the figure that predicts "
+    "performance on new patients: several photographs of one atlas page, often of the same "
+    "patient, never fall on both sides of a split. The stratified protocol (the study's) lets "
+    "them, and overestimates."
+)
+
+
+@dataclass
+class ExperimentData:
+    """Decoded images and their labels, groups and file names."""
+
+    images: np.ndarray  # uint8 (n, H, W, 3)
+    target: np.ndarray
+    groups: np.ndarray | None
+    filenames: np.ndarray
+    target_names: np.ndarray
+    description: str
+
+
+def _subset(bunch, per_class):
+    """The same evenly spread ``per_class`` images of each class, in the original order.
+
+    Evenly spaced positions (rather than the first ones) keep several atlas pages per class,
+    so grouped splits still work on a subset.
+    """
+    keep = []
+    for name in bunch.target_names:
+        idx = np.flatnonzero(bunch.target == name)
+        if per_class < len(idx):
+            idx = idx[np.unique(np.linspace(0, len(idx) - 1, per_class).round().astype(int))]
+        keep.append(idx)
+    keep = np.sort(np.concatenate(keep))
+    for key in ("filenames", "target"):
+        bunch[key] = bunch[key][keep]
+    if bunch.get("groups") is not None:
+        bunch["groups"] = bunch["groups"][keep]
+    return bunch
+
+
+def load_experiment_data(config):
+    """Find the config's images, and decode and resize every one of them, once.
+
+    Each fold then normalises its own training images (``ChannelNormalizer`` fitted on the
+    training fold), so nothing is decoded again per fold or per epoch.
+    """
+    from skin_estimators import ImageLoader, fetch_skin3, load_image_folder
+
+    if config.data.fetch_skin3:
+        bunch = fetch_skin3()
+        where = "fetch_skin3()"
+        if config.data.groups is None:
+            bunch["groups"] = None
+    else:
+        root = config.data_root()
+        bunch = load_image_folder(root, groups=config.data.groups)
+        where = str(root)
+    if config.data.images_per_class:
+        bunch = _subset(bunch, config.data.images_per_class)
+    size = config.image_size if isinstance(config.image_size, int) else tuple(config.image_size)
+    # cache=False: the decoded array is kept here; the loader's cache would be a second copy.
+    images = ImageLoader(size=size, resize=config.resize, cache=False).transform(bunch.filenames)
+    h, w = images.shape[1:3]
+    counts = ", ".join(f"{name} {int(np.sum(bunch.target == name))}" for name in bunch.target_names)
+    groups = bunch.get("groups")
+    n_groups = "" if groups is None else f", {len(np.unique(groups))} groups"
+    description = (f"{len(bunch.target)} images from {where} ({counts}{n_groups}), "
+                   f"{h}x{w} ({config.resize})")
+    return ExperimentData(
+        images=images, target=np.asarray(bunch.target), groups=groups,
+        filenames=np.asarray(bunch.filenames), target_names=np.asarray(bunch.target_names),
+        description=description,
+    )
+
+
+def make_splits(data, protocol, n_splits, seed):
+    """The ``(train, test)`` index pairs of one protocol and seed.
+
+    ``"stratified"``: ``StratifiedKFold(n_splits, shuffle=True, random_state=seed)``, the
+    study's protocol. ``"group"``: ``StratifiedGroupKFold`` with the same arguments on the
+    data's groups (atlas pages).
+    """
+    if protocol == "stratified":
+        cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+        return list(cv.split(data.filenames, data.target))
+    if protocol == "group":
+        if data.groups is None:
+            raise ValueError(
+                "the grouped protocol needs groups, but the data has none (data.groups: null in "
+                "the config?). Use cv.protocol: stratified, or give the images atlas-page names."
+            )
+        n_groups = len(np.unique(data.groups))
+        if n_groups < n_splits:
+            raise ValueError(
+                f"the grouped protocol needs at least n_splits={n_splits} groups, but the data "
+                f"has {n_groups}; lower cv.n_splits or use more images."
+            )
+        cv = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+        return list(cv.split(data.filenames, data.target, data.groups))
+    raise ValueError(f"unknown CV protocol {protocol!r}; use 'stratified' or 'group'.")

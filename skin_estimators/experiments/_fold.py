@@ -1,0 +1,218 @@
+"""The work of one fold: normalise, fit, predict, measure. Runs in the parent or on a worker.
+
+Everything it returns is plain JSON (plus, for the last fold, the fitted model), so that the
+parent can store it, resume from it and log it to MLflow without the worker's help.
+"""
+
+import platform
+import resource
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._config import Row
+
+__all__ = ["FoldTask", "library_versions", "run_fold"]
+
+
+@dataclass
+class FoldTask:
+    """What one fit needs besides the images: which row, which split, where to run."""
+
+    row: Row
+    protocol: str
+    seed: int
+    fold: int
+    n_folds: int
+    train: np.ndarray
+    test: np.ndarray
+    labels: list
+    device: str = "auto"
+    threads: int | None = None
+    keep_model: bool = False
+    image_size: object = 400
+    resize: str = "stretch"
+
+    @property
+    def key(self):
+        return (self.row.row_id, self.protocol, self.seed, self.fold)
+
+    @property
+    def max_epochs(self):
+        return int(self.row.make_estimator(self.seed, self.device).get_params()["max_epochs"])
+
+
+def library_versions():
+    """Versions of the libraries that decide the numbers."""
+    import imblearn
+    import sklearn
+    import skorch
+    import torch
+
+    import skin_estimators
+
+    versions = {
+        "python": platform.python_version(),
+        "skin_estimators": skin_estimators.__version__,
+        "torch": torch.__version__,
+        "skorch": skorch.__version__,
+        "scikit-learn": sklearn.__version__,
+        "imbalanced-learn": imblearn.__version__,
+        "numpy": np.__version__,
+    }
+    for name in ("torchvision", "timm", "kymatio"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions[name] = getattr(module, "__version__", "?")
+    return versions
+
+
+def _peak_memory_mb(device):
+    """GPU memory allocated at most (CUDA) or the process's peak resident set size (CPU)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_max_allocated"
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return (rss / 2**20 if sys.platform == "darwin" else rss / 2**10), "peak_rss"
+
+
+def _device_name(device):
+    import torch
+
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def fold_metrics(y_true, y_pred, labels):
+    """The fold's macro metrics (the study's), geometric mean, per-class recall and specificity."""
+    from imblearn.metrics import geometric_mean_score, sensitivity_specificity_support
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
+
+    with warnings.catch_warnings():
+        # A class absent from a small test fold: its recall is reported as 0, not warned about.
+        warnings.simplefilter("ignore")
+        metrics = {
+            "recall_macro": recall_score(y_true, y_pred, average="macro", zero_division=0),
+            "precision_macro": precision_score(y_true, y_pred, average="macro", zero_division=0),
+            "f1_macro": f1_score(y_true, y_pred, average="macro", zero_division=0),
+            "accuracy": accuracy_score(y_true, y_pred),
+            "geometric_mean": geometric_mean_score(y_true, y_pred),
+        }
+        sens, spec, _ = sensitivity_specificity_support(y_true, y_pred, labels=labels, average=None)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    per_class = {
+        "recall": {c: float(v) for c, v in zip(labels, sens, strict=True)},
+        "specificity": {c: float(v) for c, v in zip(labels, spec, strict=True)},
+    }
+    cm = confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    return metrics, per_class, cm
+
+
+def _fold_device(device):
+    """The device of this fit: on a Dask worker with several GPUs, the worker's own GPU."""
+    from ._dask import worker_gpu
+
+    gpu = worker_gpu()
+    if gpu is not None and str(device) in ("auto", "cuda"):
+        return gpu
+    return device
+
+
+def run_fold(task, images, target, ticker=None):
+    """Fit and evaluate one fold; return ``(record, model or None)``.
+
+    ``images`` are the uint8 images of the whole data set and ``target`` its labels; the
+    normaliser is fitted on the training fold only.
+    """
+    import torch
+
+    from skin_estimators import ChannelNormalizer
+
+    old_threads = torch.get_num_threads()
+    if task.threads:
+        torch.set_num_threads(task.threads)
+    try:
+        row = task.row
+        est = row.make_estimator(task.seed, _fold_device(task.device))
+        user_callbacks = est.get_params()["callbacks"]
+        if ticker is not None:
+            est.set_params(callbacks=[*(user_callbacks or []), ("experiment_progress", ticker)])
+        norm = ChannelNormalizer() if row.normalization == "fold" else ChannelNormalizer(
+            mean=row.normalization)
+        target = np.asarray(target)
+        device = torch.device(est.device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+        start = time.perf_counter()
+        X_train = norm.fit_transform(images[task.train])
+        est.fit(X_train, target[task.train])
+        fit_time = time.perf_counter() - start
+        del X_train
+        start = time.perf_counter()
+        y_pred = est.predict(norm.transform(images[task.test]))
+        predict_time = time.perf_counter() - start
+
+        y_true = target[task.test]
+        metrics, per_class, cm = fold_metrics(y_true, y_pred, task.labels)
+        peak, peak_kind = _peak_memory_mb(device)
+        history = est.history_
+        record = {
+            "row_id": row.row_id,
+            "model": row.model,
+            "label": row.label,
+            "params": row.params,
+            "cv": task.protocol,
+            "seed": task.seed,
+            "fold": task.fold,
+            "n_folds": task.n_folds,
+            "n_train": int(len(task.train)),
+            "n_test": int(len(task.test)),
+            "metrics": metrics,
+            "per_class": per_class,
+            "labels": list(task.labels),
+            "confusion_matrix": cm,
+            "test_index": [int(i) for i in task.test],
+            "y_pred": [str(p) for p in y_pred],
+            "train_loss": [float(v) for v in history[:, "train_loss"]],
+            "epochs": len(history),
+            "batch_size": int(est.batch_size),
+            "lr": float(est.lr),
+            "trainable_parameters": int(sum(
+                p.numel() for p in est.module_.parameters() if p.requires_grad)),
+            "fit_time_s": fit_time,
+            "predict_time_s": predict_time,
+            "peak_memory_mb": float(peak),
+            "peak_memory_kind": peak_kind,
+            "device": _device_name(device),
+            "threads": torch.get_num_threads(),
+            "host": platform.node(),
+            "versions": library_versions(),
+        }
+        model = None
+        if task.keep_model:
+            from sklearn.pipeline import make_pipeline
+
+            from skin_estimators import ImageLoader
+
+            if ticker is not None:  # the saved model carries no progress bar callback
+                est.set_params(callbacks=user_callbacks)
+                est.initialize_callbacks()
+            size = task.image_size if isinstance(task.image_size, int) else tuple(task.image_size)
+            # A model that predicts from file paths, as the user will use it.
+            model = make_pipeline(ImageLoader(size=size, resize=task.resize), norm, est)
+        return record, model
+    finally:
+        torch.set_num_threads(old_threads)

@@ -1,0 +1,227 @@
+"""Reading a YAML experiment config: overrides, validation and errors that name file and key.
+
+pydantic checks the structure and the types; the model names and the estimator parameter
+names are checked afterwards against the estimators themselves. Every error is raised as a
+:class:`ConfigError` that names the file and the dotted key (``models[1].params.lrr``).
+"""
+
+import copy
+import typing
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ._config import ConfigError, ExperimentConfig
+from ._registry import resolve_model
+
+__all__ = ["apply_overrides", "load_config", "validate_config"]
+
+
+def load_config(path, overrides=None, models=None):
+    """Read, override and validate a YAML experiment config.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The YAML file. ``data.path`` in it is relative to this file.
+    overrides : dict or list of str, default=None
+        Values that replace those of the file before validation, by dotted key (list items
+        by index): ``{"image_size": 32, "cv.n_splits": 2, "models.0.params.max_epochs": 1}``
+        or the same as ``"key=value"`` strings (values are parsed as YAML).
+    models : list of str, default=None
+        Keep only the ``models:`` entries with these names (before validation, so entries of
+        other models are not checked).
+
+    Returns
+    -------
+    ExperimentConfig
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not YAML, or if a key is unknown, a value has the wrong type,
+        a model is unknown or a parameter is not one of its estimator's. The message names
+        the file and the key.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skin_estimators.experiments import load_config
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "tiny.yaml").write_text(
+    ...     "data: fetch_skin3\\n"
+    ...     "image_size: 32\\n"
+    ...     "models:\\n"
+    ...     "  - name: cnn\\n"
+    ...     "    params: {max_epochs: 1}\\n"
+    ...     "    grid: {lr: [0.01, 0.001]}\\n")
+    >>> config = load_config(folder / "tiny.yaml", overrides=["cv.n_splits=2"])
+    >>> [(row.model, row.params) for row in config.rows()]
+    [('cnn', {'max_epochs': 1, 'lr': 0.01}), ('cnn', {'max_epochs': 1, 'lr': 0.001})]
+    >>> load_config(folder / "tiny.yaml", overrides={"models.0.params.lrr": 1})
+    Traceback (most recent call last):
+    ...
+    skin_estimators.experiments._config.ConfigError: .../tiny.yaml: models[0].params.lrr: ...
+    """
+    path = Path(path).expanduser().resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [("", f"cannot read the config file ({exc.strerror or exc})")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, [("", f"not valid YAML: {exc}")]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, [("", f"the top level must be a mapping of keys, got {type(raw).__name__}")])
+    if raw.get("data") == "fetch_skin3":  # so that "data.images_per_class=6" can override
+        raw["data"] = {"fetch_skin3": True}
+    raw = apply_overrides(raw, overrides, path)
+    if models is not None:
+        entries = raw.get("models")
+        if isinstance(entries, list):
+            kept = [m for m in entries if isinstance(m, dict) and m.get("name") in models]
+            if not kept:
+                names = sorted({str(m.get("name")) for m in entries if isinstance(m, dict)})
+                raise ConfigError(path, [("models", f"no entry for {', '.join(models)}; the "
+                                          f"config has {', '.join(names)}")])
+            raw["models"] = kept
+    return validate_config(raw, path)
+
+
+def validate_config(raw, path=None):
+    """Validate a config given as a dict (as read from YAML); ``path`` is used in messages."""
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(err) for err in exc.errors()]) from None
+    config._source = None if path is None else Path(path)
+    _check_models(config, path)
+    seen, problems = {}, []
+    for row in config.rows():
+        if row.row_id in seen:
+            problems.append((f"models[{row.entry}]", f"gives the same row ({row.model} "
+                             f"{row.params}) as models[{seen[row.row_id]}]; remove one"))
+        seen.setdefault(row.row_id, row.entry)
+    if problems:
+        raise ConfigError(path, problems)
+    return config
+
+
+def apply_overrides(raw, overrides, path=None):
+    """Return a copy of ``raw`` with the dotted-key ``overrides`` set."""
+    if not overrides:
+        return raw
+    if not isinstance(overrides, dict):
+        parsed = {}
+        for item in overrides:
+            key, sep, value = str(item).partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(path, [("", f"override {item!r} is not of the form key=value")])
+            parsed[key.strip()] = yaml.safe_load(value)
+        overrides = parsed
+    raw = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node, parts = raw, dotted.split(".")
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    where = ".".join(parts[:depth]) or "<top>"
+                    raise ConfigError(path, [(dotted, f"{where} is a list of {len(node)} item(s); "
+                                              f"{part!r} is not an index into it")])
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise ConfigError(path, [(dotted, f"{'.'.join(parts[:depth])} is not a mapping")])
+            if last:
+                node[part] = value
+            else:
+                if isinstance(node, dict) and not isinstance(node.get(part), (dict, list)):
+                    node[part] = {}
+                node = node[part]
+    return raw
+
+
+# ---------------------------------------------------------------------------- messages
+def _dotted(loc):
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-before[_shorthand()]",) or "[" in str(part):
+            continue  # pydantic's names of validators and union branches
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _section_at(loc):
+    """The pydantic model class that holds the last key of ``loc`` (for 'allowed keys')."""
+    node = ExperimentConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(node, type) and issubclass(node, BaseModel)) or part not in node.model_fields:
+            return None
+        annotation = node.model_fields[part].annotation
+        node = None
+        for candidate in [annotation, *typing.get_args(annotation)]:
+            for inner in [candidate, *typing.get_args(candidate)]:
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    node = inner
+        if node is None:
+            return None
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _describe(err):
+    loc = tuple(err["loc"])
+    key = _dotted(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        section = _section_at(loc)
+        allowed = f"; allowed keys here: {', '.join(section.model_fields)}" if section else ""
+        return key, f"unknown key{allowed}"
+    if kind == "missing":
+        return key, "required key is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    if "input" in err and kind not in ("value_error",):
+        message += f" (got {err['input']!r})"
+    return key, message
+
+
+def _check_models(config, path):
+    """Model names and estimator parameter names: errors that name the key."""
+    problems = []
+    for i, spec in enumerate(config.models):
+        try:
+            cls = resolve_model(spec.name)
+        except ValueError as exc:
+            problems.append((f"models[{i}].name", str(exc)))
+            continue
+        try:
+            est = cls()
+            names = set(est.get_params(deep=False))
+        except Exception as exc:  # a custom class that cannot be built without arguments
+            problems.append((f"models[{i}].name", f"cannot create {spec.name}(): {exc}"))
+            continue
+        # skorch routes "<prefix>__<name>" to the module, optimizer, criterion, ...
+        prefixes = set(getattr(est, "prefixes_", ())) | {"module", "criterion", "optimizer"}
+        for section in ("params", "grid"):
+            for key in getattr(spec, section):
+                if key in names or ("__" in key and key.partition("__")[0] in prefixes):
+                    continue
+                problems.append((
+                    f"models[{i}].{section}.{key}",
+                    f"{cls.__name__} has no parameter {key!r}; its parameters are "
+                    f"{', '.join(sorted(n for n in names if not n.startswith('_')))} "
+                    f"(and {', '.join(p + '__*' for p in sorted(prefixes))})",
+                ))
+        both = set(spec.params) & set(spec.grid)
+        for key in sorted(both):
+            problems.append((f"models[{i}].grid.{key}", "is also in params; give it in one place"))
+    if problems:
+        raise ConfigError(path, problems)

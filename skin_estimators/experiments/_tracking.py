@@ -1,0 +1,162 @@
+"""MLflow logging of finished table rows, done by the parent process from the stored folds.
+
+One parent run per (config row, CV protocol) and one nested run per fold (and seed). Workers
+never talk to MLflow: everything is logged from the fold records, so a Dask cluster needs no
+tracking connection and a resumed run logs exactly what an uninterrupted one would.
+
+The tracking store defaults to ``sqlite:///<out_dir>/mlflow.db`` with artifacts in
+``<out_dir>/mlartifacts``: beside the results, and never in whatever folder the command was
+started from. ``mlflow ui --backend-store-uri sqlite:///<out_dir>/mlflow.db`` shows it.
+"""
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._plots import confusion_matrix_png, loss_curve_png
+
+__all__ = ["Tracker", "default_tracking_uri"]
+
+# MLflow's limit on a parameter value (characters).
+_MAX_PARAM = 6000
+
+
+def default_tracking_uri(out_dir):
+    """``sqlite:///<out_dir>/mlflow.db`` (absolute)."""
+    return f"sqlite:///{(Path(out_dir) / 'mlflow.db').resolve()}"
+
+
+def _params(mapping):
+    from mlflow.entities import Param
+
+    return [Param(str(k), str(v)[:_MAX_PARAM]) for k, v in mapping.items()]
+
+
+def _metrics(mapping, step=0):
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    return [Metric(str(k), float(v), now, step) for k, v in mapping.items()
+            if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)]
+
+
+def _fold_metrics(record):
+    out = dict(record["metrics"])
+    for kind in ("recall", "specificity"):
+        for label, value in record["per_class"][kind].items():
+            out[f"{kind}_{label}"] = value
+    for key in ("fit_time_s", "predict_time_s", "peak_memory_mb", "trainable_parameters"):
+        out[key] = record[key]
+    return out
+
+
+class Tracker:
+    """Logs table rows to one MLflow experiment through ``MlflowClient`` (no global run state)."""
+
+    def __init__(self, tracking_uri, experiment_name, artifact_location=None):
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError as exc:
+            raise ImportError(
+                f"MLflow tracking needs mlflow ({exc}): pip install 'skin-estimators[tracking]', "
+                "or run without tracking (tracking=False, --no-tracking).") from exc
+
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        experiment = self.client.get_experiment_by_name(experiment_name)
+        if experiment is None:
+            self.experiment_id = self.client.create_experiment(
+                experiment_name, artifact_location=artifact_location)
+        else:
+            if experiment.lifecycle_stage == "deleted":
+                self.client.restore_experiment(experiment.experiment_id)
+            self.experiment_id = experiment.experiment_id
+
+    def _run(self, name, tags, parent=None):
+        tags = dict(tags)
+        if parent is not None:
+            tags["mlflow.parentRunId"] = parent  # what makes MLflow show it nested
+        return self.client.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
+
+    def log_row(self, row, protocol, records, summary, run_params, data_target, model_path=None):
+        """Log one table row; returns the parent run's id."""
+        from skin_estimators.metrics import clinical_report
+
+        labels = records[0]["labels"]
+        grid = " ".join(f"{k}={v}" for k, v in row.grid_values.items())
+        tags = {"model": row.model, "cv": protocol, "row_id": row.row_id}
+        parent = self._run(f"{row.label} {protocol} {grid}".strip(), tags)
+        status = "FAILED"
+        try:
+            params = {"model": row.model, "cv": protocol, **run_params,
+                      "normalization": row.normalization, **row.params}
+            self.client.log_batch(parent, params=_params(params))
+            means = {k: v for k, v in summary.items() if k.endswith(("_mean", "_std"))}
+            for key in ("total_time_s", "trainable_parameters", "peak_memory_mb", "num_epochs"):
+                means[key] = summary[key]
+            self.client.log_batch(parent, metrics=_metrics(means))
+
+            curves = {}
+            y_true_all, y_pred_all = [], []
+            with tempfile.TemporaryDirectory() as tmp:
+                tmp = Path(tmp)
+                for rec in records:
+                    name = f"fold {rec['fold']}" + (f" seed {rec['seed']}" if len(
+                        {r["seed"] for r in records}) > 1 else "")
+                    curves[name] = rec["train_loss"]
+                    y_true = data_target[rec["test_index"]]
+                    y_true_all.append(y_true)
+                    y_pred_all.append(np.asarray(rec["y_pred"]))
+                    self._log_fold(parent, tags, rec, name, y_true, labels, tmp)
+                cm = np.sum([np.asarray(r["confusion_matrix"]) for r in records], axis=0)
+                confusion_matrix_png(tmp / "confusion_matrix_summed.png", cm, labels,
+                                     f"{row.label} ({protocol}): all test folds")
+                loss_curve_png(tmp / "loss_curves.png", curves, f"{row.label} ({protocol})")
+                report = clinical_report(np.concatenate(y_true_all), np.concatenate(y_pred_all),
+                                         labels=labels)
+                (tmp / "classification_report.txt").write_text(
+                    f"Out-of-fold predictions of {row.label} ({protocol} CV)\n\n{report}")
+                (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+                for name in ("confusion_matrix_summed.png", "loss_curves.png",
+                             "classification_report.txt", "summary.json"):
+                    self.client.log_artifact(parent, str(tmp / name))
+                if model_path is not None and Path(model_path).exists():
+                    self.client.log_artifact(parent, str(model_path), artifact_path="model")
+            status = "FINISHED"
+        finally:
+            self.client.set_terminated(parent, status=status)
+        return parent
+
+    def _log_fold(self, parent, tags, rec, name, y_true, labels, tmp):
+        from mlflow.entities import Metric
+
+        from skin_estimators.metrics import clinical_report
+
+        child = self._run(name, tags, parent=parent)
+        status = "FAILED"
+        try:
+            self.client.log_batch(child, params=_params({
+                "fold": rec["fold"], "seed": rec["seed"], "n_train": rec["n_train"],
+                "n_test": rec["n_test"], "device": rec["device"], "threads": rec["threads"]}))
+            now = int(time.time() * 1000)
+            losses = [Metric("train_loss", float(v), now, step)
+                      for step, v in enumerate(rec["train_loss"], start=1)]
+            self.client.log_batch(child, metrics=_metrics(_fold_metrics(rec)) + losses)
+            stem = f"fold{rec['fold']}_seed{rec['seed']}"
+            files = [
+                confusion_matrix_png(tmp / f"confusion_matrix_{stem}.png", rec["confusion_matrix"],
+                                     labels, name),
+                loss_curve_png(tmp / f"loss_curve_{stem}.png", {name: rec["train_loss"]}, name),
+            ]
+            report = tmp / f"classification_report_{stem}.txt"
+            report.write_text(clinical_report(y_true, np.asarray(rec["y_pred"]), labels=labels))
+            files.append(report)
+            for path in files:
+                self.client.log_artifact(child, str(path))
+            status = "FINISHED"
+        finally:
+            self.client.set_terminated(child, status=status)
+        return child

@@ -1,0 +1,505 @@
+"""The 2-D scattering transform, with fixed or learnable Morlet wavelets.
+
+The output equals kymatio 0.3.0's ``Scattering2D`` (same padding, filters, subsampling and
+order of coefficients) but is computed differently, for speed on the CPU and for gradients:
+
+* every FFT of a real signal is a real FFT (kymatio casts to complex first);
+* all wavelets of a scale are applied in one batched multiply, and subsampling in Fourier
+  (kymatio's ``subsample_fourier``) is folded into that multiply block by block, so the
+  full-resolution product is never stored;
+* the low-pass phi is separable, so where no spectrum is at hand (after the last modulus
+  of each path) smoothing-and-subsampling is two small dense matrix products, not an FFT
+  of the large signal plus an inverse FFT of the small one;
+* the filters are built once per forward pass (once and for all when frozen).
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ._morlet import MorletFilterBank
+
+__all__ = ["Scattering2D", "compute_padding", "n_scattering_coefficients"]
+
+
+def compute_padding(M, N, J):
+    """kymatio's padded size: the smallest multiple of ``2**J`` at least ``2**J`` beyond each side.
+
+    Examples
+    --------
+    >>> compute_padding(400, 400, 2)
+    (408, 408)
+    """
+    return ((M + 2**J) // 2**J + 1) * 2**J, ((N + 2**J) // 2**J + 1) * 2**J
+
+
+def n_scattering_coefficients(J, L, max_order=2):
+    """Coefficients per input channel: ``1 + J L`` (+ ``L**2 J (J - 1) / 2`` at order 2).
+
+    Examples
+    --------
+    >>> n_scattering_coefficients(2, 8)
+    81
+    """
+    return 1 + J * L + (L * L * J * (J - 1) // 2 if max_order == 2 else 0)
+
+
+def _lowpass_1d(size, J):
+    """The Fourier low-pass of one axis per level, float64: kymatio's phi is separable.
+
+    kymatio's phi is a Gaussian of width ``0.8 * 2**(J-1)`` periodised over 5 copies, whose
+    DFT's real part is cropped to each coarser resolution (``crop_fourier``); every step
+    factorises over the two axes.
+    """
+    sigma = 0.8 * 2 ** (J - 1)
+    u = np.arange(-2 * size, 3 * size, dtype=np.float64)
+    g = np.exp(-(u**2) / (2 * sigma**2)).reshape(5, size).sum(0)
+    full = np.fft.fft(g).real
+    levels = []
+    for res in range(J):
+        k = 2**res
+        keep = np.ones(size)
+        start, length = int(size * 2 ** (-res - 1)), int(size * (1 - 2 ** (-res)))
+        keep[start : start + length] = 0
+        levels.append((full * keep).reshape(k, size // k).sum(0))
+    return levels
+
+
+def _smoothing_matrix(phi_hat, k, n_out):
+    """Rows m of: circular convolution with ifft(phi_hat), then keep sample k*(m+1).
+
+    That is kymatio's low-pass, ``subsample_fourier`` by k and unpad (drop the first and
+    last sample) of one axis as a matrix (n_out, len(phi_hat)).
+    """
+    size = len(phi_hat)
+    kernel = np.fft.ifft(phi_hat).real
+    rows = k * np.arange(1, n_out + 1)[:, None]
+    return kernel[(rows - np.arange(size)[None, :]) % size]
+
+
+class _ReflectPad(nn.Module):
+    """kymatio's padding: reflection, and its workaround when the pad equals the image size."""
+
+    def __init__(self, shape, padded):
+        super().__init__()
+        (M, N), (Mp, Np) = shape, padded
+        self.pad = [(Mp - M) // 2, (Mp - M + 1) // 2, (Np - N) // 2, (Np - N + 1) // 2]
+        self.extra_rows = self.pad[0] == M
+        self.extra_cols = self.pad[2] == N
+        top, bottom, left, right = self.pad
+        if self.extra_rows:
+            top, bottom = top - 1, bottom - 1
+        if self.extra_cols:
+            left, right = left - 1, right - 1
+        self.torch_pad = [left, right, top, bottom]
+
+    def forward(self, x):
+        x = nn.functional.pad(x.unsqueeze(1), self.torch_pad, mode="reflect").squeeze(1)
+        if self.extra_rows:
+            x = torch.cat([x[:, 1:2], x, x[:, -2:-1]], 1)
+        if self.extra_cols:
+            x = torch.cat([x[:, :, 1:2], x, x[:, :, -2:-1]], 2)
+        return x
+
+
+def _blocks(y, k):
+    """View (..., M, N) as (..., k, M/k, k, N/k): the blocks that ``subsample_fourier`` averages."""
+    M, N = y.shape[-2:]
+    return y.reshape(y.shape[:-2] + (k, M // k, k, N // k))
+
+
+def _filter_subsample_forward(spectrum, filters, k):
+    spectrum = spectrum.unsqueeze(-3)
+    if k == 1:
+        return spectrum * filters
+    a, f = _blocks(spectrum, k), _blocks(filters, k)
+    out = a[..., 0, :, 0, :] * f[..., 0, :, 0, :]
+    for i in range(k):
+        for j in range(k):
+            if i or j:
+                out = out.addcmul_(a[..., i, :, j, :], f[..., i, :, j, :])
+    return out
+
+
+class _FilterSubsample(torch.autograd.Function):
+    """Autograd for :func:`filter_subsample`, written out to keep the backward pass lean.
+
+    torch's own backward of the broadcast products would materialise the full
+    (..., F, M/k, N/k) product per block and reduce it over strided dimensions; here each
+    gradient is accumulated in place, which is several times faster on the CPU.
+    """
+
+    @staticmethod
+    def forward(ctx, spectrum, filters, filters_c, k):
+        ctx.k = k
+        ctx.save_for_backward(spectrum, filters_c)
+        return _filter_subsample_forward(spectrum, filters_c, k)
+
+    @staticmethod
+    def backward(ctx, grad):
+        spectrum, filters_c = ctx.saved_tensors
+        k = ctx.k
+        grad_s = grad_f = None
+        n_filters = filters_c.shape[0]
+        if ctx.needs_input_grad[0]:
+            # d/d spectrum: sum over the filters of grad * filter (filters are real).
+            grad_s = spectrum.new_empty(spectrum.shape)
+            gs, fc = _blocks(grad_s, k), _blocks(filters_c, k)
+            for i in range(k):
+                for j in range(k):
+                    acc = torch.mul(grad[..., 0, :, :], fc[0, i, :, j, :], out=gs[..., i, :, j, :])
+                    for f in range(1, n_filters):
+                        acc.addcmul_(grad[..., f, :, :], fc[f, i, :, j, :])
+        if ctx.needs_input_grad[1]:
+            # d/d filter (real): Re(conj(spectrum) * grad), summed over everything else.
+            g = torch.view_as_real(grad).reshape(-1, *grad.shape[-3:], 2)
+            s = torch.view_as_real(spectrum).reshape(-1, *spectrum.shape[-2:], 2)
+            m, n = grad.shape[-2:]
+            grad_f = torch.empty(filters_c.shape, dtype=g.dtype, device=g.device)
+            gf = _blocks(grad_f, k)
+            # Large slices: accumulate in place; many small ones: fewer, bigger operations.
+            step = 1 if g[0].numel() >= 1 << 16 else max(1, (4 << 20) // (4 * g[0].numel()))
+            for i in range(k):
+                for j in range(k):
+                    block = s[:, i * m : (i + 1) * m, j * n : (j + 1) * n].unsqueeze(1)
+                    if step == 1:
+                        acc = g[0] * block[0]
+                        for c in range(1, g.shape[0]):
+                            acc.addcmul_(g[c], block[c])
+                    else:
+                        acc = None
+                        for c in range(0, g.shape[0], step):
+                            part = (g[c : c + step] * block[c : c + step]).sum(0)
+                            acc = part if acc is None else acc.add_(part)
+                    torch.add(acc[..., 0], acc[..., 1], out=gf[:, i, :, j, :])
+        return grad_s, grad_f, None, None
+
+
+def filter_subsample(spectrum, filters, filters_c, k):
+    """``subsample_fourier(spectrum[..., None, :, :] * filters, k)`` without the big product.
+
+    ``spectrum`` (..., M, N) complex; ``filters`` (F, M, N) real, already divided by
+    ``k**2``, and ``filters_c`` the same as complex numbers (what the products use).
+    Returns (..., F, M/k, N/k). The product is accumulated block by block, so only the
+    subsampled result is ever stored (torch's reductions over strided block dimensions
+    are several times slower than these in-place multiply-adds).
+    """
+    if torch.is_grad_enabled() and (spectrum.requires_grad or filters.requires_grad):
+        return _FilterSubsample.apply(spectrum, filters, filters_c, k)
+    return _filter_subsample_forward(spectrum, filters_c, k)
+
+
+class _Modulus(torch.autograd.Function):
+    """|z| of a complex tensor, with kymatio's gradient convention: 0 where z = 0.
+
+    Computed as sqrt(re * re + im * im) on the real view, about three times faster on the
+    CPU than ``torch.abs`` (which calls hypot). Only z is kept for the backward pass.
+    """
+
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        return _modulus(z)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        parts = torch.view_as_real(z)
+        re, im = parts[..., 0], parts[..., 1]
+        # grad * z / |z|, with 0 where z = 0 (1/|z| is inf there).
+        scale = torch.addcmul(re * re, im, im).rsqrt_().mul_(grad)
+        scale.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+        return z * scale
+
+
+def _modulus(z):
+    parts = torch.view_as_real(z)
+    re, im = parts[..., 0], parts[..., 1]
+    return torch.addcmul(re * re, im, im).sqrt_()
+
+
+def modulus(z):
+    """Complex modulus, differentiable (subgradient 0 at 0)."""
+    if torch.is_grad_enabled() and z.requires_grad:
+        return _Modulus.apply(z)
+    return _modulus(z)
+
+
+def _complete(half, n_cols):
+    out = half.new_empty(half.shape[:-1] + (n_cols,))
+    n_half = half.shape[-1]
+    out[..., :n_half] = half
+    # X[r, c] = conj(X[-r, N - c]) for the columns that rfft2 leaves out.
+    mirrored = half[..., 1 : n_cols - n_half + 1].flip((-2, -1))
+    out[..., n_half:] = torch.roll(mirrored, 1, -2).conj()
+    return out
+
+
+class _FullSpectrum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, half, n_cols):
+        return _complete(half, n_cols)
+
+    @staticmethod
+    def backward(ctx, grad):
+        n_half = (grad.shape[-1] + 2) // 2
+        width = grad.shape[-1] - n_half
+        out = grad[..., :n_half].clone()
+        mirrored = torch.roll(grad[..., n_half:].conj(), -1, -2).flip((-2, -1))
+        out[..., 1 : width + 1] += mirrored
+        return out, None
+
+
+def full_spectrum(half, n_cols):
+    """The full 2-D DFT of a real signal from its ``rfft2`` (Hermitian symmetry).
+
+    ``torch.fft.fft2`` of a real tensor does the same, but several times slower on the CPU.
+    """
+    if torch.is_grad_enabled() and half.requires_grad:
+        return _FullSpectrum.apply(half, n_cols)
+    return _complete(half, n_cols)
+
+
+def _weighted_blocks(spectrum, phi, k):
+    n_half = phi.shape[-1]
+    y = _blocks(spectrum, k)[..., :n_half]
+    z = y[..., 0, :, 0, :] * phi[0, :, 0]
+    for i in range(k):
+        for j in range(k):
+            if i or j:
+                z = z.addcmul_(y[..., i, :, j, :], phi[i, :, j])
+    return z
+
+
+class _WeightedBlocks(torch.autograd.Function):
+    """Autograd of :func:`_weighted_blocks`: one zero fill, not one per block."""
+
+    @staticmethod
+    def forward(ctx, spectrum, phi, k):
+        ctx.k, ctx.shape = k, spectrum.shape
+        ctx.save_for_backward(phi)
+        return _weighted_blocks(spectrum, phi, k)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (phi,) = ctx.saved_tensors
+        k = ctx.k
+        out = grad.new_zeros(ctx.shape)
+        blocks = _blocks(out, k)[..., : phi.shape[-1]]
+        for i in range(k):
+            for j in range(k):
+                # phi is real-valued: its conjugate is itself.
+                torch.mul(grad, phi[i, :, j], out=blocks[..., i, :, j, :])
+        return out, None, None
+
+
+def weighted_blocks(spectrum, phi, k):
+    """``subsample_fourier(spectrum * phi)``, restricted to the columns of a half spectrum.
+
+    ``phi`` is given as its blocks (k, M/k, k, n_half), already divided by ``k**2``.
+    """
+    if torch.is_grad_enabled() and spectrum.requires_grad:
+        return _WeightedBlocks.apply(spectrum, phi, k)
+    return _weighted_blocks(spectrum, phi, k)
+
+
+class Scattering2D(nn.Module):
+    """2-D scattering transform with Morlet wavelets that can be learned.
+
+    With ``learnable=False`` and ``initialization="tight-frame"`` this is kymatio 0.3.0's
+    ``Scattering2D(J, shape, L, max_order)`` on every channel of the input, reshaped to
+    ``(batch, channels * K, H // 2**J, W // 2**J)`` with coefficients in kymatio's order
+    (channel, then order 0, the J*L first-order paths, the second-order paths with ``j2 >
+    j1``); ``K = 1 + J L + L**2 J (J-1) / 2`` (81 for J=2, L=8). With ``learnable=True``
+    the wavelets' orientation, scale, frequency and slant (``self.filters``) are trainable;
+    the low-pass phi always stays fixed.
+
+    Parameters
+    ----------
+    J : int
+        Number of scales; the output is subsampled by ``2**J``. Needs ``2**J <= H, W``.
+    shape : tuple of int
+        Input size (H, W).
+    L : int, default=8
+        Orientations per scale.
+    max_order : {1, 2}, default=2
+        Highest scattering order.
+    learnable : bool, default=True
+        Train the wavelets' parameters.
+    initialization : {"tight-frame", "random"}, default="tight-frame"
+        Starting wavelets (see :class:`MorletFilterBank`).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the random initialisation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> S = Scattering2D(J=2, shape=(32, 32), learnable=False)
+    >>> S(torch.randn(2, 3, 32, 32)).shape
+    torch.Size([2, 243, 8, 8])
+    """
+
+    def __init__(
+        self,
+        J,
+        shape,
+        L=8,
+        max_order=2,
+        learnable=True,
+        initialization="tight-frame",
+        random_state=None,
+    ):
+        super().__init__()
+        M, N = (int(s) for s in shape)
+        if not (isinstance(J, (int, np.integer)) and J >= 1):
+            raise ValueError(f"J must be a positive integer, got {J!r}.")
+        if not (isinstance(L, (int, np.integer)) and L >= 1):
+            raise ValueError(f"L must be a positive integer, got {L!r}.")
+        if max_order not in (1, 2):
+            raise ValueError(f"max_order must be 1 or 2, got {max_order!r}.")
+        if 2**J > M or 2**J > N:
+            raise ValueError(
+                f"Scattering2D with J={J} needs images of at least 2**J = {2**J} pixels per "
+                f"side, got {M}x{N}: lower J or use larger images."
+            )
+        self.J, self.L, self.max_order = int(J), int(L), int(max_order)
+        self.shape = (M, N)
+        self.padded_shape = compute_padding(M, N, self.J)
+        self.pad = _ReflectPad(self.shape, self.padded_shape)
+        self.filters = MorletFilterBank(
+            self.padded_shape, self.J, self.L, initialization, learnable, random_state
+        )
+        Mp, Np = self.padded_shape
+        rows, cols = _lowpass_1d(Mp, self.J), _lowpass_1d(Np, self.J)
+        # kymatio divides phi by 2 * 3.1415 * sigma**2; put it on the row factor.
+        norm = 2 * 3.1415 * (0.8 * 2 ** (self.J - 1)) ** 2
+        Mo, No = self.output_shape
+        for r in range(self.J):
+            k = 2 ** (self.J - r)
+            phi = torch.from_numpy(np.outer(rows[r] / norm, cols[r]))
+            # Only the columns that land in the half spectrum of the subsampled result.
+            n_half = phi.shape[-1] // k // 2 + 1
+            blocks = _blocks(phi, k)[..., :n_half] / (k * k)
+            self.register_buffer(
+                f"phi_blocks_{r}", blocks.to(torch.complex64).contiguous(), persistent=False
+            )
+            self.register_buffer(
+                f"phi_rows_{r}",
+                torch.from_numpy(_smoothing_matrix(rows[r] / norm, k, Mo)).float(),
+                persistent=False,
+            )
+            self.register_buffer(
+                f"phi_cols_{r}",
+                torch.from_numpy(_smoothing_matrix(cols[r], k, No).T.copy()).float(),
+                persistent=False,
+            )
+        self._prepared = None
+
+    @property
+    def n_coefficients(self):
+        """Coefficients per input channel (81 for J=2, L=8, order 2)."""
+        return n_scattering_coefficients(self.J, self.L, self.max_order)
+
+    @property
+    def output_shape(self):
+        """Spatial size (H', W') of the coefficients: kymatio's padded size / 2**J, minus 2."""
+        return tuple(s // 2**self.J - 2 for s in self.padded_shape)
+
+    def _prepare(self, levels):
+        """Wavelets as the products need them: complex, divided by the subsampling's k**2.
+
+        Keyed on the level tensors, so frozen filters are prepared once.
+        """
+        if self._prepared is not None and self._prepared[0] is levels:
+            return self._prepared[1]
+        J, L = self.J, self.L
+
+        def scaled(level, j, k):
+            group = levels[level][j * L : (j + 1) * L] / (k * k)
+            return group, group.detach().to(torch.complex64)
+
+        first, second = [], {}
+        for j1 in range(J):
+            first.append(scaled(0, j1, 2**j1))
+            if self.max_order == 2:
+                for j2 in range(j1 + 1, J):
+                    second[j1, j2] = scaled(j1, j2, 2 ** (j2 - j1))
+        prepared = first, second
+        if not torch.is_grad_enabled() or not levels[0].requires_grad:
+            self._prepared = (levels, prepared)
+        return prepared
+
+    def __getstate__(self):
+        # The prepared filters are recomputed on demand; never pickle them.
+        state = self.__dict__.copy()
+        state["_prepared"] = None
+        return state
+
+    def _lowpass_spectrum(self, spectrum, r):
+        """S from the full spectrum (..., Mr, Nr) of a real signal at level r."""
+        k = 2 ** (self.J - r)
+        z = weighted_blocks(spectrum, getattr(self, f"phi_blocks_{r}"), k)
+        size = (spectrum.shape[-2] // k, spectrum.shape[-1] // k)
+        return torch.fft.irfft2(z, s=size)[..., 1:-1, 1:-1]
+
+    def _lowpass_signal(self, u, r):
+        """S from a real signal (..., Mr, Nr) at level r: two small matrix products."""
+        rows, cols = getattr(self, f"phi_rows_{r}"), getattr(self, f"phi_cols_{r}")
+        return torch.matmul(rows, torch.matmul(u, cols))
+
+    def _chunk_size(self):
+        """Signals per pass: keep the largest intermediate near 32 MB, to stay in cache."""
+        Mp, Np = self.padded_shape
+        per_signal = 8 * self.L * Mp * Np * max(1, self.L // 4 if self.max_order == 2 else 1)
+        return max(1, (32 << 20) // per_signal)
+
+    def _scatter(self, signal, first, second):
+        """Coefficients (n, K, H', W') of n padded real signals (n, Mp, Np)."""
+        J = self.J
+        half = torch.fft.rfft2(signal)
+        spectrum = full_spectrum(half, signal.shape[-1])
+        order0 = [self._lowpass_spectrum(spectrum, 0).unsqueeze(1)]
+        order1, order2 = [], []
+        for j1 in range(J):
+            u1 = modulus(torch.fft.ifft2(filter_subsample(spectrum, *first[j1], 2**j1)))
+            if self.max_order < 2 or j1 == J - 1:
+                order1.append(self._lowpass_signal(u1, j1))
+                continue
+            u1_hat = full_spectrum(torch.fft.rfft2(u1), u1.shape[-1])
+            order1.append(self._lowpass_spectrum(u1_hat, j1))
+            paths = []
+            for j2 in range(j1 + 1, J):
+                z = filter_subsample(u1_hat, *second[j1, j2], 2 ** (j2 - j1))
+                paths.append(self._lowpass_signal(modulus(torch.fft.ifft2(z)), j2))
+            paths = torch.cat(paths, 2)
+            order2.append(paths.reshape(paths.shape[0], -1, *paths.shape[-2:]))
+        return torch.cat(order0 + order1 + order2, 1)
+
+    def forward(self, x):
+        """Scattering coefficients of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, channels, H, W)
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, channels * n_coefficients, H', W')
+        """
+        if x.dim() != 4 or tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(
+                f"Scattering2D expects a tensor (batch, channels, {self.shape[0]}, "
+                f"{self.shape[1]}), got shape {tuple(x.shape)}."
+            )
+        B, C = x.shape[:2]
+        first, second = self._prepare(self.filters())
+        signals = self.pad(x.reshape(B * C, *self.shape))
+        step = self._chunk_size()
+        out = [self._scatter(signals[i : i + step], first, second) for i in range(0, B * C, step)]
+        out = out[0] if len(out) == 1 else torch.cat(out)
+        return out.reshape(B, -1, *out.shape[-2:])
+
+    def extra_repr(self):
+        return f"J={self.J}, shape={self.shape}, L={self.L}, max_order={self.max_order}"
