@@ -9,6 +9,11 @@ import torch
 
 # Two cores on the CI machine: one intra-op thread per test process keeps timings stable
 # (pytest runs serially; oversubscribing makes PyTorch erratically slower).
+# CI passes a relative SKIN_ESTIMATORS_DATA (../shared/data); tests that change directory
+# (or hand the path to subprocesses) need it absolute.
+if os.environ.get("SKIN_ESTIMATORS_DATA"):
+    os.environ["SKIN_ESTIMATORS_DATA"] = os.path.abspath(os.environ["SKIN_ESTIMATORS_DATA"])
+
 torch.set_num_threads(int(os.environ.get("SKIN_ESTIMATORS_TEST_THREADS", "2")))
 
 

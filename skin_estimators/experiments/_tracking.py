@@ -1,6 +1,9 @@
 """MLflow logging of finished table rows, done by the parent process from the stored folds.
 
-One parent run per (config row, CV protocol) and one nested run per fold (and seed). Workers
+One parent run per (config row, CV protocol) and one nested run per fold (and seed). The
+parent holds the parameters, mean/std metrics, the summed confusion matrix, the loss curves
+of all folds, the classification report of the out-of-fold predictions and the last fold's
+model; each fold run its metrics, per-epoch ``train_loss``, confusion matrix and report. Workers
 never talk to MLflow: everything is logged from the fold records, so a Dask cluster needs no
 tracking connection and a resumed run logs exactly what an uninterrupted one would.
 
@@ -146,11 +149,10 @@ class Tracker:
                       for step, v in enumerate(rec["train_loss"], start=1)]
             self.client.log_batch(child, metrics=_metrics(_fold_metrics(rec)) + losses)
             stem = f"fold{rec['fold']}_seed{rec['seed']}"
-            files = [
-                confusion_matrix_png(tmp / f"confusion_matrix_{stem}.png", rec["confusion_matrix"],
-                                     labels, name),
-                loss_curve_png(tmp / f"loss_curve_{stem}.png", {name: rec["train_loss"]}, name),
-            ]
+            # The fold's loss curve is its train_loss metric (MLflow plots it); the parent
+            # run has the PNG of all folds' curves.
+            files = [confusion_matrix_png(tmp / f"confusion_matrix_{stem}.png",
+                                          rec["confusion_matrix"], labels, name)]
             report = tmp / f"classification_report_{stem}.txt"
             report.write_text(clinical_report(y_true, np.asarray(rec["y_pred"]), labels=labels))
             files.append(report)
