@@ -31,14 +31,18 @@ import torch  # noqa: E402
 from api_reference import write_api_rst  # noqa: E402
 from gallery_requirements import unavailable_examples  # noqa: E402
 from sphinx.util import logging  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 import skin_estimators  # noqa: E402
 
 _logger = logging.getLogger("skin_estimators.docs")
 
-# The examples run inside this process. Their networks are small (48x48 images), where one
-# thread is about as fast as two and keeps the build's time steady when the machine is busy.
-torch.set_num_threads(int(os.environ.get("SKIN_DOCS_TORCH_THREADS", "1")))
+# The examples run inside this process. Their models are small (48x48 images), where one
+# thread is about as fast as two; on a busy machine, threads that wait for each other make
+# PyTorch and the BLAS behind scikit-learn ten times slower or worse (measured here).
+_threads = int(os.environ.get("SKIN_DOCS_THREADS", "1"))
+torch.set_num_threads(_threads)
+threadpool_limits(_threads)
 
 # -- Project -------------------------------------------------------------------------------
 project = "skin-estimators"
