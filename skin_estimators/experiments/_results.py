@@ -97,26 +97,28 @@ def _pm(row, metric, digits=3):
     return f"{row[f'{metric}_mean']:.{digits}f} ± {row[f'{metric}_std']:.{digits}f}"
 
 
-def _ref(row, key, digits=3):
+def _with_ref(cell, row, key, digits=3):
+    """``cell`` followed by the study's number in parentheses, when the row has one."""
     value = row.get(f"study_{key}")
-    return "" if value is None or value == "" else f"{value:.{digits}f}" if digits else f"{value:.1f}"
+    if value is None or value == "":
+        return cell
+    return f"{cell} ({value:.{digits}f})"
 
 
 def _main_table(rows, with_reference):
     head = ["model", "total s", "batch", "lr", "params", "epochs", "recall", "precision", "f1",
             "g-mean", "peak MB", "device"]
-    if with_reference:
-        head[7:7] = ["study recall"]
-        head += ["study precision", "study f1", "study total s"]
+    if with_reference:  # the study's numbers in parentheses
+        for i in (1, 6, 7, 8):
+            head[i] += " (study)"
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sort_table(rows):
-        cells = [_name(r), f"{r['total_time_s']:.1f}", str(r["batch_size"]), f"{r['lr']:g}",
-                 str(r["trainable_parameters"]), str(r["num_epochs"]), _pm(r, "recall_macro"),
-                 _pm(r, "precision_macro"), _pm(r, "f1_macro"), _pm(r, "geometric_mean"),
+        cells = [_name(r), _with_ref(f"{r['total_time_s']:.1f}", r, "total_time_s", 1),
+                 str(r["batch_size"]), f"{r['lr']:g}", str(r["trainable_parameters"]),
+                 str(r["num_epochs"]), _with_ref(_pm(r, "recall_macro"), r, "recall"),
+                 _with_ref(_pm(r, "precision_macro"), r, "precision"),
+                 _with_ref(_pm(r, "f1_macro"), r, "f1"), _pm(r, "geometric_mean"),
                  f"{r['peak_memory_mb']:.0f}", r["device"]]
-        if with_reference:
-            cells[7:7] = [_ref(r, "recall")]
-            cells += [_ref(r, "precision"), _ref(r, "f1"), _ref(r, "total_time_s", digits=0)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -165,7 +167,9 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
              f"> {GROUP_NOTE}", ""]
     for protocol in protocols:
         rows = [r for r in table if r["cv"] == protocol]
-        lines += [f"## {PROTOCOL_NAMES[protocol]}", ""] + _main_table(rows, with_reference) + [""]
+        # The study's numbers are stratified-CV numbers: shown with that protocol only.
+        lines += [f"## {PROTOCOL_NAMES[protocol]}", ""]
+        lines += _main_table(rows, with_reference and protocol == "stratified") + [""]
     if len(protocols) == 2:
         lines += ["## Both protocols side by side (sorted by grouped recall)", "",
                   "The grouped column is the estimate for new patients.", ""]
