@@ -29,13 +29,17 @@ _EXTERNAL = {
 def _own_object(app, env, node, contnode, target):
     objects = env.get_domain("py").objects
     tail = "." + target
-    matches = [n for n in objects if n.startswith(_PACKAGE) and (n == target or n.endswith(tail))]
+    # A class is also registered under its defining module's name (an alias of the same
+    # entry); count documented objects, not names.
+    matches = {
+        (objects[n].docname, objects[n].node_id)
+        for n in objects
+        if n.startswith(_PACKAGE) and (n == target or n.endswith(tail))
+    }
     if len(matches) != 1:
         return None
-    entry = objects[matches[0]]
-    return make_refnode(
-        app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, matches[0]
-    )
+    docname, node_id = matches.pop()
+    return make_refnode(app.builder, node["refdoc"], docname, node_id, contnode, node_id)
 
 
 def _page_of(target):
