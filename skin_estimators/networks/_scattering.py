@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ._morlet import MorletFilterBank
+from ._morlet import MorletFilterBank, crop_band
 
 __all__ = ["Scattering2D", "compute_padding", "n_scattering_coefficients"]
 
@@ -69,11 +69,9 @@ def _lowpass_1d(size, J):
     full = np.fft.fft(g).real
     levels = []
     for res in range(J):
-        k = 2**res
-        keep = np.ones(size)
-        start, length = int(size * 2 ** (-res - 1)), int(size * (1 - 2 ** (-res)))
-        keep[start : start + length] = 0
-        levels.append((full * keep).reshape(k, size // k).sum(0))
+        cropped = full.copy()
+        cropped[crop_band(size, res)] = 0
+        levels.append(cropped.reshape(2**res, size // 2**res).sum(0))
     return levels
 
 
