@@ -4,10 +4,11 @@ kymatio (``scattering2d/filter_bank.py``) samples each Gabor on the padded grid,
 by summing 5 x 5 shifted copies, subtracts a Gaussian so the Morlet has zero mean, takes the
 real part of its 2-D FFT and crops that to coarser resolutions. Doing the same arithmetic in
 torch lets gradients reach the four parameters of every wavelet (Gauthier et al., "Parametric
-Scattering Networks", CVPR 2022). The one shortcut: the Gaussian envelope is evaluated only
-inside the ellipse where it exceeds ``exp(-_TAIL)`` (far below float32 resolution), not on
-the 25 full copies of the grid, which makes building the bank cost little next to the
-scattering itself.
+Scattering Networks", CVPR 2022). Two shortcuts, exact to float32 precision: the envelope is
+evaluated only inside the ellipse where it exceeds ``exp(-_TAIL)``, not on the 25 full copies
+of the grid; and the DFT of that small window is taken directly as matrix products (the
+complex exponentials are periodic, so the periodisation comes for free). Building the bank
+then costs little next to the scattering itself.
 """
 
 import math
@@ -15,12 +16,11 @@ import math
 import numpy as np
 import torch
 import torch.nn as nn
-from sklearn.utils import check_random_state
 
 __all__ = [
     "MorletFilterBank",
+    "crop_band",
     "crop_fourier",
-    "gabor_2d",
     "morlet_fourier",
     "random_parameters",
     "tight_frame_parameters",
@@ -71,23 +71,14 @@ def random_parameters(J, L, random_state=None):
     >>> bool(((sigma >= 1) & (sigma <= 5)).all())
     True
     """
-    rng = check_random_state(random_state)
+    # A RandomState is used as is (scikit-learn's convention); an int or None seeds a new one.
+    rng = random_state if isinstance(random_state, np.random.RandomState) else np.random.RandomState(random_state)
     n = J * L
     theta = rng.uniform(0, 2 * np.pi, n)
     slant = rng.uniform(0.5, 1.5, n)
     xi = rng.uniform(0.5, 1.0, n)
     sigma = np.log(rng.uniform(np.e, np.e**5, n))
     return theta, sigma, xi, slant
-
-
-def _wrap(v, lo, size, dim):
-    """Periodise ``v`` along ``dim``: entry t sits at ``lo + t`` and lands on ``(lo + t) % size``."""
-    n = v.shape[dim]
-    q = -(-n // size)
-    if q * size != n:
-        v = nn.functional.pad(v, [0, 0] * (v.dim() - 1 - dim) + [0, q * size - n])
-    v = v.reshape(v.shape[:dim] + (q, size) + v.shape[dim + 1 :]).sum(dim)
-    return torch.roll(v, lo % size, dims=dim)
 
 
 def _window(M, extent):
@@ -97,9 +88,15 @@ def _window(M, extent):
 
 
 def _gabor_window(shape, theta, sigma, xi, slant, morlet):
-    """The wavelets where their envelope matters: values (F, Wx, Wy) and first coordinates.
+    """kymatio's Gabor (or Morlet) wavelets where their envelope matters.
 
-    Entry (t, u) of the window is the grid point (lo_x + t, lo_y + u) before periodisation.
+    All four parameters are tensors of length F (one filter each). ``psi(u) = g(u) (exp(i
+    xi . u) - K)`` with the Gaussian ``g(u) = exp(-u^T C u)``, ``C = R diag(1, slant**2)
+    R^T / (2 sigma**2)``, rows as the first coordinate, divided by ``2 * 3.1415 *
+    sigma**2 / slant``; ``K = 0`` for a Gabor, and for a Morlet the constant that makes
+    the sum zero. Returns the real and imaginary parts (F, Wx, Wy), float64 and
+    differentiable, and the grid coordinates (lo_x, lo_y) of entry (0, 0); kymatio sums
+    over [-2M, 3M) x [-2N, 3N) and folds onto the M x N grid.
     """
     M, N = shape
     theta, sigma, xi, slant = (t.to(torch.float64).reshape(-1, 1, 1) for t in (theta, sigma, xi, slant))
@@ -131,28 +128,6 @@ def _gabor_window(shape, theta, sigma, xi, slant, morlet):
     return re / norm, im / norm, lo_x, lo_y
 
 
-def gabor_2d(shape, theta, sigma, xi, slant, morlet=False):
-    """Periodised Gabor (or Morlet) wavelets on the grid ``shape``, as kymatio samples them.
-
-    All four parameters are tensors of the same length F (one filter each); the result is a
-    complex128 tensor (F, M, N), differentiable with respect to them. ``psi(u) = g(u) (exp(i
-    xi . u) - K)`` with the Gaussian ``g(u) = exp(-u^T C u)``, ``C = R diag(1, slant**2) R^T /
-    (2 sigma**2)``, rows as the first coordinate, divided by ``2 * 3.1415 * sigma**2 /
-    slant``; ``K = 0`` for a Gabor, and for a Morlet the constant that makes the sum zero.
-
-    Examples
-    --------
-    >>> import torch
-    >>> one = lambda v: torch.tensor([v], dtype=torch.float64)
-    >>> psi = gabor_2d((16, 16), one(0.5), one(0.8), one(2.3), one(0.5), morlet=True)
-    >>> psi.shape, abs(psi.sum().item()) < 1e-12
-    (torch.Size([1, 16, 16]), True)
-    """
-    re, im, lo_x, lo_y = _gabor_window(shape, theta, sigma, xi, slant, morlet)
-    psi = torch.complex(re, im)
-    return _wrap(_wrap(psi, lo_x, shape[0], dim=1), lo_y, shape[1], dim=2)
-
-
 def _dft_matrices(size, lo, width, device):
     """cos and sin of 2 pi k x / size for frequencies k and window coordinates x, float32."""
     k = torch.arange(size, dtype=torch.int64, device=device)[:, None]
@@ -179,6 +154,12 @@ def morlet_fourier(shape, theta, sigma, xi, slant):
     return torch.matmul(rows_re, cos_y.T) + torch.matmul(rows_im, sin_y.T)
 
 
+def crop_band(size, res):
+    """The frequencies (a slice) that kymatio zeroes before folding ``size`` onto ``size / 2**res``."""
+    start = int(size * 2 ** (-res - 1))
+    return slice(start, start + int(size * (1 - 2 ** (-res))))
+
+
 def crop_fourier(x, res):
     """kymatio's ``periodize_filter_fft``: a Fourier filter at ``2**res`` times coarser sampling.
 
@@ -191,11 +172,9 @@ def crop_fourier(x, res):
     M, N = x.shape[-2:]
     k = 2**res
     keep_x = torch.ones(M, dtype=x.dtype, device=x.device)
-    start, length = int(M * 2 ** (-res - 1)), int(M * (1 - 2 ** (-res)))
-    keep_x[start : start + length] = 0
+    keep_x[crop_band(M, res)] = 0
     keep_y = torch.ones(N, dtype=x.dtype, device=x.device)
-    start, length = int(N * 2 ** (-res - 1)), int(N * (1 - 2 ** (-res)))
-    keep_y[start : start + length] = 0
+    keep_y[crop_band(N, res)] = 0
     x = x * keep_x[:, None] * keep_y
     x = x.reshape(x.shape[:-2] + (k, M // k, k, N // k))
     return x.sum((-4, -2))

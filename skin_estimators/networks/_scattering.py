@@ -3,14 +3,21 @@
 The output equals kymatio 0.3.0's ``Scattering2D`` (same padding, filters, subsampling and
 order of coefficients) but is computed differently, for speed on the CPU and for gradients:
 
-* every FFT of a real signal is a real FFT (kymatio casts to complex first);
+* every FFT of a real signal is a real FFT (kymatio casts to complex first), and full
+  spectra come from Hermitian symmetry rather than a complex FFT;
 * all wavelets of a scale are applied in one batched multiply, and subsampling in Fourier
   (kymatio's ``subsample_fourier``) is folded into that multiply block by block, so the
   full-resolution product is never stored;
 * the low-pass phi is separable, so where no spectrum is at hand (after the last modulus
   of each path) smoothing-and-subsampling is two small dense matrix products, not an FFT
   of the large signal plus an inverse FFT of the small one;
-* the filters are built once per forward pass (once and for all when frozen).
+* the filters are built once per forward pass (once and for all when frozen), and signals
+  go through in small groups so that intermediates stay in the CPU's caches.
+
+For training, the hot operations have hand-written backward passes (in-place
+accumulation instead of torch's broadcast-and-reduce), the first-order modulus keeps only
+the phase of its input (float16), and the second-order wavelet responses, the largest
+tensors of a step, are recomputed in the backward pass instead of stored.
 """
 
 import math
@@ -19,9 +26,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ._morlet import MorletFilterBank
+from ._morlet import MorletFilterBank, crop_band
 
 __all__ = ["Scattering2D", "compute_padding", "n_scattering_coefficients"]
+
+#: Working-set size that fits a core's L2 cache, for the loops that accumulate in place.
+_CACHE_BYTES = 512 * 1024
 
 
 def compute_padding(M, N, J):
@@ -59,11 +69,9 @@ def _lowpass_1d(size, J):
     full = np.fft.fft(g).real
     levels = []
     for res in range(J):
-        k = 2**res
-        keep = np.ones(size)
-        start, length = int(size * 2 ** (-res - 1)), int(size * (1 - 2 ** (-res)))
-        keep[start : start + length] = 0
-        levels.append((full * keep).reshape(k, size // k).sum(0))
+        cropped = full.copy()
+        cropped[crop_band(size, res)] = 0
+        levels.append(cropped.reshape(2**res, size // 2**res).sum(0))
     return levels
 
 
@@ -110,38 +118,53 @@ def _blocks(y, k):
     return y.reshape(y.shape[:-2] + (k, M // k, k, N // k))
 
 
-def _filter_subsample_forward(spectrum, filters, k):
-    spectrum = spectrum.unsqueeze(-3)
-    if k == 1:
-        return spectrum * filters
-    a, f = _blocks(spectrum, k), _blocks(filters, k)
-    out = a[..., 0, :, 0, :] * f[..., 0, :, 0, :]
+def filter_blocks(filters, k):
+    """Complex copies of real Fourier filters (F, M, N), laid out as contiguous blocks.
+
+    Returns (k, k, F, M/k, N/k): block (i, j) holds the frequencies that
+    ``subsample_fourier`` by k folds onto each other. Contiguous blocks make the products
+    below about a third faster than strided views.
+    """
+    blocks = _blocks(filters.detach(), k).permute(1, 3, 0, 2, 4)
+    return blocks.to(torch.complex64).contiguous()
+
+
+def _filter_subsample_forward(spectrum, blocks):
+    k = blocks.shape[0]
+    a = _blocks(spectrum.unsqueeze(-3), k)
+    out = a[..., 0, :, 0, :] * blocks[0, 0]
     for i in range(k):
         for j in range(k):
             if i or j:
-                out = out.addcmul_(a[..., i, :, j, :], f[..., i, :, j, :])
+                out.addcmul_(a[..., i, :, j, :], blocks[i, j])
     return out
 
 
-def _filter_subsample_backward(grad, spectrum, filters_c, k, needs):
+def _filter_subsample_backward(grad, spectrum, blocks, needs):
     """Gradients of :func:`filter_subsample` w.r.t. the spectrum and the (real) filters."""
+    k, _, n_filters = blocks.shape[:3]
     grad_s = grad_f = None
-    n_filters = filters_c.shape[0]
     if needs[0]:
-        # d/d spectrum: sum over the filters of grad * filter (filters are real).
+        # d/d spectrum: sum over the filters of grad * filter (filters are real). The
+        # accumulator is cut into pieces that stay in the CPU's L2 cache while the filters
+        # are summed into them (five times faster than whole-tensor passes at 400x400).
         grad_s = spectrum.new_empty(spectrum.shape)
-        gs, fc = _blocks(grad_s, k), _blocks(filters_c, k)
+        gs = _blocks(grad_s.reshape(-1, *spectrum.shape[-2:]), k)
+        g = grad.reshape(-1, *grad.shape[-3:])
+        step = max(1, _CACHE_BYTES // (g[0, 0].numel() * g.element_size()))
         for i in range(k):
             for j in range(k):
-                acc = torch.mul(grad[..., 0, :, :], fc[0, i, :, j, :], out=gs[..., i, :, j, :])
-                for f in range(1, n_filters):
-                    acc.addcmul_(grad[..., f, :, :], fc[f, i, :, j, :])
+                block = blocks[i, j]
+                for c in range(0, g.shape[0], step):
+                    acc = torch.mul(g[c : c + step, 0], block[0], out=gs[c : c + step, i, :, j, :])
+                    for f in range(1, n_filters):
+                        acc.addcmul_(g[c : c + step, f], block[f])
     if needs[1]:
         # d/d filter (real): Re(conj(spectrum) * grad), summed over everything else.
         g = torch.view_as_real(grad).reshape(-1, *grad.shape[-3:], 2)
         s = torch.view_as_real(spectrum).reshape(-1, *spectrum.shape[-2:], 2)
         m, n = grad.shape[-2:]
-        grad_f = torch.empty(filters_c.shape, dtype=g.dtype, device=g.device)
+        grad_f = g.new_empty((n_filters, k * m, k * n))
         gf = _blocks(grad_f, k)
         # Large slices: accumulate in place; many small ones: fewer, bigger operations.
         step = 1 if g[0].numel() >= 1 << 16 else max(1, (4 << 20) // (4 * g[0].numel()))
@@ -170,16 +193,14 @@ class _FilterSubsample(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, spectrum, filters, filters_c, k):
-        ctx.k = k
-        ctx.save_for_backward(spectrum, filters_c)
-        return _filter_subsample_forward(spectrum, filters_c, k)
+    def forward(ctx, spectrum, filters, blocks):
+        ctx.save_for_backward(spectrum, blocks)
+        return _filter_subsample_forward(spectrum, blocks)
 
     @staticmethod
     def backward(ctx, grad):
-        spectrum, filters_c = ctx.saved_tensors
-        grads = _filter_subsample_backward(grad, spectrum, filters_c, ctx.k, ctx.needs_input_grad)
-        return (*grads, None, None)
+        spectrum, blocks = ctx.saved_tensors
+        return (*_filter_subsample_backward(grad, spectrum, blocks, ctx.needs_input_grad), None)
 
 
 class _WaveletModulus(torch.autograd.Function):
@@ -191,54 +212,65 @@ class _WaveletModulus(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, spectrum, filters, filters_c, k):
-        ctx.k = k
-        ctx.save_for_backward(spectrum, filters_c)
-        return _wavelet_modulus(spectrum, filters_c, k)
+    def forward(ctx, spectrum, filters, blocks):
+        ctx.save_for_backward(spectrum, blocks)
+        return _wavelet_modulus(spectrum, blocks)
 
     @staticmethod
     def backward(ctx, grad):
-        spectrum, filters_c = ctx.saved_tensors
-        z = _filter_subsample_forward(spectrum, filters_c, ctx.k)
-        z = torch.fft.ifft2(z, out=z)
+        spectrum, blocks = ctx.saved_tensors
+        z = torch.fft.ifft2(_filter_subsample_forward(spectrum, blocks))
         # d|z| = Re(conj(z / |z|) dz); then the adjoint of ifft2 is fft2 / (M N).
-        grad_z = z.mul_(_inverse_modulus_times(z, grad))
-        grad_p = torch.fft.fft2(grad_z, norm="forward", out=grad_z)
-        grads = _filter_subsample_backward(grad_p, spectrum, filters_c, ctx.k, ctx.needs_input_grad)
-        return (*grads, None, None)
+        grad_p = torch.fft.fft2(_scale(z, _inverse_modulus_times(z, grad)), norm="forward")
+        return (*_filter_subsample_backward(grad_p, spectrum, blocks, ctx.needs_input_grad), None)
 
 
-def _wavelet_modulus(spectrum, filters_c, k):
-    # In place where possible: fewer large allocations, fewer page faults.
-    z = _filter_subsample_forward(spectrum, filters_c, k)
-    return _modulus(torch.fft.ifft2(z, out=z))
+def _wavelet_modulus(spectrum, blocks):
+    return _modulus(torch.fft.ifft2(_filter_subsample_forward(spectrum, blocks)))
 
 
-def wavelet_modulus(spectrum, filters, filters_c, k, recompute=True):
-    """``|ifft2(filter_subsample(spectrum, filters, filters_c, k))|``: a wavelet transform's modulus.
+def _scale(z, factor):
+    """z * factor in place, for complex z and real factor of z's shape.
 
-    With ``recompute``, the complex responses are recomputed in the backward pass rather
-    than stored (less memory for one more product and inverse FFT).
+    Multiplying the real and imaginary parts separately is five times faster on the CPU
+    than torch's mixed complex-by-real product.
     """
-    if not (torch.is_grad_enabled() and (spectrum.requires_grad or filters.requires_grad)):
-        return _wavelet_modulus(spectrum, filters_c, k)
-    if recompute:
-        return _WaveletModulus.apply(spectrum, filters, filters_c, k)
-    return modulus(torch.fft.ifft2(_FilterSubsample.apply(spectrum, filters, filters_c, k)))
+    parts = torch.view_as_real(z)
+    parts[..., 0].mul_(factor)
+    parts[..., 1].mul_(factor)
+    return z
 
 
-def filter_subsample(spectrum, filters, filters_c, k):
+def _differentiable(spectrum, filters):
+    return torch.is_grad_enabled() and (spectrum.requires_grad or filters.requires_grad)
+
+
+def filter_subsample(spectrum, filters, blocks):
     """``subsample_fourier(spectrum[..., None, :, :] * filters, k)`` without the big product.
 
     ``spectrum`` (..., M, N) complex; ``filters`` (F, M, N) real, already divided by
-    ``k**2``, and ``filters_c`` the same as complex numbers (what the products use).
+    ``k**2``, and ``blocks`` the same from :func:`filter_blocks` (what the products use).
     Returns (..., F, M/k, N/k). The product is accumulated block by block, so only the
     subsampled result is ever stored (torch's reductions over strided block dimensions
     are several times slower than these in-place multiply-adds).
     """
-    if torch.is_grad_enabled() and (spectrum.requires_grad or filters.requires_grad):
-        return _FilterSubsample.apply(spectrum, filters, filters_c, k)
-    return _filter_subsample_forward(spectrum, filters_c, k)
+    if _differentiable(spectrum, filters):
+        return _FilterSubsample.apply(spectrum, filters, blocks)
+    return _filter_subsample_forward(spectrum, blocks)
+
+
+def wavelet_modulus(spectrum, filters, blocks, recompute=True):
+    """``|ifft2(filter_subsample(spectrum, filters, blocks))|``: a wavelet transform's modulus.
+
+    With ``recompute``, the complex responses are recomputed in the backward pass rather
+    than stored (less memory for one more product and inverse FFT); otherwise their
+    phase is stored (see :class:`_Modulus`).
+    """
+    if not _differentiable(spectrum, filters):
+        return _wavelet_modulus(spectrum, blocks)
+    if recompute:
+        return _WaveletModulus.apply(spectrum, filters, blocks)
+    return modulus(torch.fft.ifft2(_FilterSubsample.apply(spectrum, filters, blocks)))
 
 
 class _Modulus(torch.autograd.Function):
@@ -260,22 +292,22 @@ class _Modulus(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (phase,) = ctx.saved_tensors
-        return torch.view_as_complex(phase.float().mul_(grad.unsqueeze(-1)))
+        return _scale(torch.view_as_complex(phase.float()), grad)
 
 
 def _inverse_modulus_times(z, grad):
     """grad / |z|, and 0 where z = 0 (kymatio's subgradient)."""
     parts = torch.view_as_real(z)
     re, im = parts[..., 0], parts[..., 1]
-    scale = torch.mul(re, re).addcmul_(im, im).rsqrt_().mul_(grad)
+    scale = re.square().addcmul_(im, im).rsqrt_().mul_(grad)
     return scale.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _modulus(z):
     parts = torch.view_as_real(z)
     re, im = parts[..., 0], parts[..., 1]
-    out = torch.mul(re, re)
-    return out.addcmul_(im, im).sqrt_()
+    # square() of the strided real part is several times faster than mul(re, re) here.
+    return re.square().addcmul_(im, im).sqrt_()
 
 
 def modulus(z):
@@ -476,7 +508,7 @@ class Scattering2D(nn.Module):
 
         def scaled(level, j, k):
             group = levels[level][j * L : (j + 1) * L] / (k * k)
-            return group, group.detach().to(torch.complex64)
+            return group, filter_blocks(group, k)
 
         first, second = [], {}
         for j1 in range(J):
@@ -522,7 +554,7 @@ class Scattering2D(nn.Module):
         order1, order2 = [], []
         for j1 in range(J):
             # First order: the responses' phase is kept (float16) for the backward pass.
-            u1 = wavelet_modulus(spectrum, *first[j1], 2**j1, recompute=False)
+            u1 = wavelet_modulus(spectrum, *first[j1], recompute=False)
             if self.max_order < 2 or j1 == J - 1:
                 order1.append(self._lowpass_signal(u1, j1))
                 continue
@@ -531,7 +563,7 @@ class Scattering2D(nn.Module):
             paths = []
             for j2 in range(j1 + 1, J):
                 # Second order: L times more responses; recomputed in the backward pass.
-                u2 = wavelet_modulus(u1_hat, *second[j1, j2], 2 ** (j2 - j1), recompute=True)
+                u2 = wavelet_modulus(u1_hat, *second[j1, j2], recompute=True)
                 paths.append(self._lowpass_signal(u2, j2))
             paths = torch.cat(paths, 2)
             order2.append(paths.reshape(paths.shape[0], -1, *paths.shape[-2:]))
