@@ -15,6 +15,8 @@ Usage (from the repository root)::
     # on a GPU: one fold of the study's 5-fold CV (82 training, 20 test images), fp32 and
     # mixed precision
     python benchmarks/pretrained_speed.py --device cuda --fold --precision fp32 auto
+    # without a GPU: activation memory autograd keeps per batch, fp32 against bf16
+    python benchmarks/pretrained_speed.py --activations --threads 1 --precision fp32 bf16 fp16
 """
 
 import argparse
@@ -113,6 +115,46 @@ def run_one(cfg):
     return out
 
 
+def saved_activations(model_name, precision, threads=1):
+    """Bytes autograd keeps for the backward pass of one 400x400 batch of 4 (train mode).
+
+    Without a GPU this is the best estimate of what mixed precision saves there: during
+    fine-tuning, GPU memory is the weights, their gradients (and momentum), plus these saved
+    activations, which dominate at 400x400. Counted once per storage, parameters excluded
+    (autocast's low-precision copies of the weights are counted: they are real memory).
+    CPU and CUDA autocast cast nearly the same operations (convolutions and matmuls to the
+    low precision, normalisations and losses in float32), so the ratio carries over.
+    """
+    import torch
+
+    from skin_estimators.networks import create_backbone
+
+    torch.set_num_threads(threads)
+    tag = {"resnet50": "resnet50.tv_in1k", "bit": "resnetv2_101x1_bit.goog_in21k"}[model_name]
+    model = create_backbone(tag, n_classes=3, pretrained=False).train()
+    model = model.to(memory_format=torch.channels_last)
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    x = torch.randn(BATCH, 3, SIZE, SIZE).contiguous(memory_format=torch.channels_last)
+    seen, total = set(), 0
+
+    def pack(t):
+        nonlocal total
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in seen and ptr not in params:
+            seen.add(ptr)
+            total += t.untyped_storage().nbytes()
+        return t
+
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+            out = model(x)
+        torch.nn.functional.cross_entropy(out.float(), torch.zeros(BATCH, dtype=torch.long))
+    n_params = sum(p.numel() for p in model.parameters())
+    return dict(model=model_name, precision=precision, saved_activations_gib=total / 2**30,
+                weights_gib=n_params * 4 / 2**30)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
@@ -125,8 +167,15 @@ def main(argv=None):
     parser.add_argument("--fold", action="store_true",
                         help="time one fold of the study's CV: 82 training / 20 test images and "
                              "the study's epochs (ResNet-50 26, BiT 22)")
+    parser.add_argument("--activations", action="store_true",
+                        help="only count the activations saved for backward (fp32 vs bf16)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: JSON config of one run
     args = parser.parse_args(argv)
+    if args.activations:
+        for model in args.models:
+            for precision in args.precision:
+                print(json.dumps(saved_activations(model, precision, args.threads)), flush=True)
+        return 0
     if args.one:
         print(json.dumps(run_one(json.loads(args.one))), flush=True)
         return 0

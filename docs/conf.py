@@ -26,14 +26,23 @@ if "SKIN_ESTIMATORS_DATA" not in os.environ and _shared_data.is_dir():
     os.environ["SKIN_ESTIMATORS_DATA"] = str(_shared_data)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import skin_estimators  # noqa: E402
 import skorch  # noqa: E402
 import torch  # noqa: E402
 from api_reference import write_api_rst  # noqa: E402
 from gallery_requirements import unavailable_examples  # noqa: E402
 from sphinx.util import logging  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import skin_estimators  # noqa: E402
 
 _logger = logging.getLogger("skin_estimators.docs")
+
+# The examples run inside this process. Their models are small (48x48 images), where one
+# thread is about as fast as two; on a busy machine, threads that wait for each other make
+# PyTorch and the BLAS behind scikit-learn ten times slower or worse (measured here).
+_threads = int(os.environ.get("SKIN_DOCS_THREADS", "1"))
+torch.set_num_threads(_threads)
+threadpool_limits(_threads)
 
 # -- Project -------------------------------------------------------------------------------
 project = "skin-estimators"
@@ -49,6 +58,8 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "data_docstrings",
+    "example_links",
+    "short_refs",
     "sphinx_gallery.gen_gallery",
 ]
 templates_path = ["_templates"]
@@ -130,6 +141,7 @@ html_show_sourcelink = False
 # -- sphinx-gallery ------------------------------------------------------------------------
 _examples = ROOT / "examples"
 _skipped = unavailable_examples(_examples, log=_logger.info)
+skin_skipped_examples = _skipped  # the :example: role shows these as text, not links
 sphinx_gallery_conf = {
     "examples_dirs": str(_examples),
     "gallery_dirs": str(DOCS / "auto_examples"),

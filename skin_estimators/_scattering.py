@@ -16,14 +16,26 @@ __all__ = ["ScatteringClassifier"]
 _WAVELET_PREFIX = "scattering.filters."
 
 
-def _random_mirror(x):
-    """Cached training features (n, 2, ...): the image's or its mirror's, with probability 1/2."""
-    flip = (torch.rand(x.shape[0], device=x.device) < 0.5).view(-1, *([1] * (x.dim() - 2)))
-    return torch.where(flip, x[:, 1], x[:, 0])
+class _CoefficientPairs(torch.utils.data.Dataset):
+    """Cached coefficients of each image and of its mirror; yields one of the two.
 
+    With ``random_mirror`` each access picks the mirror with probability 1/2 (from torch's
+    generator, so a seeded ``fit`` is reproducible): the horizontal flip augmentation,
+    applied to coefficients computed once. Otherwise the image's own coefficients.
+    """
 
-def _unmirrored(x):
-    return x[:, 0]
+    def __init__(self, pairs, y, random_mirror):
+        self.pairs, self.y, self.random_mirror = pairs, y, random_mirror
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, i):
+        flip = bool(self.random_mirror and torch.rand(()) < 0.5)
+        return torch.from_numpy(self.pairs[i, int(flip)]), self.y[i]
+
+    def without_random_mirror(self):
+        return _CoefficientPairs(self.pairs, self.y, False)
 
 
 def _is_hflip_only(augment):
@@ -206,22 +218,31 @@ class ScatteringClassifier(SkinNetClassifier):
     def initialize(self):
         super().initialize()
         if self._uses_feature_cache():
-            # Training batches are cached (image, mirror) coefficient pairs: pick one.
-            hflip = self.augment is not None and len(self.augment) > 0
-            self.augmenter_ = _random_mirror if hflip else _unmirrored
+            self.augmenter_ = None  # the flips are the cached mirrors (_CoefficientPairs)
         return self
 
     def get_dataset(self, X, y=None):
-        if self._uses_feature_cache() and isinstance(X, np.ndarray) and X.ndim == 4:
-            X = scattering_features(
-                self.module_.scattering, X, mirrored=y is not None, device=self.device
-            )
-        return super().get_dataset(X, y)
+        if not (self._uses_feature_cache() and isinstance(X, np.ndarray) and X.ndim == 4):
+            return super().get_dataset(X, y)
+        scattering = self.module_.scattering
+        if y is None:
+            return super().get_dataset(scattering_features(scattering, X, device=self.device))
+        pairs = scattering_features(scattering, X, mirrored=True, device=self.device)
+        y = to_tensor(np.asarray(y), device="cpu")
+        return _CoefficientPairs(pairs, y, random_mirror=self.augment not in (None, [], ()))
+
+    def get_iterator(self, dataset, training=False):
+        if not training:  # validation batches: the images themselves, never their mirrors
+            if isinstance(dataset, _CoefficientPairs):
+                dataset = dataset.without_random_mirror()
+            elif isinstance(dataset, torch.utils.data.Subset) and isinstance(
+                dataset.dataset, _CoefficientPairs
+            ):
+                dataset = torch.utils.data.Subset(dataset.dataset.without_random_mirror(), dataset.indices)
+        return super().get_iterator(dataset, training=training)
 
     def infer(self, x, **fit_params):
         if not self._uses_feature_cache():
             return super().infer(x, **fit_params)
-        x = to_tensor(x, device=self.device)
-        if x.dim() == 5:  # (image, mirror) pairs outside training: the image
-            x = x[:, 0]
-        return self.module_.top(x.float(), **fit_params)
+        # Cached coefficients (float16) in, logits out: only the classifier runs.
+        return self.module_.top(to_tensor(x, device=self.device).float(), **fit_params)

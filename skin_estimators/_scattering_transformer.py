@@ -162,7 +162,7 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, prod(output_shape_)), float32
+        ndarray of shape (n_samples, ``prod(output_shape_)``), float32
         """
         check_is_fitted(self)
         X = self._check_images(X, reset=False)

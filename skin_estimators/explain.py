@@ -293,6 +293,30 @@ def explain_images(model, paths, out_dir, method="auto", batch_size=8, progress=
     list of dict
         Per input: ``image_path``, ``overlay_path`` (None on error), ``pred_class``,
         ``probability``, ``method`` and ``error`` (None on success).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators import ChannelNormalizer, ImageLoader, VanillaCNNClassifier
+    >>> from skin_estimators.explain import explain_images
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> rng = np.random.RandomState(0)
+    >>> paths = []
+    >>> for i in range(8):
+    ...     paths.append(os.path.join(tmp.name, f"photo{i}.png"))
+    ...     Image.fromarray(rng.randint(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths[-1])
+    >>> model = make_pipeline(ImageLoader(size=16), ChannelNormalizer(),
+    ...                       VanillaCNNClassifier(max_epochs=1, random_state=0))
+    >>> model = model.fit(paths, ["acne", "lichen"] * 4)
+    >>> rows = explain_images(model, paths[:2], os.path.join(tmp.name, "saliency"))
+    >>> [os.path.basename(row["overlay_path"]) for row in rows]
+    ['photo0_saliency.png', 'photo1_saliency.png']
+    >>> Image.open(rows[0]["overlay_path"]).size, rows[0]["method"], rows[0]["error"]
+    ((32, 24), 'gradcam', None)
+    >>> tmp.cleanup()
     """
     from tqdm.auto import tqdm
 

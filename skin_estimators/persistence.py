@@ -42,7 +42,28 @@ _JOBLIB_META_ATTR = "_skin_estimators_file_metadata"
 
 class ModelFileError(ValueError):
     """A model file that cannot be loaded: missing, corrupt, tampered with, or from an
-    incompatible version. The message names the file and says what to do."""
+    incompatible version. The message names the file and says what to do.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skin_estimators import ModelFileError, load_model
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "notes.txt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("not a model")
+    >>> try:
+    ...     load_model(path)
+    ... except ModelFileError as error:
+    ...     print(os.path.basename(error.path))
+    notes.txt
+    >>> tmp.cleanup()
+    """
 
     def __init__(self, path, reason):
         self.path = os.fspath(path)
@@ -126,6 +147,23 @@ def model_file_format(path):
     Returns
     -------
     str
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skin_estimators import VanillaCNNClassifier, save_model
+    >>> from skin_estimators.persistence import model_file_format
+    >>> X = np.random.RandomState(0).randn(8, 3, 16, 16).astype("float32")
+    >>> clf = VanillaCNNClassifier(max_epochs=1, random_state=0).fit(X, ["a", "b"] * 4)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> save_model(clf, os.path.join(tmp.name, "model.bin"))  # the name does not matter
+    >>> model_file_format(os.path.join(tmp.name, "model.bin"))
+    'safe'
+    >>> save_model(clf, os.path.join(tmp.name, "model.joblib"), format="joblib")
+    >>> model_file_format(os.path.join(tmp.name, "model.joblib"))
+    'joblib'
+    >>> tmp.cleanup()
     """
     path = os.fspath(path)
     try:
@@ -174,6 +212,29 @@ def load_model(path, trust_pickle=False):
         The file is missing, not a model file, truncated, corrupted or modified after it
         was saved, written by an incompatible version, or a joblib file without
         ``trust_pickle=True``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skin_estimators import VanillaCNNClassifier, load_model, save_model
+    >>> X = np.random.RandomState(0).randn(8, 3, 16, 16).astype("float32")
+    >>> clf = VanillaCNNClassifier(max_epochs=1, random_state=0).fit(X, ["a", "b"] * 4)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> save_model(clf, os.path.join(tmp.name, "model.safetensors"))
+    >>> load_model(os.path.join(tmp.name, "model.safetensors")).predict(X[:2]).shape
+    (2,)
+
+    A joblib file is a pickle, and unpickling runs code: it needs ``trust_pickle=True``.
+
+    >>> save_model(clf, os.path.join(tmp.name, "model.joblib"), format="joblib")
+    >>> load_model(os.path.join(tmp.name, "model.joblib"))
+    Traceback (most recent call last):
+    ...
+    skin_estimators.persistence.ModelFileError: Cannot load the model file ...
+    >>> load_model(os.path.join(tmp.name, "model.joblib"), trust_pickle=True).classes_
+    array(['a', 'b'], dtype='<U1')
+    >>> tmp.cleanup()
     """
     return _load(path, trust_pickle)[0]
 
@@ -192,6 +253,24 @@ def load_model_metadata(path, trust_pickle=False):
     dict
         ``format`` ("safe" or "joblib"), ``versions`` (dict), ``metadata`` (what was given
         to :func:`save_model`; empty when nothing was).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skin_estimators import VanillaCNNClassifier, save_model
+    >>> from skin_estimators.persistence import load_model_metadata
+    >>> X = np.random.RandomState(0).randn(8, 3, 16, 16).astype("float32")
+    >>> clf = VanillaCNNClassifier(max_epochs=1, random_state=0).fit(X, ["a", "b"] * 4)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "model.safetensors")
+    >>> save_model(clf, path, metadata={"trained_on": "tiny random images"})
+    >>> meta = load_model_metadata(path)
+    >>> meta["format"], meta["metadata"]
+    ('safe', {'trained_on': 'tiny random images'})
+    >>> "torch" in meta["versions"]
+    True
+    >>> tmp.cleanup()
     """
     return _load(path, trust_pickle)[1]
 

@@ -9,6 +9,11 @@ import torch
 
 # Two cores on the CI machine: one intra-op thread per test process keeps timings stable
 # (pytest runs serially; oversubscribing makes PyTorch erratically slower).
+# CI passes a relative SKIN_ESTIMATORS_DATA (../shared/data); tests that change directory
+# (or hand the path to subprocesses) need it absolute.
+if os.environ.get("SKIN_ESTIMATORS_DATA"):
+    os.environ["SKIN_ESTIMATORS_DATA"] = os.path.abspath(os.environ["SKIN_ESTIMATORS_DATA"])
+
 torch.set_num_threads(int(os.environ.get("SKIN_ESTIMATORS_TEST_THREADS", "2")))
 
 
@@ -27,7 +32,7 @@ def skin3_root():
     base = os.environ.get("SKIN_ESTIMATORS_DATA")
     if not base or not (Path(base) / "skin3").is_dir():
         pytest.skip("the study's images are not available: set SKIN_ESTIMATORS_DATA=../shared/data")
-    return Path(base) / "skin3"
+    return (Path(base) / "skin3").resolve()
 
 
 @pytest.fixture

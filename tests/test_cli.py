@@ -162,6 +162,14 @@ def test_train_on_all_data_in_joblib(subset, tmp_path):
                  "--test-size", "0", "--format", "joblib", "-q"]) == 0
     assert {"model.joblib", "report.txt", "config.yaml"} <= set(os.listdir(tmp_path / "o"))
     assert "nothing to evaluate" in (tmp_path / "o" / "report.txt").read_text()
+    # the joblib file carries the training metadata too
+    from skin_estimators.persistence import load_model_metadata
+
+    meta = load_model_metadata(tmp_path / "o" / "model.joblib", trust_pickle=True)
+    assert meta["format"] == "joblib" and meta["metadata"]["training"]["n_images"] == 24
+    assert len(meta["metadata"]["training"]["data_sha256"]) == 64
+    assert not hasattr(load_model(tmp_path / "o" / "model.joblib", trust_pickle=True),
+                       "_skin_estimators_file_metadata")
 
 
 # ------------------------------------------------------------------ predict

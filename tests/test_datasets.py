@@ -23,6 +23,8 @@ from skin_estimators.datasets._manifest import read_manifest, verify_folder, wri
 
 # Read once, before any test's monkeypatch removes it.
 _REAL_DATA = os.environ.get("SKIN_ESTIMATORS_DATA")
+# CI gives a relative path (../shared/data); the loader returns absolute paths.
+_REAL_DATA = os.path.abspath(_REAL_DATA) if _REAL_DATA else None
 _REAL_SKIN3 = Path(_REAL_DATA, "skin3") if _REAL_DATA else None
 _CLASSES = ("acne", "herpes_simplex", "lichen_planus")
 

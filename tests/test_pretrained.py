@@ -98,10 +98,16 @@ def test_study_defaults_and_full_tags():
         assert est._timm_tag == TAGS[type(est)]
 
 
-def test_pretrained_statistics_match_timm():
+def test_pretrained_statistics_match_timm_and_normalizer_presets():
+    from skin_estimators.preprocessing import NORMALIZATION_PRESETS
+
+    presets = {ResNet50Classifier: "imagenet", BiTClassifier: "bit"}
     for cls, tag in TAGS.items():
         assert (cls.pretrained_mean, cls.pretrained_std) == pretrained_stats(tag)
-    assert BiTClassifier.pretrained_mean == (0.5, 0.5, 0.5)
+        preset = NORMALIZATION_PRESETS[presets[cls]]
+        assert tuple(preset["mean"]) == cls.pretrained_mean
+        assert tuple(preset["std"]) == cls.pretrained_std
+        assert f"ChannelNormalizer(mean={presets[cls]!r})" in cls.__doc__
 
 
 def test_any_image_size_and_labels_returned(fitted, skin3):
@@ -492,16 +498,14 @@ def test_pipeline_with_function_transformer(skin3):
     assert pipe.fit(X, y).predict(X[:2]).shape == (2,)
 
 
-def test_pipeline_from_files(skin3_root):
-    preprocessing = pytest.importorskip("skin_estimators.preprocessing")
-    root = skin3_root
-    files = [str(p) for c in CLASSES for p in sorted((root / c).glob("*.jpg"))[:4]]
+@pytest.mark.parametrize("mean", [None, "bit"])  # the study's statistics, BiT's own
+def test_pipeline_from_files(mean, skin3_root):
+    from skin_estimators import ChannelNormalizer, ImageLoader
+
+    files = [str(p) for c in CLASSES for p in sorted((skin3_root / c).glob("*.jpg"))[:4]]
     labels = [Path(f).parent.name for f in files]
-    pipe = make_pipeline(
-        preprocessing.ImageLoader(size=SIZE),
-        preprocessing.ChannelNormalizer(),
-        _tiny(BiTClassifier),
-    )
+    pipe = make_pipeline(ImageLoader(size=SIZE), ChannelNormalizer(mean=mean),
+                         _tiny(BiTClassifier, freeze_backbone=True))
     assert set(pipe.fit(files, labels).predict(files[:3])) <= set(CLASSES)
 
 

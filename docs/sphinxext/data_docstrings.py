@@ -20,7 +20,8 @@ def _attribute_comments():
     if not _cache:
         package = importlib.import_module(_PACKAGE)
         names = [_PACKAGE] + [
-            m.name for m in pkgutil.walk_packages(package.__path__, _PACKAGE + ".", onerror=lambda n: None)
+            m.name
+            for m in pkgutil.walk_packages(package.__path__, _PACKAGE + ".", onerror=lambda n: None)
         ]
         for name in names:
             try:

@@ -24,11 +24,12 @@ _ARRAY_KINDS = "biufUO"
 class UnrepresentableError(ValueError):
     """A value that the safe format cannot hold; ``where`` names the parameter."""
 
-    def __init__(self, where, value):
+    def __init__(self, where, value, what=None):
         self.where = where
+        what = what or ("which holds numbers, strings, lists, dicts, arrays and the library's "
+                        "known classes only")
         super().__init__(
-            f"{where} = {value!r:.120} cannot be stored in the safe model format, which holds "
-            "numbers, strings, lists, dicts, arrays and the library's known classes only. "
+            f"{where} = {value!r:.120} cannot be stored in the safe model format, {what}. "
             "Save with format='joblib' instead (loading it will need trust_pickle=True), or "
             "use a value the safe format supports."
         )

@@ -26,6 +26,7 @@ import platform
 
 import numpy as np
 
+from . import _registry
 from ._codec import UnrepresentableError, decode, encode
 from ._registry import estimator_class, estimator_name
 
@@ -73,7 +74,10 @@ def describe(est, tensors, where="model", prefix=""):
 
     name = estimator_name(est)
     if name is None:
-        raise UnrepresentableError(where, est)
+        raise UnrepresentableError(
+            where, est, "which holds scikit-learn Pipelines of this library's estimators ("
+            + ", ".join(_registry.ESTIMATOR_NAMES)
+            + ") only")
     if isinstance(est, Pipeline):
         params = est.get_params(deep=False)
         steps = []

@@ -37,6 +37,16 @@ class ConfigError(ValueError):
         The config file.
     problems : list of (str, str)
         ``(dotted key, what is wrong)`` for every problem found.
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments import ConfigError, validate_config
+    >>> raw = {"data": "fetch_skin3", "image_size": "big", "models": [{"name": "cnn"}]}
+    >>> try:
+    ...     validate_config(raw, path="experiment.yaml")
+    ... except ConfigError as error:
+    ...     print(error)
+    experiment.yaml: image_size: must be a positive integer or [height, width] (got 'big')
     """
 
     def __init__(self, path, problems):
@@ -121,7 +131,22 @@ class ModelSpec(_Section):
 
 
 class ExperimentConfig(_Section):
-    """A validated experiment config; see :mod:`skin_estimators.experiments` for the schema."""
+    """A validated experiment config; see :mod:`skin_estimators.experiments` for the schema.
+
+    Made by :func:`load_config` (from a YAML file) or :func:`validate_config` (from a dict);
+    every key of the file is an attribute, with the defaults filled in.
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments import validate_config
+    >>> config = validate_config({
+    ...     "data": "fetch_skin3", "image_size": 64, "cv": {"protocol": "both"},
+    ...     "models": [{"name": "cnn", "grid": {"lr": [0.01, 0.001]}}]})
+    >>> config.image_size, config.resize, config.cv.n_splits, config.cv.seeds
+    (64, 'stretch', 5, [42])
+    >>> len(config.rows())
+    2
+    """
 
     name: str | None = None
     data: DataConfig
@@ -206,7 +231,19 @@ class ExperimentConfig(_Section):
 
 @dataclass
 class Row:
-    """One row of the results table (before the CV protocol is chosen)."""
+    """One row of the results table (before the CV protocol is chosen).
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments import validate_config
+    >>> config = validate_config({"data": "fetch_skin3", "models": [
+    ...     {"name": "cnn", "params": {"max_epochs": 2}, "grid": {"lr": [0.01, 0.001]}}]})
+    >>> row = config.rows()[1]
+    >>> row.model, row.params, row.normalization
+    ('cnn', {'max_epochs': 2, 'lr': 0.001}, 'fold')
+    >>> row.make_estimator(seed=42, device="cpu").get_params()["lr"]
+    0.001
+    """
 
     model: str
     label: str

@@ -93,7 +93,36 @@ def load_config(path, overrides=None, models=None):
 
 
 def validate_config(raw, path=None):
-    """Validate a config given as a dict (as read from YAML); ``path`` is used in messages."""
+    """Validate a config given as a dict (as read from YAML); ``path`` is used in messages.
+
+    Parameters
+    ----------
+    raw : dict
+        The config, as :func:`yaml.safe_load` returns it.
+    path : str or path-like, default=None
+        The file it came from: named in error messages, and the folder that ``data.path``
+        is relative to.
+
+    Returns
+    -------
+    ExperimentConfig
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and every key that is unknown or has a wrong value.
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments import validate_config
+    >>> config = validate_config({"data": "fetch_skin3", "models": [{"name": "cnn"}]})
+    >>> config.image_size, config.cv.protocol
+    (400, 'stratified')
+    >>> validate_config({"data": "fetch_skin3", "models": [{"name": "cnn"}], "epochs": 3})
+    Traceback (most recent call last):
+    ...
+    skin_estimators.experiments._config.ConfigError: <config>: epochs: ...
+    """
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:

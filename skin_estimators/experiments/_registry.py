@@ -49,6 +49,14 @@ def resolve_model(name):
     ValueError
         If the name is unknown, or names a model whose class this installation lacks; the
         message lists the models that are available.
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments import resolve_model
+    >>> resolve_model("cnn").__name__
+    'VanillaCNNClassifier'
+    >>> resolve_model("skin_estimators:ScatteringClassifier").__name__
+    'ScatteringClassifier'
     """
     if ":" in name:
         module_name, _, class_name = name.partition(":")

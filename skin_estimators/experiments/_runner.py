@@ -21,7 +21,33 @@ __all__ = ["ExperimentResult", "run_experiment"]
 
 @dataclass
 class ExperimentResult:
-    """What :func:`run_experiment` produced."""
+    """What :func:`run_experiment` produced.
+
+    Attributes
+    ----------
+    table : list of dict
+        One dict per (row, protocol), sorted by mean macro recall: the rows of
+        ``results.csv``.
+    out_dir, csv_path, markdown_path : pathlib.Path
+        The output folder and the two tables in it.
+    tracking_uri : str or None
+        Where the MLflow runs went (None without tracking).
+    run_ids : dict
+        ``(row_id, cv) -> MLflow parent run id``.
+    n_fits_run, n_fits_resumed : int
+        Folds fitted in this call, and folds taken from an interrupted run (``resume=True``).
+    wall_time_s : float
+        Duration of the call.
+
+    Examples
+    --------
+    See :func:`run_experiment` for a run; the fields:
+
+    >>> import dataclasses
+    >>> from skin_estimators.experiments import ExperimentResult
+    >>> [f.name for f in dataclasses.fields(ExperimentResult)][:4]
+    ['table', 'out_dir', 'csv_path', 'markdown_path']
+    """
 
     table: list  # one dict per (row, protocol), sorted by mean macro recall
     out_dir: Path

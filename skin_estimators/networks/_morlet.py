@@ -48,8 +48,8 @@ def tight_frame_parameters(J, L):
     Examples
     --------
     >>> theta, sigma, xi, slant = tight_frame_parameters(J=2, L=8)
-    >>> sigma[[0, 8]], slant[0]
-    (array([0.8, 1.6]), 0.5)
+    >>> sigma[[0, 8]].tolist(), float(slant[0])
+    ([0.8, 1.6], 0.5)
     """
     j, l = np.divmod(np.arange(J * L), L)
     theta = (int(L - L / 2 - 1) - l) * np.pi / L
@@ -96,22 +96,10 @@ def _window(M, extent):
     return max(-2 * M, -r), min(3 * M - 1, r)
 
 
-def gabor_2d(shape, theta, sigma, xi, slant, morlet=False):
-    """Periodised Gabor (or Morlet) wavelets on the grid ``shape``, as kymatio samples them.
+def _gabor_window(shape, theta, sigma, xi, slant, morlet):
+    """The wavelets where their envelope matters: values (F, Wx, Wy) and first coordinates.
 
-    All four parameters are tensors of the same length F (one filter each); the result is a
-    complex128 tensor (F, M, N), differentiable with respect to them. ``psi(u) = g(u) (exp(i
-    xi . u) - K)`` with the Gaussian ``g(u) = exp(-u^T C u)``, ``C = R diag(1, slant**2) R^T /
-    (2 sigma**2)``, rows as the first coordinate, divided by ``2 * 3.1415 * sigma**2 /
-    slant``; ``K = 0`` for a Gabor, and for a Morlet the constant that makes the sum zero.
-
-    Examples
-    --------
-    >>> import torch
-    >>> one = lambda v: torch.tensor([v], dtype=torch.float64)
-    >>> psi = gabor_2d((16, 16), one(0.5), one(0.8), one(2.3), one(0.5), morlet=True)
-    >>> psi.shape, abs(psi.sum().item()) < 1e-12
-    (torch.Size([1, 16, 16]), True)
+    Entry (t, u) of the window is the grid point (lo_x + t, lo_y + u) before periodisation.
     """
     M, N = shape
     theta, sigma, xi, slant = (t.to(torch.float64).reshape(-1, 1, 1) for t in (theta, sigma, xi, slant))
@@ -139,18 +127,56 @@ def gabor_2d(shape, theta, sigma, xi, slant, morlet=False):
         total = env.sum((-2, -1), keepdim=True)
         re = re - env * (re.sum((-2, -1), keepdim=True) / total)
         im = im - env * (im.sum((-2, -1), keepdim=True) / total)
-    psi = torch.complex(re, im) / (_KYMATIO_TWO_PI * sigma * sigma / slant)
-    return _wrap(_wrap(psi, lo_x, M, dim=1), lo_y, N, dim=2)
+    norm = _KYMATIO_TWO_PI * sigma * sigma / slant
+    return re / norm, im / norm, lo_x, lo_y
+
+
+def gabor_2d(shape, theta, sigma, xi, slant, morlet=False):
+    """Periodised Gabor (or Morlet) wavelets on the grid ``shape``, as kymatio samples them.
+
+    All four parameters are tensors of the same length F (one filter each); the result is a
+    complex128 tensor (F, M, N), differentiable with respect to them. ``psi(u) = g(u) (exp(i
+    xi . u) - K)`` with the Gaussian ``g(u) = exp(-u^T C u)``, ``C = R diag(1, slant**2) R^T /
+    (2 sigma**2)``, rows as the first coordinate, divided by ``2 * 3.1415 * sigma**2 /
+    slant``; ``K = 0`` for a Gabor, and for a Morlet the constant that makes the sum zero.
+
+    Examples
+    --------
+    >>> import torch
+    >>> one = lambda v: torch.tensor([v], dtype=torch.float64)
+    >>> psi = gabor_2d((16, 16), one(0.5), one(0.8), one(2.3), one(0.5), morlet=True)
+    >>> psi.shape, abs(psi.sum().item()) < 1e-12
+    (torch.Size([1, 16, 16]), True)
+    """
+    re, im, lo_x, lo_y = _gabor_window(shape, theta, sigma, xi, slant, morlet)
+    psi = torch.complex(re, im)
+    return _wrap(_wrap(psi, lo_x, shape[0], dim=1), lo_y, shape[1], dim=2)
+
+
+def _dft_matrices(size, lo, width, device):
+    """cos and sin of 2 pi k x / size for frequencies k and window coordinates x, float32."""
+    k = torch.arange(size, dtype=torch.int64, device=device)[:, None]
+    x = torch.arange(lo, lo + width, dtype=torch.int64, device=device)[None, :]
+    angle = (2 * math.pi / size) * torch.remainder(k * x, size).to(torch.float64)
+    return torch.cos(angle).float(), torch.sin(angle).float()
 
 
 def morlet_fourier(shape, theta, sigma, xi, slant):
     """Real part of the 2-D DFT of kymatio's periodised Morlet wavelets: (F, M, N) float32.
 
     kymatio keeps only this real part (the imaginary part vanishes up to the Gaussian's
-    tails); convolving with it is what its scattering does.
+    tails); convolving with it is what its scattering does. The DFT of the (small) window
+    is taken directly, as two matrix products per axis: the exponentials are periodic, so
+    the periodisation comes for free and no full-size grid is ever filled.
     """
-    psi = gabor_2d(shape, theta, sigma, xi, slant, morlet=True)
-    return torch.fft.fft2(psi.to(torch.complex64)).real
+    re, im, lo_x, lo_y = _gabor_window(shape, theta, sigma, xi, slant, morlet=True)
+    re, im = re.float(), im.float()
+    cos_x, sin_x = _dft_matrices(shape[0], lo_x, re.shape[-2], re.device)
+    cos_y, sin_y = _dft_matrices(shape[1], lo_y, re.shape[-1], re.device)
+    # Rows: (C - iS)(re + i im); then columns, keeping the real part only.
+    rows_re = torch.matmul(cos_x, re) + torch.matmul(sin_x, im)
+    rows_im = torch.matmul(cos_x, im) - torch.matmul(sin_x, re)
+    return torch.matmul(rows_re, cos_y.T) + torch.matmul(rows_im, sin_y.T)
 
 
 def crop_fourier(x, res):
@@ -211,11 +237,11 @@ class MorletFilterBank(nn.Module):
 
     Examples
     --------
-    >>> bank = MorletFilterBank((24, 24), J=2, L=4)
+    >>> bank = MorletFilterBank((24, 24), J=3, L=4)
     >>> [tuple(p.shape) for p in bank.parameters()]
-    [(8,), (8,), (8,), (8,)]
+    [(12,), (12,), (12,), (12,)]
     >>> [tuple(level.shape) for level in bank()]
-    [(8, 24, 24), (8, 12, 12)]
+    [(12, 24, 24), (12, 12, 12)]
     """
 
     def __init__(self, shape, J, L=8, initialization="tight-frame", learnable=True, random_state=None):

@@ -123,6 +123,44 @@ def _filter_subsample_forward(spectrum, filters, k):
     return out
 
 
+def _filter_subsample_backward(grad, spectrum, filters_c, k, needs):
+    """Gradients of :func:`filter_subsample` w.r.t. the spectrum and the (real) filters."""
+    grad_s = grad_f = None
+    n_filters = filters_c.shape[0]
+    if needs[0]:
+        # d/d spectrum: sum over the filters of grad * filter (filters are real).
+        grad_s = spectrum.new_empty(spectrum.shape)
+        gs, fc = _blocks(grad_s, k), _blocks(filters_c, k)
+        for i in range(k):
+            for j in range(k):
+                acc = torch.mul(grad[..., 0, :, :], fc[0, i, :, j, :], out=gs[..., i, :, j, :])
+                for f in range(1, n_filters):
+                    acc.addcmul_(grad[..., f, :, :], fc[f, i, :, j, :])
+    if needs[1]:
+        # d/d filter (real): Re(conj(spectrum) * grad), summed over everything else.
+        g = torch.view_as_real(grad).reshape(-1, *grad.shape[-3:], 2)
+        s = torch.view_as_real(spectrum).reshape(-1, *spectrum.shape[-2:], 2)
+        m, n = grad.shape[-2:]
+        grad_f = torch.empty(filters_c.shape, dtype=g.dtype, device=g.device)
+        gf = _blocks(grad_f, k)
+        # Large slices: accumulate in place; many small ones: fewer, bigger operations.
+        step = 1 if g[0].numel() >= 1 << 16 else max(1, (4 << 20) // (4 * g[0].numel()))
+        for i in range(k):
+            for j in range(k):
+                block = s[:, i * m : (i + 1) * m, j * n : (j + 1) * n].unsqueeze(1)
+                if step == 1:
+                    acc = g[0] * block[0]
+                    for c in range(1, g.shape[0]):
+                        acc.addcmul_(g[c], block[c])
+                else:
+                    acc = None
+                    for c in range(0, g.shape[0], step):
+                        part = (g[c : c + step] * block[c : c + step]).sum(0)
+                        acc = part if acc is None else acc.add_(part)
+                torch.add(acc[..., 0], acc[..., 1], out=gf[:, i, :, j, :])
+    return grad_s, grad_f
+
+
 class _FilterSubsample(torch.autograd.Function):
     """Autograd for :func:`filter_subsample`, written out to keep the backward pass lean.
 
@@ -140,41 +178,53 @@ class _FilterSubsample(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         spectrum, filters_c = ctx.saved_tensors
-        k = ctx.k
-        grad_s = grad_f = None
-        n_filters = filters_c.shape[0]
-        if ctx.needs_input_grad[0]:
-            # d/d spectrum: sum over the filters of grad * filter (filters are real).
-            grad_s = spectrum.new_empty(spectrum.shape)
-            gs, fc = _blocks(grad_s, k), _blocks(filters_c, k)
-            for i in range(k):
-                for j in range(k):
-                    acc = torch.mul(grad[..., 0, :, :], fc[0, i, :, j, :], out=gs[..., i, :, j, :])
-                    for f in range(1, n_filters):
-                        acc.addcmul_(grad[..., f, :, :], fc[f, i, :, j, :])
-        if ctx.needs_input_grad[1]:
-            # d/d filter (real): Re(conj(spectrum) * grad), summed over everything else.
-            g = torch.view_as_real(grad).reshape(-1, *grad.shape[-3:], 2)
-            s = torch.view_as_real(spectrum).reshape(-1, *spectrum.shape[-2:], 2)
-            m, n = grad.shape[-2:]
-            grad_f = torch.empty(filters_c.shape, dtype=g.dtype, device=g.device)
-            gf = _blocks(grad_f, k)
-            # Large slices: accumulate in place; many small ones: fewer, bigger operations.
-            step = 1 if g[0].numel() >= 1 << 16 else max(1, (4 << 20) // (4 * g[0].numel()))
-            for i in range(k):
-                for j in range(k):
-                    block = s[:, i * m : (i + 1) * m, j * n : (j + 1) * n].unsqueeze(1)
-                    if step == 1:
-                        acc = g[0] * block[0]
-                        for c in range(1, g.shape[0]):
-                            acc.addcmul_(g[c], block[c])
-                    else:
-                        acc = None
-                        for c in range(0, g.shape[0], step):
-                            part = (g[c : c + step] * block[c : c + step]).sum(0)
-                            acc = part if acc is None else acc.add_(part)
-                    torch.add(acc[..., 0], acc[..., 1], out=gf[:, i, :, j, :])
-        return grad_s, grad_f, None, None
+        grads = _filter_subsample_backward(grad, spectrum, filters_c, ctx.k, ctx.needs_input_grad)
+        return (*grads, None, None)
+
+
+class _WaveletModulus(torch.autograd.Function):
+    """``|ifft2(filter_subsample(...))|`` that keeps nothing but its inputs for backward.
+
+    The complex wavelet responses are the largest tensors of a training step (for the
+    second order, 64 complex maps per input channel); recomputing them in the backward
+    pass costs one product and one inverse FFT, and saves storing them.
+    """
+
+    @staticmethod
+    def forward(ctx, spectrum, filters, filters_c, k):
+        ctx.k = k
+        ctx.save_for_backward(spectrum, filters_c)
+        return _wavelet_modulus(spectrum, filters_c, k)
+
+    @staticmethod
+    def backward(ctx, grad):
+        spectrum, filters_c = ctx.saved_tensors
+        z = _filter_subsample_forward(spectrum, filters_c, ctx.k)
+        z = torch.fft.ifft2(z, out=z)
+        # d|z| = Re(conj(z / |z|) dz); then the adjoint of ifft2 is fft2 / (M N).
+        grad_z = z.mul_(_inverse_modulus_times(z, grad))
+        grad_p = torch.fft.fft2(grad_z, norm="forward", out=grad_z)
+        grads = _filter_subsample_backward(grad_p, spectrum, filters_c, ctx.k, ctx.needs_input_grad)
+        return (*grads, None, None)
+
+
+def _wavelet_modulus(spectrum, filters_c, k):
+    # In place where possible: fewer large allocations, fewer page faults.
+    z = _filter_subsample_forward(spectrum, filters_c, k)
+    return _modulus(torch.fft.ifft2(z, out=z))
+
+
+def wavelet_modulus(spectrum, filters, filters_c, k, recompute=True):
+    """``|ifft2(filter_subsample(spectrum, filters, filters_c, k))|``: a wavelet transform's modulus.
+
+    With ``recompute``, the complex responses are recomputed in the backward pass rather
+    than stored (less memory for one more product and inverse FFT).
+    """
+    if not (torch.is_grad_enabled() and (spectrum.requires_grad or filters.requires_grad)):
+        return _wavelet_modulus(spectrum, filters_c, k)
+    if recompute:
+        return _WaveletModulus.apply(spectrum, filters, filters_c, k)
+    return modulus(torch.fft.ifft2(_FilterSubsample.apply(spectrum, filters, filters_c, k)))
 
 
 def filter_subsample(spectrum, filters, filters_c, k):
@@ -195,29 +245,37 @@ class _Modulus(torch.autograd.Function):
     """|z| of a complex tensor, with kymatio's gradient convention: 0 where z = 0.
 
     Computed as sqrt(re * re + im * im) on the real view, about three times faster on the
-    CPU than ``torch.abs`` (which calls hypot). Only z is kept for the backward pass.
+    CPU than ``torch.abs`` (which calls hypot). The backward pass needs only the phase
+    z / |z|, which is kept as float16 pairs: half the memory of z in complex64,
+    for a relative error of the gradient near 1e-4 (far below the noise of SGD).
     """
 
     @staticmethod
     def forward(ctx, z):
-        ctx.save_for_backward(z)
-        return _modulus(z)
+        out = _modulus(z)
+        phase = torch.view_as_real(z) / out.unsqueeze(-1)
+        ctx.save_for_backward(phase.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0).half())
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (z,) = ctx.saved_tensors
-        parts = torch.view_as_real(z)
-        re, im = parts[..., 0], parts[..., 1]
-        # grad * z / |z|, with 0 where z = 0 (1/|z| is inf there).
-        scale = torch.addcmul(re * re, im, im).rsqrt_().mul_(grad)
-        scale.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-        return z * scale
+        (phase,) = ctx.saved_tensors
+        return torch.view_as_complex(phase.float().mul_(grad.unsqueeze(-1)))
+
+
+def _inverse_modulus_times(z, grad):
+    """grad / |z|, and 0 where z = 0 (kymatio's subgradient)."""
+    parts = torch.view_as_real(z)
+    re, im = parts[..., 0], parts[..., 1]
+    scale = torch.mul(re, re).addcmul_(im, im).rsqrt_().mul_(grad)
+    return scale.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def _modulus(z):
     parts = torch.view_as_real(z)
     re, im = parts[..., 0], parts[..., 1]
-    return torch.addcmul(re * re, im, im).sqrt_()
+    out = torch.mul(re, re)
+    return out.addcmul_(im, im).sqrt_()
 
 
 def modulus(z):
@@ -463,7 +521,8 @@ class Scattering2D(nn.Module):
         order0 = [self._lowpass_spectrum(spectrum, 0).unsqueeze(1)]
         order1, order2 = [], []
         for j1 in range(J):
-            u1 = modulus(torch.fft.ifft2(filter_subsample(spectrum, *first[j1], 2**j1)))
+            # First order: the responses' phase is kept (float16) for the backward pass.
+            u1 = wavelet_modulus(spectrum, *first[j1], 2**j1, recompute=False)
             if self.max_order < 2 or j1 == J - 1:
                 order1.append(self._lowpass_signal(u1, j1))
                 continue
@@ -471,8 +530,9 @@ class Scattering2D(nn.Module):
             order1.append(self._lowpass_spectrum(u1_hat, j1))
             paths = []
             for j2 in range(j1 + 1, J):
-                z = filter_subsample(u1_hat, *second[j1, j2], 2 ** (j2 - j1))
-                paths.append(self._lowpass_signal(modulus(torch.fft.ifft2(z)), j2))
+                # Second order: L times more responses; recomputed in the backward pass.
+                u2 = wavelet_modulus(u1_hat, *second[j1, j2], 2 ** (j2 - j1), recompute=True)
+                paths.append(self._lowpass_signal(u2, j2))
             paths = torch.cat(paths, 2)
             order2.append(paths.reshape(paths.shape[0], -1, *paths.shape[-2:]))
         return torch.cat(order0 + order1 + order2, 1)

@@ -36,6 +36,9 @@ _STATE_DICT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".ckpt")
 def pretrained_stats(tag):
     """``(mean, std)`` per RGB channel, in [0, 1] units, that the tag's weights were trained with.
 
+    Examples
+    --------
+    >>> from skin_estimators.networks import pretrained_stats
     >>> pretrained_stats("resnetv2_101x1_bit.goog_in21k")
     ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
     >>> pretrained_stats("resnet50.tv_in1k")

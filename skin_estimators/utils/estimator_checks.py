@@ -29,6 +29,33 @@ def make_tiny_images(n=12, size=16, n_classes=3, seed=0):
     """Random normalised images ``(n, 3, size, size)`` with a learnable class signal.
 
     Each class shifts the mean of a different channel, so even one epoch can separate them.
+
+    Parameters
+    ----------
+    n : int, default=12
+        Number of images.
+    size : int, default=16
+        Height and width of the images.
+    n_classes : int, default=3
+        Number of classes; the labels cycle ``0, 1, ..., n_classes - 1``.
+    seed : int, default=0
+        Seed of the random pixels.
+
+    Returns
+    -------
+    X : ndarray of shape (n, 3, size, size), dtype float32
+        The images.
+    y : ndarray of shape (n,), dtype int
+        Their labels.
+
+    Examples
+    --------
+    >>> from skin_estimators.utils.estimator_checks import make_tiny_images
+    >>> X, y = make_tiny_images(n=6, size=8)
+    >>> X.shape, X.dtype
+    ((6, 3, 8, 8), dtype('float32'))
+    >>> y.tolist()
+    [0, 1, 2, 0, 1, 2]
     """
     rng = np.random.RandomState(seed)
     y = np.arange(n) % n_classes
@@ -140,7 +167,25 @@ def check_partial_fit_rejects_unseen(estimator):
 
 
 def image_checks():
-    """The checks every image estimator must pass."""
+    """The checks every image estimator must pass.
+
+    Each check is a function that takes an (unfitted) estimator and raises an
+    ``AssertionError`` (or the error the estimator should not have raised) when the estimator
+    breaks the contract.
+
+    Returns
+    -------
+    list of callable
+
+    Examples
+    --------
+    >>> from skin_estimators import VanillaCNNClassifier
+    >>> from skin_estimators.utils.estimator_checks import image_checks
+    >>> [check.__name__ for check in image_checks()][:3]
+    ['check_clone_and_params', 'check_init_stores_only', 'check_fit_predict_labels']
+    >>> for check in image_checks():
+    ...     check(VanillaCNNClassifier(max_epochs=1, batch_size=4))
+    """
     return [
         check_clone_and_params,
         check_init_stores_only,
@@ -161,7 +206,31 @@ def _check_id(obj):
 
 
 def parametrize_with_image_checks(estimators):
-    """Pytest decorator: one test per (estimator, check) pair, like sklearn's ``parametrize_with_checks``."""
+    """Pytest decorator: one test per (estimator, check) pair, like sklearn's ``parametrize_with_checks``.
+
+    Parameters
+    ----------
+    estimators : list of estimator
+        Unfitted image estimators, configured to train quickly (one epoch, say).
+
+    Returns
+    -------
+    decorator
+        ``pytest.mark.parametrize("estimator, check", ...)``, with test ids naming the
+        estimator class and the check.
+
+    Examples
+    --------
+    In a test module:
+
+    >>> from skin_estimators import VanillaCNNClassifier
+    >>> from skin_estimators.utils.estimator_checks import parametrize_with_image_checks
+    >>> @parametrize_with_image_checks([VanillaCNNClassifier(max_epochs=1)])
+    ... def test_image_estimators(estimator, check):
+    ...     check(estimator)
+    >>> [mark.args[0] for mark in test_image_estimators.pytestmark]
+    ['estimator, check']
+    """
     pairs = [(est, functools.partial(check)) for est in estimators for check in image_checks()]
     for _, partial in pairs:
         functools.update_wrapper(partial, partial.func)
