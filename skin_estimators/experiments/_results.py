@@ -113,11 +113,12 @@ def _main_table(rows, with_reference):
             head[i] += " (study)"
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sort_table(rows):
-        cells = [_name(r), _with_ref(f"{r['total_time_s']:.1f}", r, "total_time_s", 1),
+        ref = r if with_reference else {}
+        cells = [_name(r), _with_ref(f"{r['total_time_s']:.1f}", ref, "total_time_s", 1),
                  str(r["batch_size"]), f"{r['lr']:g}", str(r["trainable_parameters"]),
-                 str(r["num_epochs"]), _with_ref(_pm(r, "recall_macro"), r, "recall"),
-                 _with_ref(_pm(r, "precision_macro"), r, "precision"),
-                 _with_ref(_pm(r, "f1_macro"), r, "f1"), _pm(r, "geometric_mean"),
+                 str(r["num_epochs"]), _with_ref(_pm(r, "recall_macro"), ref, "recall"),
+                 _with_ref(_pm(r, "precision_macro"), ref, "precision"),
+                 _with_ref(_pm(r, "f1_macro"), ref, "f1"), _pm(r, "geometric_mean"),
                  f"{r['peak_memory_mb']:.0f}", r["device"]]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
