@@ -19,7 +19,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetClassifier
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
@@ -27,6 +27,16 @@ from ._augment import make_augmenter
 from .utils._device import check_device_available, resolve_device
 
 __all__ = ["SkinNetClassifier"]
+
+
+def _encoded_accuracy(net, X, y):
+    """Accuracy on a validation split, in label codes (``y`` there is already encoded)."""
+    proba = NeuralNetClassifier.predict_proba(net, X)  # skorch's: takes its own Dataset
+    return float(np.mean(np.argmax(proba, axis=1) == np.asarray(y)))
+
+
+def _valid_accuracy():
+    return EpochScoring(_encoded_accuracy, name="valid_acc", lower_is_better=False)
 
 
 class _DeviceParameter:
@@ -201,7 +211,12 @@ class SkinNetClassifier(NeuralNetClassifier):
 
     @property
     def _default_callbacks(self):
-        callbacks = list(super()._default_callbacks)
+        callbacks = [
+            # skorch's own valid_acc hands a skorch Dataset to our validating ``predict`` and
+            # compares original labels with the encoded ones; score on the codes instead.
+            (name, _valid_accuracy() if name == "valid_acc" else cb)
+            for name, cb in super()._default_callbacks
+        ]
         # get_params reads this property too, so it must not choke on odd verbose values.
         if isinstance(self.verbose, numbers.Real) and self.verbose > 0:
             callbacks.append(("progress_bar", ProgressBar()))

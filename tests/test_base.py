@@ -176,3 +176,18 @@ def test_cuda_seeded_fits_are_deterministic(tiny_images):
     p = [VanillaCNNClassifier(max_epochs=2, device="cuda", random_state=0).fit(X, y).predict_proba(X)
          for _ in range(2)]
     np.testing.assert_array_equal(*p)
+
+
+def test_validation_split_scores_accuracy_on_string_labels(rng):
+    # skorch's default valid_acc used to call our validating predict with a skorch Dataset.
+    from skorch.dataset import ValidSplit
+
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = np.where(X[:, 0] > 0, "acne", "lichen_planus")
+    clf = SkinNetClassifier(
+        MLP, max_epochs=3, lr=0.1, train_split=ValidSplit(3, stratified=True), random_state=0
+    ).fit(X, y)
+    accs = clf.history[:, "valid_acc"]
+    assert len(accs) == 3 and all(0.0 <= a <= 1.0 for a in accs)
+    assert all(np.isfinite(clf.history[:, "valid_loss"]))
+    assert set(clf.predict(X)) <= {"acne", "lichen_planus"}
