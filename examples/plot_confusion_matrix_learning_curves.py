@@ -20,9 +20,8 @@ study's setting (``max_epochs=26, batch_size=4, lr=0.0001``).
 # --------------------------------
 # By default the estimators train on everything ``fit`` receives (``train_split=None``),
 # since cross-validation does the splitting. To watch a validation loss, pass skorch's
-# :class:`~skorch.dataset.ValidSplit`: here 20% of the training images, stratified. skorch's
-# default validation-accuracy callback is switched off (``callbacks__valid_acc=None``): it
-# scores the encoded labels, not the class names the estimator returns.
+# :class:`~skorch.dataset.ValidSplit`: here 20% of the training images, stratified. The
+# history then holds ``valid_loss`` and ``valid_acc`` for every epoch.
 import matplotlib.pyplot as plt
 from sklearn.metrics import ConfusionMatrixDisplay
 from sklearn.model_selection import train_test_split
@@ -41,7 +40,6 @@ clf = VanillaCNNClassifier(
     max_epochs=30,
     lr=0.001,
     train_split=ValidSplit(0.2, stratified=True, random_state=0),
-    callbacks__valid_acc=None,
     random_state=0,
 )
 model = make_pipeline(ImageLoader(size=IMAGE_SIZE), ChannelNormalizer(), clf).fit(X_train, y_train)

@@ -92,6 +92,10 @@ class SkinNetClassifier(NeuralNetClassifier):
         Training-time augmentation of each mini-batch, never applied at predict time:
         ``"hflip"``, ``"vflip"``, ``"rot90"``, ``"affine"``, ``"color"``, a list of them, or a
         callable mapping a batch tensor ``(n, C, H, W)`` to one of the same shape.
+    tta : None or "hflip", default=None
+        Test-time augmentation: ``"hflip"`` averages the class probabilities of each image
+        and of its horizontal mirror in ``predict_proba`` and ``predict`` (image input
+        only). ``None`` predicts on the images as given, as the reference study did.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and augmentation. Two fits with the same integer
         give identical models on the CPU; on CUDA, cuDNN's deterministic mode is switched on
@@ -158,6 +162,7 @@ class SkinNetClassifier(NeuralNetClassifier):
         train_split=None,
         class_weight="balanced",
         augment=None,
+        tta=None,
         random_state=None,
         device="auto",
         channels_last=False,
@@ -179,6 +184,7 @@ class SkinNetClassifier(NeuralNetClassifier):
         )
         self.class_weight = class_weight
         self.augment = augment
+        self.tta = tta
         self.random_state = random_state
         self.channels_last = channels_last
 
@@ -339,6 +345,13 @@ class SkinNetClassifier(NeuralNetClassifier):
         if not isinstance(self.lr, numbers.Real) or self.lr <= 0:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
         make_augmenter(self.augment)  # raises on unknown names
+        if self.tta not in (None, "hflip"):
+            raise ValueError(f"tta must be None or 'hflip', got {self.tta!r}.")
+        if self.tta is not None and not self._image_input:
+            raise ValueError(
+                f"tta={self.tta!r} mirrors images; {type(self).__name__} takes 2-D tables. "
+                "Use tta=None."
+            )
         check_device_available(self.__dict__.get("device"), owner=type(self).__name__)
 
     # ------------------------------------------------------------------ seeding
@@ -519,8 +532,11 @@ class SkinNetClassifier(NeuralNetClassifier):
         # torch's DataLoader draws a seed from the global generator even without shuffling;
         # predicting should not change the random stream of the caller.
         with torch.random.fork_rng(devices=[]):
-            proba = super().predict_proba(X)
-        return np.asarray(proba, dtype=np.float64)
+            proba = np.asarray(super().predict_proba(X), dtype=np.float64)
+            if self.tta == "hflip":
+                mirrored = np.ascontiguousarray(X[..., ::-1])
+                proba = (proba + np.asarray(super().predict_proba(mirrored), dtype=np.float64)) / 2
+        return proba
 
     def predict(self, X):
         """Predicted labels, of the same type as the ``y`` given to ``fit``.

@@ -191,3 +191,29 @@ def test_validation_split_scores_accuracy_on_string_labels(rng):
     assert len(accs) == 3 and all(0.0 <= a <= 1.0 for a in accs)
     assert all(np.isfinite(clf.history[:, "valid_loss"]))
     assert set(clf.predict(X)) <= {"acne", "lichen_planus"}
+
+
+def test_tta_hflip_averages_image_and_mirror(tiny_images):
+    X, y = tiny_images
+    clf = VanillaCNNClassifier(max_epochs=2, batch_size=4, random_state=0).fit(X, y)
+    plain, mirror = clf.predict_proba(X), clf.predict_proba(X[..., ::-1].copy())
+    clf.set_params(tta="hflip")
+    np.testing.assert_allclose(clf.predict_proba(X), (plain + mirror) / 2, rtol=1e-5, atol=1e-6)
+    assert clf.predict(X).tolist() == clf.classes_[np.argmax(plain + mirror, axis=1)].tolist()
+    # Same fit whatever tta says: it only acts at prediction time.
+    tta = VanillaCNNClassifier(max_epochs=2, batch_size=4, random_state=0, tta="hflip").fit(X, y)
+    np.testing.assert_allclose(tta.predict_proba(X), clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tta, match", [("vflip", "tta must be None or 'hflip'"), (True, "tta must")])
+def test_tta_invalid_is_a_clear_error_at_fit(tta, match, tiny_images):
+    X, y = tiny_images
+    clf = VanillaCNNClassifier(max_epochs=1, tta=tta)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+
+
+def test_tta_on_tables_is_a_clear_error(rng):
+    X = rng.normal(size=(20, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="2-D tables"):
+        SkinNetClassifier(MLP, max_epochs=1, tta="hflip").fit(X, X[:, 0] > 0)
