@@ -28,6 +28,7 @@ SECTIONS = {
     "skin_estimators.datasets": "Datasets",
     "skin_estimators.preprocessing": "Preprocessing",
     "skin_estimators.networks": "Networks (PyTorch modules)",
+    "skin_estimators.callbacks": "Training callbacks",
     "skin_estimators.metrics": "Metrics",
     "skin_estimators.experiments": "Experiments",
     "skin_estimators.persistence": "Model files",
