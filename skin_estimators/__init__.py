@@ -9,6 +9,7 @@ from ._base import SkinNetClassifier
 from ._cnn import VanillaCNNClassifier
 from ._feature_cache import clear_feature_cache, feature_cache_info, set_feature_cache_max_bytes
 from ._pretrained import BiTClassifier, ResNet50Classifier
+from ._recommended import make_recommended_classifier
 from ._scattering import ScatteringClassifier
 from ._scattering_transformer import ScatteringTransformer
 from ._version import __version__
@@ -36,6 +37,7 @@ __all__ = [
     "get_data_home",
     "load_image_folder",
     "load_model",
+    "make_recommended_classifier",
     "save_model",
     "set_feature_cache_max_bytes",
 ]

@@ -193,6 +193,24 @@ def test_classes_outside_the_allow_list_are_never_built(array_clf, tmp_path):
         load_model(path)
 
 
+def test_callbacks_outside_the_allow_list_are_never_built(tmp_path):
+    from skin_estimators import make_recommended_classifier
+
+    X = np.random.RandomState(0).randn(8, 3, SIZE, SIZE).astype("float32")
+    path = tmp_path / "m.safetensors"
+    save_model(make_recommended_classifier(max_epochs=1, random_state=0).fit(X, [0, 1] * 4), path)
+    assert load_model(path).callbacks[0][1].start == 0.5
+
+    def rename(doc):  # a re-sealed file that names a class outside the allow-list
+        text = json.dumps(doc)
+        assert "skin_estimators.callbacks.WeightAveraging" in text
+        doc.update(json.loads(text.replace("skin_estimators.callbacks.WeightAveraging", "os.system")))
+
+    _rewrite_doc(path, rename)
+    with pytest.raises(ModelFileError, match="os.system"):
+        load_model(path)
+
+
 def identity(x):
     return x
 

@@ -2,18 +2,20 @@
 
 JSON has no tuples, no arrays, no non-string keys and no classes, so those are written as
 small tagged objects: ``{"__tuple__": [...]}``, ``{"__ndarray__": [...], "dtype": ...}``,
-``{"__dict__": [[key, value], ...]}``, ``{"__type__": "torch.optim.SGD"}`` and
-``{"__device__": "cuda:0"}``. Every dict is written in the tagged pair form, so a user's dict
+``{"__dict__": [[key, value], ...]}``, ``{"__type__": "torch.optim.SGD"}``,
+``{"__device__": "cuda:0"}`` and, for the library's own callbacks,
+``{"__callback__": "skin_estimators.callbacks.WeightAveraging", "params": {...}}``. Every dict is written in the tagged pair form, so a user's dict
 can never be mistaken for a tag. Classes are named through the allow-list in
 ``_registry.py``; anything else (a callable, a callback instance, a random generator) cannot
-be represented, and saving says so.
+be represented, and saving says so. A callback is rebuilt from its constructor parameters
+only, never from its fitted state.
 """
 
 import numbers
 
 import numpy as np
 
-from ._registry import type_by_name, type_name
+from ._registry import callback_class, callback_name, type_by_name, type_name
 
 __all__ = ["UnrepresentableError", "decode", "encode"]
 
@@ -64,6 +66,9 @@ def encode(value, where):
     name = type_name(value)
     if name is not None:
         return {"__type__": name}
+    name = callback_name(value)
+    if name is not None:
+        return {"__callback__": name, "params": encode(value.get_params(deep=False), where)}
     import torch
 
     if isinstance(value, torch.device):
@@ -102,6 +107,18 @@ def decode(obj, where="value"):
                 f"{where} names the class {obj['__type__']!r}, which this version of "
                 "skin-estimators does not allow in model files"
             ) from None
+    if "__callback__" in obj:
+        try:
+            cls = callback_class(obj["__callback__"])
+        except KeyError:
+            raise ValueError(
+                f"{where} names the callback {obj['__callback__']!r}, which this version of "
+                "skin-estimators does not allow in model files"
+            ) from None
+        params = decode(obj["params"], where)
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise ValueError(f"{where}: the parameters of {obj['__callback__']} must be a dict")
+        return cls(**params)
     if "__device__" in obj:
         import torch
 

@@ -8,7 +8,15 @@ error, so loading a file can never import a module or call an arbitrary function
 import functools
 import inspect
 
-__all__ = ["ESTIMATOR_NAMES", "estimator_class", "estimator_name", "type_by_name", "type_name"]
+__all__ = [
+    "ESTIMATOR_NAMES",
+    "callback_class",
+    "callback_name",
+    "estimator_class",
+    "estimator_name",
+    "type_by_name",
+    "type_name",
+]
 
 #: Public estimators of the library that a safe file may hold (looked up lazily because some
 #: are added by other modules; a name the installed version lacks is reported as such).
@@ -101,3 +109,24 @@ def type_name(obj):
 def type_by_name(name):
     """The class for an allow-listed type name; KeyError when it is not allowed."""
     return _types()[name]
+
+
+@functools.cache
+def _callbacks():
+    """The library's own skorch callbacks: instances of these may be stored with their params."""
+    import skin_estimators.callbacks as callbacks
+
+    return {f"skin_estimators.callbacks.{name}": getattr(callbacks, name) for name in callbacks.__all__}
+
+
+def callback_name(obj):
+    """Allow-listed name of a callback instance's class, or None."""
+    for name, cls in _callbacks().items():
+        if type(obj) is cls:
+            return name
+    return None
+
+
+def callback_class(name):
+    """The callback class for an allow-listed name; KeyError when it is not allowed."""
+    return _callbacks()[name]
