@@ -371,3 +371,14 @@ def test_explain_reports_unreadable_images(trained, new_images, tmp_path):
     rows = _rows(out / "explanations.csv")
     assert [bool(r["error"]) for r in rows] == [False, True]
     assert len([n for n in os.listdir(out) if n.endswith(".png")]) == 1
+
+
+def test_bad_config_is_a_usage_error_for_cv_and_train(tmp_path, capsys):
+    from skin_estimators.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ndata: fetch_skin3\nimage_size: 32\nmodels:\n  - name: cnn\n    params: {lrr: 1}\n")
+    assert main(["cv", "--config", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "models[0].params.lrr" in capsys.readouterr().err
+    assert main(["train", "--config", str(bad), "--out", str(tmp_path / "m.safetensors")]) == 2
+    assert "lrr" in capsys.readouterr().err

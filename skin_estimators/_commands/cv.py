@@ -46,7 +46,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    """Run the experiment; 0 on success, 1 on a bad config or failure, 2 on bad options."""
+    """Run the experiment; 0 on success, 1 on a failure, 2 on bad options or a bad config."""
     if args.backend == "dask" and not args.scheduler:
         print("error: --backend dask needs --scheduler ADDRESS", file=sys.stderr)
         return 2
@@ -57,9 +57,9 @@ def run(args):
 
     try:
         config = load_config(args.config, overrides=args.overrides, models=args.models)
-    except ConfigError as exc:
+    except ConfigError as exc:  # a usage error, as for `train --config`
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     out = Path(args.out) if args.out else Path("results") / config.experiment_name
     try:
         result = run_experiment(
