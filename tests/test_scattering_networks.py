@@ -163,3 +163,24 @@ def test_wrn_top_size_and_output():
     assert sum(p.numel() for p in top.parameters() if p.requires_grad) == 728_867
     net = ScatteringNet(input_shape=(3, 32, 32), n_classes=3, top="wrn")
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("shape, sigma, slant, folded", [
+    ((64, 48), [1.0, 0.8], 0.5, False),
+    ((16, 12), [2.0, 1.2], 0.02, True),
+])
+def test_morlet_fourier_equals_the_dft_of_the_window_even_when_it_exceeds_the_grid(shape, sigma, slant, folded):
+    # Elongated wavelets (small slant) have windows wider than the grid: they are folded onto
+    # it and FFT'd instead of going through the matrix DFT; both must equal the plain DFT.
+    from skin_estimators.networks._morlet import _gabor_window, morlet_fourier
+
+    args = [torch.tensor(v, dtype=torch.float64) for v in ([0.4, 2.0], sigma, [1.5, 0.8], [slant, 1.0])]
+    re, im, lo_x, lo_y = _gabor_window(shape, *args, morlet=True)
+    w = (re + 1j * im).numpy()
+    x = np.arange(lo_x, lo_x + w.shape[1])
+    y = np.arange(lo_y, lo_y + w.shape[2])
+    ex = np.exp(-2j * np.pi * np.outer(np.arange(shape[0]), x) / shape[0])
+    ey = np.exp(-2j * np.pi * np.outer(np.arange(shape[1]), y) / shape[1])
+    expected = np.einsum("kx,fxy,ly->fkl", ex, w, ey).real
+    assert (w.shape[1] > shape[0] or w.shape[2] > shape[1]) == folded
+    np.testing.assert_allclose(morlet_fourier(shape, *args).numpy(), expected, atol=2e-6 * np.abs(expected).max())

@@ -136,6 +136,16 @@ def _dft_matrices(size, lo, width, device):
     return torch.cos(angle).float(), torch.sin(angle).float()
 
 
+def _fold(window, lo_x, lo_y, shape):
+    """Sum a window (F, Wx, Wy) with grid coordinates from (lo_x, lo_y) onto the periodic grid."""
+    M, N = shape
+    dev = window.device
+    rows = torch.remainder(torch.arange(lo_x, lo_x + window.shape[-2], device=dev), M)
+    cols = torch.remainder(torch.arange(lo_y, lo_y + window.shape[-1], device=dev), N)
+    out = window.new_zeros(window.shape[0], M, window.shape[-1]).index_add(1, rows, window)
+    return window.new_zeros(window.shape[0], M, N).index_add(2, cols, out)
+
+
 def morlet_fourier(shape, theta, sigma, xi, slant):
     """Real part of the 2-D DFT of kymatio's periodised Morlet wavelets: (F, M, N) float32.
 
@@ -145,6 +155,12 @@ def morlet_fourier(shape, theta, sigma, xi, slant):
     the periodisation comes for free and no full-size grid is ever filled.
     """
     re, im, lo_x, lo_y = _gabor_window(shape, theta, sigma, xi, slant, morlet=True)
+    if re.shape[-2] > shape[0] or re.shape[-1] > shape[1]:
+        # A window wider than the grid (a very elongated wavelet: small slant or large
+        # sigma, as learning can produce): the matrix DFT would cost O(window^2) per
+        # frequency row; fold the window onto the grid (periodisation) and use an FFT.
+        folded = torch.complex(_fold(re, lo_x, lo_y, shape), _fold(im, lo_x, lo_y, shape))
+        return torch.fft.fft2(folded).real.float()
     re, im = re.float(), im.float()
     cos_x, sin_x = _dft_matrices(shape[0], lo_x, re.shape[-2], re.device)
     cos_y, sin_y = _dft_matrices(shape[1], lo_y, re.shape[-1], re.device)
