@@ -77,6 +77,7 @@ class WeightAveraging(Callback):
             for target, source in zip(
                 list(net.module_.parameters()) + list(net.module_.buffers()),
                 list(self.averaged_.module.parameters()) + list(self.averaged_.module.buffers()),
+                strict=True,
             ):
                 target.copy_(source)
         self.averaged_ = None  # the fitted model carries no second copy of the weights

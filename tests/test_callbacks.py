@@ -25,11 +25,11 @@ def test_weight_averaging_is_the_mean_of_the_last_epochs(rng):
         MLP, max_epochs=6, lr=0.1, callbacks=[snaps, WeightAveraging(start=3)], random_state=0
     ).fit(X, X[:, 0] > 0)
     mean = [torch.stack([s[i] for s in snaps.params_[2:]]).mean(0) for i in range(len(snaps.params_[0]))]
-    for expected, fitted in zip(mean, clf.module_.parameters()):
+    for expected, fitted in zip(mean, clf.module_.parameters(), strict=True):
         torch.testing.assert_close(fitted.detach(), expected, rtol=1e-5, atol=1e-6)
     # The last epoch's weights are not the average: the callback did change the model.
     assert any(
-        not torch.allclose(last, fitted.detach()) for last, fitted in zip(snaps.params_[-1], clf.module_.parameters())
+        not torch.allclose(last, fitted.detach()) for last, fitted in zip(snaps.params_[-1], clf.module_.parameters(), strict=True)
     )
     assert dict(clf.callbacks_)["WeightAveraging"].averaged_ is None  # no second copy kept
 

@@ -1,13 +1,16 @@
 """The recommended model (issue 8): its recipe, scikit-learn behaviour and model files."""
 
 import numpy as np
-import pytest
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from skin_estimators import ScatteringClassifier, load_model, make_recommended_classifier, save_model
+from skin_estimators import (
+    ScatteringClassifier,
+    load_model,
+    make_recommended_classifier,
+    save_model,
+)
 from skin_estimators.callbacks import WeightAveraging
-from skin_estimators.persistence import ModelFileError
 
 
 def test_recipe_and_overrides():
