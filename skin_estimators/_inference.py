@@ -106,7 +106,9 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
                 errors[start + i] = reason
             if ok:
                 p = clf.predict_proba(X)
-                if tta:
+                # An estimator with tta="hflip" already averages over the mirror; doing it
+                # again here would double the work for the same probabilities.
+                if tta and getattr(clf, "tta", None) != "hflip":
                     # images are (n, C, H, W) here: the last axis is the width
                     p = (p + clf.predict_proba(np.ascontiguousarray(X[..., ::-1]))) / 2
                 proba[[start + i for i in ok]] = p
