@@ -32,7 +32,7 @@ from sklearn.pipeline import make_pipeline
 
 import skin_estimators
 from skin_estimators import fetch_skin3, load_model, save_model
-from skin_estimators._inference import predict_files
+from skin_estimators.inference import predict_files
 from skin_estimators.preprocessing import ChannelNormalizer, ImageLoader
 
 MODELS = {

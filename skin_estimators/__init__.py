@@ -5,18 +5,24 @@ study's dataset, model files and the pretrained-weights helper. Optional compone
 (MLflow tracking, Dask) live in :mod:`skin_estimators.experiments` and are imported lazily.
 """
 
-from ._base import SkinNetClassifier
-from ._cnn import VanillaCNNClassifier
-from ._feature_cache import clear_feature_cache, feature_cache_info, set_feature_cache_max_bytes
-from ._pretrained import BiTClassifier, ResNet50Classifier
-from ._recommended import make_recommended_classifier
-from ._scattering import ScatteringClassifier
-from ._scattering_transformer import ScatteringTransformer
 from ._version import __version__
+from .classifiers import (
+    BiTClassifier,
+    ResNet50Classifier,
+    ScatteringClassifier,
+    SkinNetClassifier,
+    VanillaCNNClassifier,
+    make_recommended_classifier,
+)
 from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .networks import download_weights
 from .persistence import ModelFileError, load_model, save_model
-from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError
+from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError, ScatteringTransformer
+from .utils._coefficient_cache import (
+    clear_feature_cache,
+    feature_cache_info,
+    set_feature_cache_max_bytes,
+)
 
 __all__ = [
     "BiTClassifier",

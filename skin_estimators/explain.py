@@ -320,7 +320,7 @@ def explain_images(model, paths, out_dir, method="auto", batch_size=8, progress=
     """
     from tqdm.auto import tqdm
 
-    from ._inference import image_loader, split_pipeline, transform_files
+    from .inference import image_loader, split_pipeline, transform_files
 
     preprocess, clf = split_pipeline(model)
     loader = image_loader(model)

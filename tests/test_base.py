@@ -109,7 +109,7 @@ def test_augmentation_only_while_training(tiny_images):
 
 @pytest.mark.parametrize("augment", ["hflip", "vflip", "rot90", "affine", "color", ["hflip", "affine"]])
 def test_builtin_augmentations_keep_shape(augment, tiny_images):
-    from skin_estimators._augment import make_augmenter
+    from skin_estimators.classifiers._augment import make_augmenter
 
     X = torch.from_numpy(tiny_images[0])
     out = make_augmenter(augment)(X)
@@ -117,7 +117,7 @@ def test_builtin_augmentations_keep_shape(augment, tiny_images):
 
 
 def test_hflip_mirrors_about_half_the_images():
-    from skin_estimators._augment import hflip
+    from skin_estimators.classifiers._augment import hflip
 
     torch.manual_seed(0)
     x = torch.arange(2 * 4.0).reshape(1, 1, 2, 4).repeat(1000, 1, 1, 1)

@@ -388,7 +388,7 @@ def test_bit_freeze_backbone(skin3):
 
 
 def test_hyperrule(skin3):
-    from skin_estimators._hyperrule import hyperrule_factor
+    from skin_estimators.callbacks import hyperrule_factor
 
     X, y = skin3
     snap = Snapshot()
@@ -412,7 +412,7 @@ def test_hyperrule(skin3):
 
 
 def test_hyperrule_factor_shape():
-    from skin_estimators._hyperrule import hyperrule_factor
+    from skin_estimators.callbacks import hyperrule_factor
 
     f = [hyperrule_factor(s, 100) for s in range(100)]
     assert f[0] == pytest.approx(0.05) and f[19] == pytest.approx(1.0)
@@ -469,6 +469,25 @@ def test_bf16_autocast_runs_the_real_backbone(skin3):
 
 
 # ---------------------------------------------------------------------------- composition
+def test_loading_a_model_file_never_fetches_the_pretrained_weights(fitted, tmp_path,
+                                                                    monkeypatch, skin3):
+    """The persistence hook: the file's weights replace the checkpoint's, so none is read."""
+    import copy
+
+    from skin_estimators import load_model, save_model
+
+    X, _ = skin3
+    est = copy.deepcopy(fitted)
+    est.pretrained = True  # as if fine-tuned from the hub's weights
+    save_model(est, tmp_path / "m.safetensors")
+    cache = tmp_path / "empty-cache"
+    cache.mkdir()
+    _offline_env(monkeypatch, cache)  # any attempt to fetch the checkpoint would fail
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.pretrained is True and "_fetch_pretrained" not in vars(loaded)
+    np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
+
+
 def test_clone_keeps_new_parameters(fitted):
     fresh = clone(fitted)
     assert type(fresh) is type(fitted) and not hasattr(fresh, "module_")

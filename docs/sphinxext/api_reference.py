@@ -24,7 +24,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 # Section titles and order; modules not listed here come after these, under their dotted name.
 SECTIONS = {
-    "skin_estimators": "Estimators",
+    "skin_estimators.classifiers": "Estimators",
+    "skin_estimators": "Other top-level functions",
     "skin_estimators.datasets": "Datasets",
     "skin_estimators.preprocessing": "Preprocessing",
     "skin_estimators.networks": "Networks (PyTorch modules)",
@@ -32,6 +33,7 @@ SECTIONS = {
     "skin_estimators.metrics": "Metrics",
     "skin_estimators.experiments": "Experiments",
     "skin_estimators.persistence": "Model files",
+    "skin_estimators.inference": "Predicting from image files",
     "skin_estimators.explain": "Explaining predictions",
     "skin_estimators.utils": "Utilities",
     "skin_estimators.utils.estimator_checks": "Estimator checks",

@@ -64,7 +64,7 @@ def channel_statistics(paths, size, progress=False, batch_size=16):
     import numpy as np
     from tqdm.auto import tqdm
 
-    from .._inference import transform_files
+    from ..inference import transform_files
     from ..preprocessing import ImageLoader
 
     loader = ImageLoader(size=size)

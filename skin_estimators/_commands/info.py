@@ -41,7 +41,7 @@ def model_info(model, meta):
     """The fields that ``info`` prints, as a dict of JSON-able values."""
     from sklearn.pipeline import Pipeline
 
-    from .._inference import image_loader
+    from ..inference import image_loader
     from .._persistence import _safe
 
     steps = [s for _, s in model.steps] if isinstance(model, Pipeline) else [model]

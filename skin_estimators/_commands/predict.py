@@ -55,7 +55,7 @@ def run(args):
 
     import numpy as np
 
-    from .._inference import predict_files
+    from ..inference import predict_files
 
     import os
 

@@ -15,8 +15,9 @@ edit a file can recompute it. Safety against hostile files comes from never unpi
 from building only allow-listed classes.
 
 Loading builds each estimator from its class and parameters, restores the fitted attributes,
-lets skorch's ``initialize()`` create the network with the fitted shapes, and copies the
-weights in with ``load_state_dict(strict=True)``.
+lets the estimator create its networks with the fitted shapes through its persistence hook
+``_initialize_for_loading()`` (see :class:`~skin_estimators.SkinNetClassifier`), and copies
+the weights in with ``load_state_dict(strict=True)``.
 """
 
 import hashlib
@@ -63,7 +64,7 @@ def versions():
 
 
 def _is_net(est):
-    from .._base import SkinNetClassifier
+    from ..classifiers import SkinNetClassifier
 
     return isinstance(est, SkinNetClassifier)
 
@@ -152,7 +153,7 @@ def _restore_net(est, spec, tensors, where):
     # Creating the network draws initial weights from torch's generator; loading a model
     # must not change the caller's random stream.
     with torch.random.fork_rng(devices=[]):
-        _initialize_for_loading(est)
+        est._initialize_for_loading()  # the estimators' persistence hook (SkinNetClassifier)
     for module, key in spec["modules"].items():
         state = {k[len(key):]: v for k, v in tensors.items() if k.startswith(key)}
         try:
@@ -164,27 +165,6 @@ def _restore_net(est, spec, tensors, where):
             ) from None
     if "history" in spec:
         est.history_ = History(decode(spec["history"], f"{where}.history_"))
-
-
-def _initialize_for_loading(est):
-    """skorch's initialize(), without fetching pretrained weights that are overwritten anyway.
-
-    An estimator may define ``_initialize_for_loading()`` itself; otherwise a ``pretrained``
-    parameter (the timm backbones) is switched off for the duration.
-    """
-    hook = getattr(est, "_initialize_for_loading", None)
-    if hook is not None:
-        hook()
-        return
-    pretrained = est.__dict__.get("pretrained", None)
-    if pretrained is None or pretrained is False:
-        est.initialize()
-        return
-    est.__dict__["pretrained"] = False
-    try:
-        est.initialize()
-    finally:
-        est.__dict__["pretrained"] = pretrained
 
 
 def digest(meta_json, tensors):

@@ -1,15 +1,18 @@
 """Turning image files into the arrays that the estimators take.
 
 :class:`ImageLoader` reads and resizes images (file paths to ``uint8`` ``(n, H, W, 3)``);
-:class:`ChannelNormalizer` scales and normalises them (to ``float32`` ``(n, 3, H, W)``).
+:class:`ChannelNormalizer` scales and normalises them (to ``float32`` ``(n, 3, H, W)``);
+:class:`ScatteringTransformer` turns those into scattering coefficients for any scikit-learn
+model.
 A typical pipeline is ``make_pipeline(ImageLoader(size=400), ChannelNormalizer(), clf)``.
 """
 
-from ._cache import clear_image_cache, image_cache_info, set_image_cache_max_bytes
+from ..utils._array_cache import clear_image_cache, image_cache_info, set_image_cache_max_bytes
 from ._decode import MIN_IMAGE_SIZE
 from ._errors import ImageLoadError
 from ._image_loader import ImageLoader
 from ._normalizer import NORMALIZATION_PRESETS, ChannelNormalizer
+from ._scattering_transformer import ScatteringTransformer
 
 __all__ = [
     "MIN_IMAGE_SIZE",
@@ -17,6 +20,7 @@ __all__ = [
     "ChannelNormalizer",
     "ImageLoadError",
     "ImageLoader",
+    "ScatteringTransformer",
     "clear_image_cache",
     "image_cache_info",
     "set_image_cache_max_bytes",

@@ -11,8 +11,8 @@ from PIL import Image
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..utils._array_cache import _CACHE, clear_image_cache
 from . import _decode
-from ._cache import _CACHE, clear_image_cache
 from ._decode import RESAMPLING, RESIZE_MODES, describe_error
 from ._errors import ImageLoadError
 

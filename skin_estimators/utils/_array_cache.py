@@ -1,4 +1,9 @@
-"""A process-wide, size-bounded LRU cache of decoded and resized images.
+"""Process-wide, size-bounded LRU caches of arrays: decoded images and scattering coefficients.
+
+:class:`ArrayCache` is the byte-bounded LRU itself; this module holds its instance for the
+decoded and resized images of :class:`~skin_estimators.ImageLoader` and the functions that
+manage it. :mod:`._coefficient_cache` holds a second instance, for frozen-filter scattering
+coefficients.
 
 Cross-validation and grid search call ``ImageLoader.transform`` on the same files again and
 again (every fold, every candidate); decoding a photo costs milliseconds, copying it from
@@ -12,6 +17,7 @@ from collections import OrderedDict, namedtuple
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "ArrayCache",
     "CacheInfo",
     "clear_image_cache",
     "image_cache_info",
@@ -25,7 +31,9 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 CacheInfo = namedtuple("CacheInfo", ["hits", "misses", "n_images", "nbytes", "max_bytes"])
 
 
-class _ImageCache:
+class ArrayCache:
+    """Thread-safe LRU of read-only numpy arrays under any hashable key, bounded in bytes."""
+
     def __init__(self, max_bytes=DEFAULT_MAX_BYTES):
         self.max_bytes = max_bytes
         self._data = OrderedDict()
@@ -80,7 +88,7 @@ class _ImageCache:
             return previous
 
 
-_CACHE = _ImageCache()
+_CACHE = ArrayCache()
 
 
 def clear_image_cache():

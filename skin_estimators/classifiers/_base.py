@@ -23,8 +23,8 @@ from skorch.callbacks import EpochScoring, ProgressBar
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
+from ..utils._device import check_device_available, resolve_device
 from ._augment import make_augmenter
-from .utils._device import check_device_available, resolve_device
 
 __all__ = ["SkinNetClassifier"]
 
@@ -407,6 +407,17 @@ class SkinNetClassifier(NeuralNetClassifier):
     def initialize(self):
         self.augmenter_ = make_augmenter(self.augment)
         return super().initialize()
+
+    def _initialize_for_loading(self):
+        """Build the networks that a model file's weights are about to be copied into.
+
+        The persistence hook: :func:`~skin_estimators.load_model` restores the fitted
+        attributes (``classes_``, ``input_shape_``, ...), calls this, then loads every
+        module's state dict with ``strict=True``. The default is :meth:`initialize`; a
+        subclass overrides it to skip work the stored weights make useless (the pretrained
+        estimators do not fetch their checkpoint). Returns self.
+        """
+        return self.initialize()
 
     def get_iterator(self, dataset, training=False):
         if not training:

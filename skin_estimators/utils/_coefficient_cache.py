@@ -13,7 +13,7 @@ import hashlib
 import numpy as np
 import torch
 
-from .preprocessing._cache import _ImageCache
+from ._array_cache import ArrayCache
 
 __all__ = [
     "clear_feature_cache",
@@ -25,8 +25,8 @@ __all__ = [
 #: Default budget: 2 GiB, about 430 images' coefficients at 400x400 (J=2, L=8, float16).
 DEFAULT_MAX_BYTES = 2 * 1024**3
 
-# The LRU cache of the image loader is generic (any key, byte-bounded); reuse it.
-_CACHE = _ImageCache(DEFAULT_MAX_BYTES)
+# The same byte-bounded LRU as the image cache, with its own budget.
+_CACHE = ArrayCache(DEFAULT_MAX_BYTES)
 
 #: Coefficients are kept as float16: at most 5e-4 of each channel's range lost, which
 #: BatchNorm and SGD do not notice, for half the memory.

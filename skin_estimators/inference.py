@@ -1,7 +1,7 @@
-"""Predicting from image files one batch at a time, keeping going past unreadable files.
+"""Batch prediction from image files, keeping going past unreadable files.
 
-Shared by the ``predict`` and ``explain`` commands and by :mod:`skin_estimators.explain`:
-every input keeps its row, a file that cannot be decoded gets its reason instead of a
+What the ``predict``, ``describe`` and ``explain`` commands and :mod:`skin_estimators.explain`
+share: every input keeps its row, a file that cannot be decoded gets its reason instead of a
 prediction, and the rest of its batch is still predicted.
 """
 
@@ -11,7 +11,35 @@ __all__ = ["predict_files", "split_pipeline", "transform_files"]
 
 
 def split_pipeline(model):
-    """``(preprocessing, classifier)`` of a Pipeline that works from file paths."""
+    """Split a fitted pipeline that works from file paths into its preprocessing and its model.
+
+    Parameters
+    ----------
+    model : Pipeline
+        At least two steps, the first of which takes file paths (an ImageLoader).
+
+    Returns
+    -------
+    preprocessing : Pipeline
+        Every step but the last.
+    classifier : estimator
+        The last step.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a Pipeline of at least two steps (a bare classifier takes arrays).
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators import ChannelNormalizer, ImageLoader, VanillaCNNClassifier
+    >>> from skin_estimators.inference import split_pipeline
+    >>> model = make_pipeline(ImageLoader(size=16), ChannelNormalizer(), VanillaCNNClassifier())
+    >>> preprocess, clf = split_pipeline(model)
+    >>> len(preprocess), type(clf).__name__
+    (2, 'VanillaCNNClassifier')
+    """
     from sklearn.pipeline import Pipeline
 
     if isinstance(model, Pipeline) and len(model.steps) >= 2:
@@ -39,8 +67,39 @@ def image_loader(model):
 def transform_files(preprocess, paths):
     """Run ``preprocess`` on ``paths``, setting aside the files that cannot be loaded.
 
-    Returns ``(X, ok, errors)``: the transformed images of the loadable files, their indices
-    in ``paths``, and ``{index: reason}`` for the others. ``X`` is None when none loaded.
+    Parameters
+    ----------
+    preprocess : transformer
+        A fitted transformer that takes file paths (an ImageLoader or a pipeline starting
+        with one).
+    paths : list of str or path-like
+
+    Returns
+    -------
+    X : ndarray or None
+        The transformed images of the loadable files; None when none loaded.
+    ok : list of int
+        Their indices in ``paths``.
+    errors : dict
+        ``{index: reason}`` for the files that could not be loaded.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skin_estimators import ImageLoader
+    >>> from skin_estimators.inference import transform_files
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> good = os.path.join(tmp.name, "photo.png")
+    >>> Image.fromarray(np.zeros((24, 32, 3), dtype=np.uint8)).save(good)
+    >>> bad = os.path.join(tmp.name, "notes.png")
+    >>> with open(bad, "w") as f:
+    ...     _ = f.write("not an image")
+    >>> X, ok, errors = transform_files(ImageLoader(size=16).fit([good]), [good, bad])
+    >>> X.shape, ok, sorted(errors)
+    ((1, 16, 16, 3), [0], [1])
+    >>> tmp.cleanup()
     """
     from .preprocessing import ImageLoadError
 
@@ -91,6 +150,28 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
         NaN rows for the files that could not be loaded.
     errors : list of (str or None)
         The reason per file, None where it was predicted.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators import ChannelNormalizer, ImageLoader, VanillaCNNClassifier
+    >>> from skin_estimators.inference import predict_files
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> rng = np.random.RandomState(0)
+    >>> paths = []
+    >>> for i in range(8):
+    ...     paths.append(os.path.join(tmp.name, f"photo{i}.png"))
+    ...     Image.fromarray(rng.randint(0, 256, (24, 32, 3), dtype=np.uint8)).save(paths[-1])
+    >>> model = make_pipeline(ImageLoader(size=16), ChannelNormalizer(),
+    ...                       VanillaCNNClassifier(max_epochs=1, random_state=0))
+    >>> model = model.fit(paths, ["acne", "lichen"] * 4)
+    >>> proba, errors = predict_files(model, paths[:2] + [os.path.join(tmp.name, "gone.png")])
+    >>> proba.shape, bool(np.isnan(proba[2]).all()), errors[:2], errors[2] is not None
+    ((3, 2), True, [None, None], True)
+    >>> tmp.cleanup()
     """
     from tqdm.auto import tqdm
 

@@ -8,8 +8,8 @@ from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .networks import Scattering2D
-from .utils._device import resolve_device
+from ..networks import Scattering2D
+from ..utils._device import resolve_device
 
 __all__ = ["ScatteringTransformer"]
 

@@ -12,11 +12,11 @@ import torch
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator, to_tensor
 
+from ..callbacks import HyperRuleSchedule
+from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
+from ..networks._weights import BACKBONES
+from ..utils._precision import autocast_dtype, check_precision
 from ._base import SkinNetClassifier
-from ._hyperrule import HyperRuleSchedule
-from .networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
-from .networks._weights import BACKBONES
-from .utils._precision import autocast_dtype, check_precision
 
 __all__ = ["BiTClassifier", "ResNet50Classifier"]
 
@@ -77,7 +77,8 @@ class _TimmClassifier(SkinNetClassifier):
         kwargs = self.get_params_for("module")
         kwargs.setdefault("tag", self._timm_tag)
         kwargs.setdefault("n_classes", len(self.classes_))
-        kwargs.setdefault("pretrained", self.pretrained)
+        # False while a model file is loaded: its weights replace the checkpoint's anyway.
+        kwargs.setdefault("pretrained", self.pretrained if self._fetch_pretrained else False)
         kwargs.setdefault("zero_init_head", self.schedule == "hyperrule")
         kwargs.setdefault("owner", type(self).__name__)
         model = self.module(**kwargs)
@@ -92,6 +93,19 @@ class _TimmClassifier(SkinNetClassifier):
         super().initialize()
         self.grad_scaler_ = None
         return self
+
+    #: Whether initialize_module builds the backbone with the ``pretrained`` weights; only
+    #: _initialize_for_loading switches it off, on the instance and for its duration.
+    _fetch_pretrained = True
+
+    def _initialize_for_loading(self):
+        # Persistence hook (see SkinNetClassifier): the model file holds every weight, so
+        # build the backbone with random ones rather than download or read the checkpoint.
+        self._fetch_pretrained = False
+        try:
+            return self.initialize()
+        finally:
+            del self._fetch_pretrained
 
     def get_all_learnable_params(self):
         # Frozen parameters stay out of the optimiser (no momentum or weight decay on them).

@@ -1,7 +1,7 @@
 """The library's recommended model when no pretrained weights may be downloaded."""
 
+from ..callbacks import WeightAveraging
 from ._scattering import ScatteringClassifier
-from .callbacks import WeightAveraging
 
 __all__ = ["make_recommended_classifier"]
 

@@ -1,7 +1,7 @@
 """VanillaCNNClassifier: the study's small CNN trained from scratch."""
 
+from ..networks import VanillaCNN
 from ._base import SkinNetClassifier
-from .networks import VanillaCNN
 
 __all__ = ["VanillaCNNClassifier"]
 

@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from skorch.utils import to_tensor
 
+from ..networks import ScatteringNet
+from ..utils._coefficient_cache import scattering_features
 from ._base import SkinNetClassifier
-from ._feature_cache import scattering_features
-from .networks import ScatteringNet
 
 __all__ = ["ScatteringClassifier"]
 
