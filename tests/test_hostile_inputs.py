@@ -36,3 +36,117 @@ def test_zip_over_the_total_size_limit_is_refused(tmp_path):
     with pytest.raises(OSError, match=r"8,000 bytes, more than the limit of 5,000"):
         safe_extract_zip(archive, tmp_path / "out", max_bytes=5000)
     assert safe_extract_zip(archive, tmp_path / "ok", max_bytes=8000) == 2
+
+
+# --- experiment configs -----------------------------------------------------------------
+
+def _config(tmp_path, text, name="bad.yaml"):
+    path = tmp_path / name
+    path.write_text(text) if isinstance(text, str) else path.write_bytes(text)
+    return path
+
+
+_CNN = "data: fetch_skin3\nmodels:\n  - name: cnn\n"
+
+
+@pytest.mark.parametrize(("text", "key", "says"), [
+    ("device: tpu\n" + _CNN, "device", "not a device name"),
+    ("image_size: 100000\n" + _CNN, "image_size", "at most 4096"),
+    (_CNN + "    params: {optimizer: SGDD}\n", "models[0].params.optimizer", "not an optimizer"),
+    (_CNN + "    params: {criterion: foo}\n", "models[0].params.criterion", "Python object"),
+    (_CNN + "    params: {module__bogus: 3}\n", "models[0].params.module__bogus", "no argument 'bogus'"),
+    (_CNN + '    params: {max_epochs: "two"}\n', "models[0].params.max_epochs", "must be a whole number"),
+    (_CNN + "    grid: {lr: [0.1, fast]}\n", "models[0].grid.lr", "must be a number"),
+])
+def test_bad_config_values_name_file_and_key(tmp_path, text, key, says):
+    from skin_estimators.experiments import ConfigError, load_config
+
+    path = _config(tmp_path, text)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    message = str(excinfo.value)
+    assert str(path) in message and key in message and says in message
+    assert "\n" not in message
+
+
+def test_cuda_in_a_config_without_a_gpu_is_a_config_error(tmp_path):
+    import torch
+
+    from skin_estimators.experiments import ConfigError, load_config
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ConfigError, match=r"device: .*no CUDA GPU"):
+        load_config(_config(tmp_path, "device: cuda\n" + _CNN))
+
+
+def test_optimizer_by_name_becomes_the_torch_class(tmp_path):
+    import torch
+
+    from skin_estimators.experiments import load_config
+
+    config = load_config(_config(tmp_path, _CNN + "    params: {optimizer: Adam, lr: 0.01}\n"))
+    est = config.rows()[0].make_estimator(seed=0, device="cpu")
+    assert est.optimizer is torch.optim.Adam
+
+
+def test_billion_laughs_in_params_is_refused_quickly(tmp_path):
+    import time
+
+    from skin_estimators.experiments import ConfigError, load_config
+
+    lol = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lol.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
+    text = "data: fetch_skin3\nmodels:\n  - name: cnn\n    params:\n      module__x:\n" + \
+        "\n".join("        " + line for line in lol) + "\n"
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match="expands to more than 100,000 values"):
+        load_config(_config(tmp_path, text))
+    assert time.perf_counter() - start < 5
+
+
+def test_binary_config_names_the_file(tmp_path):
+    from skin_estimators.experiments import ConfigError, load_config
+
+    path = _config(tmp_path, b"\x89PNG\r\n\x1a\n\xff\xfe", name="image.yaml")
+    with pytest.raises(ConfigError, match=r"image\.yaml: not a text file in UTF-8"):
+        load_config(path)
+
+
+def test_unparsable_override_is_a_config_error(tmp_path):
+    from skin_estimators.experiments import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=r"override 'image_size=\[unclosed': not valid YAML"):
+        load_config(_config(tmp_path, _CNN), overrides=["image_size=[unclosed"])
+
+
+def test_image_loader_refuses_absurd_sizes():
+    import numpy as np
+
+    from skin_estimators import ImageLoader
+
+    with pytest.raises(ValueError, match="at most 4096 pixels a side, got 60000"):
+        ImageLoader(size=60000).transform(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def test_describe_reports_a_decompression_bomb_in_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    from skin_estimators.cli import main
+
+    folder = tmp_path / "data"
+    for cls in ("a", "b"):
+        (folder / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(folder / cls / "ok.png")
+    # A PNG whose header claims 20000 x 20000 pixels (400 MP) but holds almost nothing.
+    Image.new("1", (20000, 20000)).save(folder / "a" / "huge.png")
+    code = main(["describe", str(folder), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    import json
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    (path, reason), = summary["unreadable"].items()
+    assert path.endswith("huge.png") and "MAX_IMAGE_PIXELS" in reason
+    assert code in (0, 1)
