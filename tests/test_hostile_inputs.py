@@ -150,3 +150,89 @@ def test_describe_reports_a_decompression_bomb_in_one_line(tmp_path, capsys):
     (path, reason), = summary["unreadable"].items()
     assert path.endswith("huge.png") and "MAX_IMAGE_PIXELS" in reason
     assert code in (0, 1)
+
+
+# --- command-line outputs ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def model_and_photos(tmp_path_factory):
+    """A tiny fitted pipeline saved in the safe format, and a folder of 3 small photos, one of
+    them with a file name that is not valid UTF-8 (Latin-1 'café')."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+    from sklearn.pipeline import make_pipeline
+
+    from skin_estimators import ChannelNormalizer, ImageLoader, VanillaCNNClassifier, save_model
+
+    root = tmp_path_factory.mktemp("hostile")
+    photos = root / "photos"
+    photos.mkdir()
+    rng = np.random.RandomState(0)
+    names = [b"a.jpg", b"b.jpg", b"caf\xe9.jpg"]
+    for name in names:
+        pixels = rng.randint(0, 255, (12, 12, 3)).astype(np.uint8)
+        Image.fromarray(pixels).save(os.path.join(os.fsencode(photos), name), format="JPEG")
+    X = rng.randint(0, 255, (9, 12, 12, 3)).astype(np.uint8)
+    y = np.array(["acne", "herpes", "lichen"] * 3)
+    pipe = make_pipeline(ImageLoader(size=8), ChannelNormalizer(),
+                         VanillaCNNClassifier(max_epochs=1, batch_size=4, random_state=0))
+    pipe.fit(X, y)
+    model = root / "model.safetensors"
+    save_model(pipe, model)
+    return model, photos
+
+
+def test_predict_out_may_not_replace_an_input(model_and_photos, capsys):
+    from skin_estimators.cli import main
+
+    model, photos = model_and_photos
+    photo = photos / "a.jpg"
+    before = photo.read_bytes(), model.read_bytes()
+    for target in (photo, model):
+        code = main(["predict", str(model), str(photo), "--out", str(target), "--quiet"])
+        assert code == 2
+        assert "is one of the inputs" in capsys.readouterr().err
+    assert (photo.read_bytes(), model.read_bytes()) == before
+
+
+def test_predict_out_folder_is_named_not_a_temp_file(model_and_photos, tmp_path, capsys):
+    from skin_estimators.cli import main
+
+    model, photos = model_and_photos
+    code = main(["predict", str(model), str(photos), "--out", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "is a folder" in err and ".tmp" not in err
+
+
+def test_non_utf8_file_names_are_written_losslessly(model_and_photos, tmp_path):
+    import csv
+    import os
+
+    from skin_estimators.cli import main
+
+    model, photos = model_and_photos
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), str(photos), "--out", str(out), "--quiet"]) == 0
+    with open(out, newline="", encoding="utf-8", errors="surrogateescape") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and all(r["error"] == "" for r in rows)
+    assert {os.path.basename(os.fsencode(r["image_path"])) for r in rows} == {
+        b"a.jpg", b"b.jpg", b"caf\xe9.jpg"}
+    # The name read back opens the very file.
+    assert all(os.path.exists(r["image_path"]) for r in rows)
+
+
+def test_explain_with_a_non_utf8_file_name(model_and_photos, tmp_path):
+    import csv
+
+    from skin_estimators.cli import main
+
+    model, photos = model_and_photos
+    out = tmp_path / "expl"
+    assert main(["explain", str(model), str(photos), "--out", str(out), "--quiet"]) == 0
+    with open(out / "explanations.csv", newline="", encoding="utf-8",
+              errors="surrogateescape") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and all(r["error"] == "" for r in rows)
