@@ -236,3 +236,40 @@ def test_explain_with_a_non_utf8_file_name(model_and_photos, tmp_path):
               errors="surrogateescape") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 and all(r["error"] == "" for r in rows)
+
+
+# --- configs that would run code ---------------------------------------------------------
+
+def test_config_import_path_outside_the_library_is_refused(tmp_path, capsys):
+    from skin_estimators.cli import main
+    from skin_estimators.experiments import ConfigError, load_config
+
+    path = _config(tmp_path, 'data: fetch_skin3\nmodels:\n  - name: "os:abort"\n')
+    with pytest.raises(ConfigError, match=r"'os:abort' is an import path outside "
+                                          r"skin_estimators.*--allow-import"):
+        load_config(path)
+    # The command line says so in one line, exit status 2, and nothing is imported or called.
+    assert main(["cv", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "--allow-import" in capsys.readouterr().err
+
+
+def test_library_factories_need_no_opt_in_but_other_library_functions_do(tmp_path):
+    from skin_estimators.experiments import ConfigError, load_config
+
+    ok = _config(tmp_path, "data: fetch_skin3\nmodels:\n"
+                 "  - name: skin_estimators:make_recommended_classifier\n", name="ok.yaml")
+    assert load_config(ok).rows()[0].make_estimator(seed=0, device="cpu") is not None
+    bad = _config(tmp_path, "data: fetch_skin3\nmodels:\n"
+                  "  - name: skin_estimators:download_weights\n")
+    with pytest.raises(ConfigError, match="not an estimator class or estimator factory"):
+        load_config(bad)
+
+
+def test_allow_import_opts_in(tmp_path):
+    from skin_estimators.experiments import load_config
+
+    path = _config(tmp_path, "data: fetch_skin3\nmodels:\n"
+                   "  - name: sklearn.linear_model:LogisticRegression\n")
+    config = load_config(path, allow_import=True)
+    assert type(config.rows()[0].make_estimator(seed=0, device="cpu")).__name__ == \
+        "LogisticRegression"

@@ -270,7 +270,8 @@ class Row:
 
     def make_estimator(self, seed, device):
         """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""
-        cls = resolve_model(self.model)
+        # The config was validated, import paths included (allow_import was decided then).
+        cls = resolve_model(self.model, allow_import=True)
         est = cls()
         defaults = {"random_state": seed, "device": device, "verbose": 0}
         names = est.get_params(deep=False)

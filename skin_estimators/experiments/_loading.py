@@ -18,7 +18,7 @@ from ._registry import resolve_model
 __all__ = ["apply_overrides", "load_config", "validate_config"]
 
 
-def load_config(path, overrides=None, models=None):
+def load_config(path, overrides=None, models=None, allow_import=False):
     """Read, override and validate a YAML experiment config.
 
     Parameters
@@ -32,6 +32,10 @@ def load_config(path, overrides=None, models=None):
     models : list of str, default=None
         Keep only the ``models:`` entries with these names (before validation, so entries of
         other models are not checked).
+    allow_import : bool, default=False
+        Accept model names that are import paths outside ``skin_estimators``
+        (``"mypackage.models:MyNet"``). Loading such a config imports that module and calls
+        the object, so, as for pickled model files, only allow it for configs you trust.
 
     Returns
     -------
@@ -89,7 +93,7 @@ def load_config(path, overrides=None, models=None):
                 raise ConfigError(path, [("models", f"no entry for {', '.join(models)}; the "
                                           f"config has {', '.join(names)}")])
             raw["models"] = kept
-    return validate_config(raw, path)
+    return validate_config(raw, path, allow_import=allow_import)
 
 
 #: Most values a config may hold once YAML aliases are expanded. Real configs hold a few
@@ -128,7 +132,7 @@ def _parse_yaml(text, path, where=""):
     return raw
 
 
-def validate_config(raw, path=None):
+def validate_config(raw, path=None, allow_import=False):
     """Validate a config given as a dict (as read from YAML); ``path`` is used in messages.
 
     Parameters
@@ -138,6 +142,10 @@ def validate_config(raw, path=None):
     path : str or path-like, default=None
         The file it came from: named in error messages, and the folder that ``data.path``
         is relative to.
+    allow_import : bool, default=False
+        Accept model names that are import paths outside ``skin_estimators``
+        (``"mypackage.models:MyNet"``). Loading such a config imports that module and calls
+        the object, so, as for pickled model files, only allow it for configs you trust.
 
     Returns
     -------
@@ -164,7 +172,7 @@ def validate_config(raw, path=None):
     except ValidationError as exc:
         raise ConfigError(path, [_describe(err) for err in exc.errors()]) from None
     config._source = None if path is None else Path(path)
-    _check_models(config, path)
+    _check_models(config, path, allow_import)
     seen, problems = {}, []
     for row in config.rows():
         if row.row_id in seen:
@@ -313,12 +321,12 @@ def optimizer_class(name):
     return cls if ok else None
 
 
-def _check_models(config, path):
+def _check_models(config, path, allow_import=False):
     """Model names and estimator parameter names: errors that name the key."""
     problems = []
     for i, spec in enumerate(config.models):
         try:
-            cls = resolve_model(spec.name)
+            cls = resolve_model(spec.name, allow_import=allow_import)
         except ValueError as exc:
             problems.append((f"models[{i}].name", str(exc)))
             continue
