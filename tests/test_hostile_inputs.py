@@ -273,3 +273,15 @@ def test_allow_import_opts_in(tmp_path):
     config = load_config(path, allow_import=True)
     assert type(config.rows()[0].make_estimator(seed=0, device="cpu")).__name__ == \
         "LogisticRegression"
+
+
+def test_mixed_type_labels_get_a_clear_error():
+    import numpy as np
+
+    from skin_estimators import VanillaCNNClassifier
+    from skin_estimators.utils.estimator_checks import make_tiny_images
+
+    X, _ = make_tiny_images(n=6, size=8)
+    y = np.array(["acne", 1, "herpes", 2, "acne", 1], dtype=object)
+    with pytest.raises(ValueError, match=r"y mixes label types \(int, str\)"):
+        VanillaCNNClassifier(max_epochs=1).fit(X, y)
