@@ -285,3 +285,115 @@ def test_mixed_type_labels_get_a_clear_error():
     y = np.array(["acne", 1, "herpes", 2, "acne", 1], dtype=object)
     with pytest.raises(ValueError, match=r"y mixes label types \(int, str\)"):
         VanillaCNNClassifier(max_epochs=1).fit(X, y)
+
+
+# --- safe model files -------------------------------------------------------------------
+
+_EVENTS = []
+_RECORDING = [False]
+
+
+def _audit(event, args):
+    if _RECORDING[0] and (event == "open" or event.startswith("socket.")
+                          or event in ("os.mkdir", "os.rename", "os.remove", "shutil.copyfile")):
+        _EVENTS.append((event, args[0] if args else None))
+
+
+@pytest.fixture
+def touched():
+    """Records every file opened, folder made and socket used while the test body runs."""
+    import sys
+
+    if not getattr(sys, "_skin_estimators_audit", False):
+        sys.addaudithook(_audit)  # audit hooks cannot be removed: one for the whole session
+        sys._skin_estimators_audit = True
+    _EVENTS.clear()
+    _RECORDING[0] = True
+    yield _EVENTS
+    _RECORDING[0] = False
+
+
+@pytest.fixture(scope="module")
+def saved_cnn(tmp_path_factory):
+    import numpy as np
+
+    from skin_estimators import VanillaCNNClassifier, save_model
+
+    X = np.random.RandomState(0).randn(9, 3, 8, 8).astype("float32")
+    y = np.array(["acne", "herpes", "lichen"] * 3)
+    clf = VanillaCNNClassifier(max_epochs=1, batch_size=4, random_state=0).fit(X, y)
+    path = tmp_path_factory.mktemp("safe") / "cnn.safetensors"
+    save_model(clf, path)
+    return clf, X, path
+
+
+def _crafted(saved, tmp_path, edit):
+    """A copy of ``saved`` with its JSON edited and the digest recomputed (as an attacker can)."""
+    import json
+    import shutil
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from skin_estimators._persistence import _safe
+
+    path = tmp_path / "crafted.safetensors"
+    shutil.copy(saved, path)
+    with safe_open(str(path), framework="pt") as f:
+        doc = json.loads(f.metadata()["skin_estimators"])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    edit(doc["estimator"]["params"])
+    meta = json.dumps(doc)
+    save_file(tensors, str(path), metadata={"skin_estimators": meta,
+                                            "sha256": _safe.digest(meta, tensors)})
+    return path
+
+
+@pytest.mark.parametrize("edit", [
+    lambda p: p.update(module={"__type__": "skin_estimators.networks.download_weights"},
+                       module__cache_dir="/tmp/attacker-chosen"),
+    lambda p: p.update(module={"__type__": "skin_estimators.networks.create_backbone"}),
+    lambda p: p.update(module__pretrained="/etc/passwd"),
+    lambda p: p.update(module__url="http://127.0.0.1:9/x.pth"),
+], ids=["download_weights", "create_backbone", "local-path", "url"])
+def test_crafted_safe_file_is_refused_without_touching_anything(saved_cnn, tmp_path, touched,
+                                                                 edit):
+    import os
+
+    from skin_estimators import ModelFileError, load_model
+
+    _RECORDING[0] = False
+    path = _crafted(saved_cnn[2], tmp_path, edit)
+    before = sorted(os.listdir(tmp_path))
+    _RECORDING[0] = True
+    with pytest.raises(ModelFileError, match=r"crafted\.safetensors.*refusing"):
+        load_model(path)
+    _RECORDING[0] = False
+    assert not [e for e in touched if e[0].startswith("socket.")]
+    opened = {os.path.abspath(os.fsdecode(a)) for e, a in touched
+              if e == "open" and isinstance(a, (str, bytes, os.PathLike))}
+    assert opened <= {os.path.abspath(path)}, opened
+    assert not [e for e in touched if e[0] != "open"]
+    assert sorted(os.listdir(tmp_path)) == before
+    assert not os.path.exists("/tmp/attacker-chosen")
+
+
+def test_cuda_saved_safe_file_loads_on_a_cpu_machine(saved_cnn, tmp_path):
+    import numpy as np
+    import torch
+
+    from skin_estimators import load_model, save_model
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU; the fallback is for CPU-only machines")
+    clf, X, _ = saved_cnn
+    path = tmp_path / "gpu.safetensors"
+    clf.__dict__["device"] = "cuda"  # as saved on a GPU machine
+    try:
+        save_model(clf, path)
+    finally:
+        clf.__dict__["device"] = "auto"
+    with pytest.warns(UserWarning, match="no CUDA GPU: it runs on the CPU"):
+        loaded = load_model(path)
+    assert str(loaded.device) == "cpu"
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5)
