@@ -7,8 +7,8 @@ import sys
 import tempfile
 
 __all__ = [
-    "CommandError", "add_model_arguments", "atomic_open", "collect_files", "load_cli_model",
-    "positive_int", "say",
+    "CommandError", "add_model_arguments", "atomic_open", "check_output_file", "collect_files",
+    "display_name", "load_cli_model", "open_csv", "positive_int", "say",
 ]
 
 
@@ -104,3 +104,44 @@ def atomic_open(path, mode="w", **kwargs):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def check_output_file(out, inputs, option="--out"):
+    """Refuse an output file that is a folder, lacks its folder, or would replace an input.
+
+    ``inputs`` are every file the command reads (the model file, the images): writing the
+    output over one of them would destroy it (``predict model photo.jpg --out photo.jpg``).
+    """
+    out = os.fspath(out)
+    if os.path.isdir(out):
+        raise CommandError(f"{option} {out!r} is a folder; give a file name inside it, e.g. "
+                           f"{os.path.join(out, 'predictions.csv')!r}", code=2)
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise CommandError(f"the folder of {option} {out!r} does not exist: create it first",
+                           code=2)
+    if os.path.exists(out):
+        for path in inputs:
+            try:
+                same = os.path.samefile(out, path)
+            except OSError:  # an input that does not exist gets its own error row
+                continue
+            if same:
+                raise CommandError(f"{option} {out!r} is one of the inputs ({os.fspath(path)!r}); "
+                                   "writing to it would destroy it: choose another file", code=2)
+
+
+def open_csv(path):
+    """Write a CSV atomically; file names that are not valid UTF-8 are kept byte for byte.
+
+    File names on Linux are bytes; Python shows undecodable bytes as lone surrogates
+    (``os.fsdecode``). Writing them with ``errors="surrogateescape"`` puts the original bytes
+    back, so the CSV names exactly the file on disk (read it back with the same error
+    handler, e.g. ``pandas.read_csv(..., encoding_errors="surrogateescape")``).
+    """
+    return atomic_open(path, "w", newline="", encoding="utf-8", errors="surrogateescape")
+
+
+def display_name(path):
+    """A printable form of a file name (undecodable bytes shown as ``\\xNN``)."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")

@@ -36,6 +36,10 @@ def add_arguments(parser, default_out=None):
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask scheduler address for --backend dask, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--allow-import", action="store_true",
+                        help="accept model names that are import paths outside skin_estimators "
+                             "('package.module:Class'); importing runs that code, so only use "
+                             "it for configs you trust")
 
 
 def add_parser(subparsers):
@@ -56,7 +60,8 @@ def run(args):
     from skin_estimators.experiments import ConfigError, load_config, run_experiment
 
     try:
-        config = load_config(args.config, overrides=args.overrides, models=args.models)
+        config = load_config(args.config, overrides=args.overrides, models=args.models,
+                             allow_import=getattr(args, "allow_import", False))
     except ConfigError as exc:  # a usage error, as for `train --config`
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -41,8 +41,10 @@ def add_parser(subparsers):
 
 
 def _upright_size(path):
-    """(width, height) as displayed, i.e. after the EXIF orientation; None if unreadable."""
+    """(width, height) as displayed (after the EXIF orientation), or the reason it is unreadable."""
     from PIL import Image
+
+    from ..preprocessing._decode import describe_error
 
     try:
         with Image.open(path) as im:
@@ -50,8 +52,9 @@ def _upright_size(path):
             if im.getexif().get(0x0112) in (5, 6, 7, 8):
                 w, h = h, w
             return w, h
-    except OSError:
-        return None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        # Pillow refuses huge images in open() itself (DecompressionBombError is neither).
+        return describe_error(exc)
 
 
 def channel_statistics(paths, size, progress=False, batch_size=16):
@@ -109,12 +112,12 @@ def run(args):
     counts = {n: int(np.sum(data.target == n)) for n in names}
 
     sizes = {p: _upright_size(p) for p in data.filenames}
-    good = [p for p, s in sizes.items() if s is not None]
+    unreadable = {p: s for p, s in sizes.items() if isinstance(s, str)}
+    good = [p for p in sizes if p not in unreadable]
     widths = [sizes[p][0] for p in good]
     heights = [sizes[p][1] for p in good]
     mean, std, image_std, errors = channel_statistics(data.filenames, args.size, progress=not args.quiet)
-    errors.update({p: "cannot be opened as an image" for p, s in sizes.items()
-                   if s is None and p not in errors})
+    errors.update({p: r for p, r in unreadable.items() if p not in errors})
 
     summary = {
         "data": os.path.abspath(args.data) if args.data != "skin3" else "skin3",

@@ -5,9 +5,10 @@ import argparse
 from ._common import (
     CommandError,
     add_model_arguments,
-    atomic_open,
+    check_output_file,
     collect_files,
     load_cli_model,
+    open_csv,
     positive_int,
     say,
 )
@@ -52,6 +53,12 @@ def run(args):
     files = collect_files(args.images)
     if not files:
         raise CommandError("no images to explain: the folders given are empty")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
+                           code=2)
+    table = os.path.join(args.out, "explanations.csv")
+    if os.path.isdir(args.out):
+        check_output_file(table, [args.model, *files])
     model = load_cli_model(args)
     try:
         records = explain_images(model, files, args.out, method=args.method,
@@ -59,8 +66,7 @@ def run(args):
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     fields = ["image_path", "overlay_path", "pred_class", "probability", "method", "error"]
-    with atomic_open(os.path.join(args.out, "explanations.csv"), "w", newline="",
-                     encoding="utf-8") as f:
+    with open_csv(table) as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         for rec in records:

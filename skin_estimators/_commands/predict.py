@@ -5,9 +5,10 @@ import argparse
 from ._common import (
     CommandError,
     add_model_arguments,
-    atomic_open,
+    check_output_file,
     collect_files,
     load_cli_model,
+    open_csv,
     positive_int,
     say,
 )
@@ -19,7 +20,9 @@ The CSV has one row per input file, always: image_path, pred_class, one probabil
 per class (proba_<class>) and error. A file that cannot be read as an image (corrupt,
 truncated, not an image) gets its reason in the error column and no prediction; the others
 are still predicted. Hidden files (names starting with '.') inside folders are skipped. The
-CSV is written to a temporary file and renamed at the end, so it is never left half-written.
+CSV is written to a temporary file and renamed at the end, so it is never left half-written,
+and never over an input (the model file or an image). File names that are not valid UTF-8
+are written byte for byte (see the command-line guide).
 
 Exit status: 0 if every file was predicted, 1 if any row has an error (or the run failed),
 2 for a usage error.
@@ -57,12 +60,8 @@ def run(args):
 
     from ..inference import predict_files
 
-    import os
-
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        raise CommandError(f"the folder of --out {args.out!r} does not exist: create it first")
     files = collect_files(args.paths)
+    check_output_file(args.out, [args.model, *files])
     if not files:
         raise CommandError("no files to predict: the folders given are empty")
     model = load_cli_model(args)
@@ -72,7 +71,7 @@ def run(args):
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     classes = model[-1].classes_
-    with atomic_open(args.out, "w", newline="", encoding="utf-8") as f:
+    with open_csv(args.out) as f:
         writer = csv.writer(f)
         writer.writerow(["image_path", "pred_class", *[f"proba_{c}" for c in classes], "error"])
         for path, p, err in zip(files, proba, errors, strict=True):

@@ -130,6 +130,8 @@ def build(spec, tensors, where="model"):
             "know (written by a newer version, or a model from another library?)"
         ) from None
     params = {k: decode(v, f"{where} parameter {k}") for k, v in spec["params"].items()}
+    _check_network_params(cls, params, where)
+    _device_of_this_machine(params, where)
     if "steps" in spec:
         steps = [(n, "passthrough" if s == "passthrough" else build(s, tensors, f"{where}[{n!r}]"))
                  for n, s in spec["steps"]]
@@ -140,6 +142,74 @@ def build(spec, tensors, where="model"):
     if "classes" in spec:
         _restore_net(est, spec, tensors, where)
     return est
+
+
+#: ``module__*`` keywords that make a network read a file or reach the network when built.
+_LOCATION_KEYWORDS = {"pretrained", "cache_dir", "file", "url", "checkpoint_path", "path",
+                      "pretrained_cfg", "pretrained_cfg_overlay", "weights", "hf_hub_id"}
+
+
+def _check_network_params(cls, params, where):
+    """Refuse network parameters that would make loading touch anything but the model file.
+
+    A file names the network builder (``module``) and its keywords (``module__*``); a
+    crafted file could name ``download_weights`` or pass a URL, a cache folder or a local
+    path, and building the network would then fetch, create or read it. The library's own
+    estimators only ever save their default builder, so anything else is refused; the
+    generic ``SkinNetClassifier`` may hold a network class of ``skin_estimators.networks``
+    (a ``torch.nn.Module``), never a function.
+    """
+    import inspect
+
+    import torch
+
+    if "module" not in params or not _is_net_class(cls):
+        return
+    module = params["module"]
+    default = inspect.signature(cls).parameters.get("module")
+    default = None if default is None else default.default
+    if default not in (None, inspect.Parameter.empty):
+        ok = module is default
+    else:
+        ok = isinstance(module, type) and issubclass(module, torch.nn.Module)
+    if not ok:
+        raise ValueError(
+            f"{where} names the network builder {getattr(module, '__name__', module)!r}, which "
+            f"is not the one {cls.__name__} saves; the file was not written by "
+            "skin-estimators' save_model, refusing to build it"
+        )
+    for key, value in params.items():
+        if not key.startswith("module__"):
+            continue
+        name = key[len("module__"):]
+        named_location = name in _LOCATION_KEYWORDS and value not in (None, False)
+        looks_like_location = isinstance(value, str) and any(
+            mark in value for mark in ("/", "\\", "://", ".pth", ".safetensors", ".npz", ".bin"))
+        if named_location or looks_like_location:
+            raise ValueError(
+                f"{where} parameter {key}={value!r} would make loading read a file or reach "
+                "the network; a safe model file holds its weights itself, refusing it"
+            )
+
+
+def _is_net_class(cls):
+    from .._base import SkinNetClassifier
+
+    return isinstance(cls, type) and issubclass(cls, SkinNetClassifier)
+
+
+def _device_of_this_machine(params, where):
+    """A model saved on a GPU loads on a machine without one (on the CPU, with a note)."""
+    import warnings
+
+    import torch
+
+    device = params.get("device")
+    if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(
+            f"{where} was saved with device={device!r}, but this machine has no CUDA GPU: it "
+            "runs on the CPU (device='cpu').", UserWarning, stacklevel=4)
+        params["device"] = "cpu"
 
 
 def _restore_net(est, spec, tensors, where):

@@ -310,6 +310,13 @@ class SkinNetClassifier(NeuralNetClassifier):
     def _encode_labels(self, y):
         """Fit the label encoder on y (or on ``classes``) and return y as integer codes."""
         y = np.asarray(y)
+        if y.dtype == object:
+            kinds = sorted({type(v).__name__ for v in y.ravel()})
+            if len(kinds) > 1:  # numpy would fail sorting them with a bare TypeError
+                raise ValueError(
+                    f"y mixes label types ({', '.join(kinds)}); give every label the same "
+                    "type, e.g. all strings: y = [str(label) for label in y]."
+                )
         check_classification_targets(y)
         encoder = LabelEncoder()
         encoder.fit(self.classes if self.classes is not None else y)

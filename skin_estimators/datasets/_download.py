@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 import stat
 import tempfile
 import warnings
@@ -11,6 +10,11 @@ import zipfile
 __all__ = ["download", "safe_extract_zip"]
 
 _CHUNK = 1 << 16
+#: Extraction refuses archives that would write more than this (the study's images take 40 MB).
+MAX_EXTRACTED_BYTES = 2 << 30
+#: ... or that hold a member compressed more than this many times: photographs barely compress
+#: (JPEG ~1:1), a "zip bomb" member is compressed thousands of times.
+MAX_COMPRESSION_RATIO = 100
 
 
 def download(url, path, timeout=60, desc=None):
@@ -68,13 +72,46 @@ def _normalise(name):
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-def safe_extract_zip(zip_path, dest, class_names=()):
+def _check_sizes(zip_path, members, max_bytes):
+    """Refuse, before writing anything, an archive that would unpack to too much data."""
+    total = sum(info.file_size for info, _ in members)
+    if total > max_bytes:
+        raise OSError(
+            f"Refusing to extract {os.fspath(zip_path)!r}: it would unpack to {total:,} bytes, "
+            f"more than the limit of {max_bytes:,}. Extract it yourself if you trust it."
+        )
+    for info, _ in members:
+        # Tiny members are exempt: a few bytes of padding compress at any ratio.
+        if info.file_size > (1 << 20) and info.file_size > MAX_COMPRESSION_RATIO * max(
+                info.compress_size, 1):
+            raise OSError(
+                f"Refusing to extract {os.fspath(zip_path)!r}: member {info.filename!r} is "
+                f"compressed {info.file_size / max(info.compress_size, 1):,.0f} times "
+                f"(limit {MAX_COMPRESSION_RATIO}); images do not compress like that."
+            )
+
+
+def _copy_capped(src, out, budget, zip_path, name):
+    """Copy at most ``budget`` bytes; the declared sizes in a zip header can lie."""
+    written = 0
+    while chunk := src.read(_CHUNK):
+        written += len(chunk)
+        if written > budget:
+            raise OSError(f"Refusing to extract {os.fspath(zip_path)!r}: member {name!r} "
+                          "unpacks to more than the archive declares or the limit allows.")
+        out.write(chunk)
+    return written
+
+
+def safe_extract_zip(zip_path, dest, class_names=(), max_bytes=MAX_EXTRACTED_BYTES):
     """Extract the files of a class-per-folder archive into ``dest``, safely.
 
     - The whole archive is refused (``OSError`` naming the members, before anything is
       written) if a member has an absolute path or a ``..`` component.
     - Symbolic links are skipped with a warning; folders are created as files need them.
     - ``__MACOSX/`` and hidden files are skipped.
+    - The whole archive is refused if it would unpack to more than ``max_bytes`` bytes or
+      holds a member (over 1 MiB) compressed more than 100 times: a zip bomb fills the disk.
     - A single top folder shared by every file (``data_3class_skin_diseases/``) is dropped,
       unless it is itself a class folder.
     - A class folder whose name equals one of ``class_names`` up to case, spaces and
@@ -118,6 +155,8 @@ def safe_extract_zip(zip_path, dest, class_names=()):
         ):
             members = [(info, parts[1:]) for info, parts in members]
 
+        _check_sizes(zip_path, members, max_bytes)
+        budget = max_bytes
         dest = os.path.abspath(dest)
         for info, parts in members:
             parts = [canonical.get(_normalise(parts[0]), parts[0]), *parts[1:]]
@@ -127,5 +166,6 @@ def safe_extract_zip(zip_path, dest, class_names=()):
                 raise OSError(f"Refusing to extract {info.filename!r} outside {dest!r}.")
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with archive.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, _CHUNK)
+                budget -= _copy_capped(src, out, min(budget, info.file_size), zip_path,
+                                       info.filename)
     return len(members)

@@ -169,6 +169,20 @@ class ExperimentConfig(_Section):
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value))
         if not (ok_int or ok_pair):
             raise ValueError(f"must be a positive integer or [height, width] (got {value!r})")
+        from ..preprocessing._image_loader import MAX_IMAGE_SIDE
+
+        if max(value if ok_pair else [value]) > MAX_IMAGE_SIDE:
+            raise ValueError(f"at most {MAX_IMAGE_SIDE} pixels a side (got {value!r}); the "
+                             "study used 400")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value):
+        # Checked here so that a run fails before its first fold, in one line naming the key.
+        from ..utils._device import check_device_available
+
+        check_device_available(value, owner="the config")
         return value
 
     @property
@@ -256,10 +270,15 @@ class Row:
 
     def make_estimator(self, seed, device):
         """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""
-        cls = resolve_model(self.model)
+        # The config was validated, import paths included (allow_import was decided then).
+        cls = resolve_model(self.model, allow_import=True)
         est = cls()
         defaults = {"random_state": seed, "device": device, "verbose": 0}
         names = est.get_params(deep=False)
         params = {k: v for k, v in defaults.items() if k in names}
         params.update(self.params)
+        if isinstance(params.get("optimizer"), str):  # "Adam" -> torch.optim.Adam
+            from ._loading import optimizer_class
+
+            params["optimizer"] = optimizer_class(params["optimizer"])
         return est.set_params(**params)

@@ -18,7 +18,7 @@ from ._registry import resolve_model
 __all__ = ["apply_overrides", "load_config", "validate_config"]
 
 
-def load_config(path, overrides=None, models=None):
+def load_config(path, overrides=None, models=None, allow_import=False):
     """Read, override and validate a YAML experiment config.
 
     Parameters
@@ -32,6 +32,10 @@ def load_config(path, overrides=None, models=None):
     models : list of str, default=None
         Keep only the ``models:`` entries with these names (before validation, so entries of
         other models are not checked).
+    allow_import : bool, default=False
+        Accept model names that are import paths outside ``skin_estimators``
+        (``"mypackage.models:MyNet"``). Loading such a config imports that module and calls
+        the object, so, as for pickled model files, only allow it for configs you trust.
 
     Returns
     -------
@@ -69,10 +73,10 @@ def load_config(path, overrides=None, models=None):
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [("", f"cannot read the config file ({exc.strerror or exc})")]) from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, [("", f"not valid YAML: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [("", f"not a text file in UTF-8 (byte {exc.start}: "
+                                      f"{exc.reason}); a config is a YAML text file")]) from None
+    raw = _parse_yaml(text, path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -89,10 +93,46 @@ def load_config(path, overrides=None, models=None):
                 raise ConfigError(path, [("models", f"no entry for {', '.join(models)}; the "
                                           f"config has {', '.join(names)}")])
             raw["models"] = kept
-    return validate_config(raw, path)
+    return validate_config(raw, path, allow_import=allow_import)
 
 
-def validate_config(raw, path=None):
+#: Most values a config may hold once YAML aliases are expanded. Real configs hold a few
+#: hundred; a "billion laughs" document holds billions that share memory until something
+#: (a copy, ``json.dumps``) expands them.
+MAX_CONFIG_VALUES = 100_000
+
+
+def _count_values(node, budget):
+    """Count the values of ``node`` with aliases expanded; stop as soon as ``budget`` is spent."""
+    stack, count = [node], 0
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > budget:
+            return count
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return count
+
+
+def _parse_yaml(text, path, where=""):
+    """``yaml.safe_load`` with one-line errors and a bound on alias expansion."""
+    prefix = f"{where}: " if where else ""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigError(path, [("", f"{prefix}not valid YAML: {detail}")]) from None
+    if _count_values(raw, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise ConfigError(path, [("", f"{prefix}expands to more than {MAX_CONFIG_VALUES:,} "
+                                      "values (nested YAML aliases?); write the values out")])
+    return raw
+
+
+def validate_config(raw, path=None, allow_import=False):
     """Validate a config given as a dict (as read from YAML); ``path`` is used in messages.
 
     Parameters
@@ -102,6 +142,10 @@ def validate_config(raw, path=None):
     path : str or path-like, default=None
         The file it came from: named in error messages, and the folder that ``data.path``
         is relative to.
+    allow_import : bool, default=False
+        Accept model names that are import paths outside ``skin_estimators``
+        (``"mypackage.models:MyNet"``). Loading such a config imports that module and calls
+        the object, so, as for pickled model files, only allow it for configs you trust.
 
     Returns
     -------
@@ -128,7 +172,7 @@ def validate_config(raw, path=None):
     except ValidationError as exc:
         raise ConfigError(path, [_describe(err) for err in exc.errors()]) from None
     config._source = None if path is None else Path(path)
-    _check_models(config, path)
+    _check_models(config, path, allow_import)
     seen, problems = {}, []
     for row in config.rows():
         if row.row_id in seen:
@@ -150,7 +194,7 @@ def apply_overrides(raw, overrides, path=None):
             key, sep, value = str(item).partition("=")
             if not sep or not key.strip():
                 raise ConfigError(path, [("", f"override {item!r} is not of the form key=value")])
-            parsed[key.strip()] = yaml.safe_load(value)
+            parsed[key.strip()] = _parse_yaml(value, path, where=f"override {item!r}")
         overrides = parsed
     raw = copy.deepcopy(raw)
     for dotted, value in overrides.items():
@@ -222,12 +266,67 @@ def _describe(err):
     return key, message
 
 
-def _check_models(config, path):
+#: Parameters whose value is a Python object (a class or a callable); a config cannot make one,
+#: except an optimizer named by its class in ``torch.optim`` (``optimizer: Adam``).
+_OBJECT_PARAMS = ("module", "criterion", "callbacks", "train_split", "iterator_train",
+                  "iterator_valid", "dataset", "predict_nonlinearity")
+
+
+def _check_value(est, key, value):
+    """What is wrong with ``key: value`` for estimator ``est`` (None if nothing we can see).
+
+    Catches at load time what would otherwise fail deep in ``fit`` with a bare TypeError:
+    a string for a number (``max_epochs: "two"``), a name for an object (``optimizer: SGD``
+    is turned into ``torch.optim.SGD``; ``criterion: foo`` cannot be), and a ``module__``
+    keyword the network does not take.
+    """
+    import inspect
+
+    if key == "optimizer" and isinstance(value, str):
+        return None if optimizer_class(value) else (
+            f"{value!r} is not an optimizer in torch.optim (e.g. SGD, Adam, AdamW)")
+    if key in _OBJECT_PARAMS and value is not None:
+        return "takes a Python object, which a config file cannot give; leave it out"
+    if key.startswith("module__"):
+        module = getattr(est, "module", None)
+        try:
+            sig = inspect.signature(module)
+        except (TypeError, ValueError):
+            return None
+        takes = sig.parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in takes.values()) and key[8:] not in takes:
+            return (f"the network {getattr(module, '__name__', module)} has no argument "
+                    f"{key[8:]!r}; it takes {', '.join(takes) or 'none'}")
+        return None
+    try:
+        default = est.get_params(deep=False)[key]
+    except KeyError:
+        return None
+    expected = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}.get(type(default))
+    if expected is None or value is None:
+        return None
+    if not isinstance(value, expected) or (bool not in expected and isinstance(value, bool)):
+        kind = {bool: "true or false", int: "a whole number", float: "a number",
+                str: "a string"}[type(default)]
+        return f"must be {kind}, like the default {default!r} (got {value!r})"
+    return None
+
+
+def optimizer_class(name):
+    """The ``torch.optim`` optimizer class called ``name``, or None."""
+    import torch
+
+    cls = getattr(torch.optim, name, None)
+    ok = isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)
+    return cls if ok else None
+
+
+def _check_models(config, path, allow_import=False):
     """Model names and estimator parameter names: errors that name the key."""
     problems = []
     for i, spec in enumerate(config.models):
         try:
-            cls = resolve_model(spec.name)
+            cls = resolve_model(spec.name, allow_import=allow_import)
         except ValueError as exc:
             problems.append((f"models[{i}].name", str(exc)))
             continue
@@ -240,7 +339,13 @@ def _check_models(config, path):
         # skorch routes "<prefix>__<name>" to the module, optimizer, criterion, ...
         prefixes = set(getattr(est, "prefixes_", ())) | {"module", "criterion", "optimizer"}
         for section in ("params", "grid"):
-            for key in getattr(spec, section):
+            for key, value in getattr(spec, section).items():
+                values = value if section == "grid" else [value]
+                for v in values:
+                    problem = _check_value(est, key, v)
+                    if problem:
+                        problems.append((f"models[{i}].{section}.{key}", problem))
+                        break
                 if key in names or ("__" in key and key.partition("__")[0] in prefixes):
                     continue
                 problems.append((

@@ -38,17 +38,37 @@ def available_models():
     return [name for name, (cls, _) in MODELS.items() if _lookup(cls) is not None]
 
 
-def resolve_model(name):
-    """Return the estimator class that a config's model ``name`` stands for.
+#: Functions of this library that a config may name without ``allow_import``: they only build
+#: an estimator. (Other library functions, e.g. ``download_weights``, touch the network.)
+LIBRARY_FACTORIES = {"make_recommended_classifier"}
 
-    ``name`` is one of :data:`MODELS` (``cnn``, ``scattering``, ``resnet50``, ``bit``) or an
-    import path ``"package.module:ClassName"`` for an estimator of your own.
+
+def _is_library_estimator(module_name, obj):
+    from sklearn.base import BaseEstimator
+
+    if not (module_name == "skin_estimators" or module_name.startswith("skin_estimators.")):
+        return False
+    if isinstance(obj, type):
+        return issubclass(obj, BaseEstimator)
+    return getattr(obj, "__name__", None) in LIBRARY_FACTORIES
+
+
+def resolve_model(name, allow_import=False):
+    """Return the estimator class (or factory) that a config's model ``name`` stands for.
+
+    ``name`` is one of :data:`MODELS` (``cnn``, ``scattering``, ``resnet50``, ``bit``), or an
+    import path ``"package.module:ClassName"``. Import paths run code (importing a module,
+    then calling the object), and configs are shared like model files: by default only the
+    library's own estimator classes and factories are accepted
+    (``"skin_estimators:ScatteringClassifier"``); anything else needs ``allow_import=True``
+    (``--allow-import`` on the command line), like ``trust_pickle`` for joblib model files.
 
     Raises
     ------
     ValueError
-        If the name is unknown, or names a model whose class this installation lacks; the
-        message lists the models that are available.
+        If the name is unknown, names a model whose class this installation lacks, or is
+        an import path outside the library without ``allow_import``; the message lists the
+        models that are available.
 
     Examples
     --------
@@ -57,16 +77,34 @@ def resolve_model(name):
     'VanillaCNNClassifier'
     >>> resolve_model("skin_estimators:ScatteringClassifier").__name__
     'ScatteringClassifier'
+    >>> resolve_model("os:abort")
+    Traceback (most recent call last):
+    ...
+    ValueError: model 'os:abort' is an import path outside skin_estimators: ...
     """
     if ":" in name:
         module_name, _, class_name = name.partition(":")
+        own = module_name == "skin_estimators" or module_name.startswith("skin_estimators.")
+        if not (own or allow_import):
+            raise ValueError(
+                f"model {name!r} is an import path outside skin_estimators: loading it would "
+                "import and run that code. Use one of the models "
+                f"{', '.join(available_models())}, or, if you trust this config, allow imports "
+                "(--allow-import on the command line, allow_import=True in Python)."
+            )
         try:
-            return getattr(importlib.import_module(module_name), class_name)
+            obj = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as exc:
             raise ValueError(
                 f"cannot import estimator {name!r} ({exc}). Use 'package.module:ClassName' "
                 f"or one of the models {', '.join(available_models())}."
             ) from None
+        if own and not allow_import and not _is_library_estimator(module_name, obj):
+            raise ValueError(
+                f"model {name!r} is not an estimator class or estimator factory of "
+                f"skin_estimators; use one of the models {', '.join(available_models())}."
+            )
+        return obj
     available = ", ".join(available_models())
     if name not in MODELS:
         raise ValueError(

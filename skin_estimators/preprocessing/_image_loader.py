@@ -18,6 +18,10 @@ from ._errors import ImageLoadError
 
 __all__ = ["ImageLoader"]
 
+#: Largest output side. 4096 x 4096 RGB is 48 MiB an image, 10x the study's 400 px; beyond it
+#: a typo (size=60000) would ask for terabytes before the first image is read.
+MAX_IMAGE_SIDE = 4096
+
 _PATH_TYPES = (str, bytes, os.PathLike)
 
 
@@ -279,6 +283,11 @@ default="bilinear"
             raise ValueError(
                 f"ImageLoader's size must be a positive int or a (height, width) pair of "
                 f"positive ints, got {self.size!r}."
+            )
+        if max(size) > MAX_IMAGE_SIDE:
+            raise ValueError(
+                f"ImageLoader's size must be at most {MAX_IMAGE_SIDE} pixels a side, got "
+                f"{self.size!r}: the output would not fit in memory."
             )
         if self.resize not in RESIZE_MODES:
             raise ValueError(

@@ -3,6 +3,14 @@
 import torch
 
 
+class DeviceUnavailableError(ValueError, RuntimeError):
+    """A ``device`` this machine cannot use (a bad name, or an accelerator it lacks).
+
+    A ``ValueError`` (a wrong parameter value, reported in one line by the command line) and,
+    for code written against earlier versions, a ``RuntimeError``.
+    """
+
+
 def resolve_device(device):
     """Return the device that ``device`` stands for.
 
@@ -23,15 +31,21 @@ def check_device_available(device, owner="estimator"):
     resolved = resolve_device(device)
     if resolved is None:
         return resolved
-    kind = torch.device(resolved).type
+    try:
+        kind = torch.device(resolved).type
+    except (RuntimeError, TypeError):
+        raise DeviceUnavailableError(
+            f"{owner} was given device={device!r}, which is not a device name: use 'auto' "
+            "(CUDA when available, otherwise the CPU), 'cpu', 'cuda' or 'cuda:N'."
+        ) from None
     if kind == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
+        raise DeviceUnavailableError(
             f"{owner} was given device={device!r}, but PyTorch sees no CUDA GPU on this machine "
             f"(torch {torch.__version__}, CUDA build: {torch.version.cuda}). "
             "Use device='auto' (CUDA when available, otherwise the CPU) or device='cpu'."
         )
     if kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise RuntimeError(
+        raise DeviceUnavailableError(
             f"{owner} was given device={device!r}, but the MPS backend is not available here. "
             "Use device='auto' or device='cpu'."
         )
