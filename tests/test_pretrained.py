@@ -469,22 +469,31 @@ def test_bf16_autocast_runs_the_real_backbone(skin3):
 
 
 # ---------------------------------------------------------------------------- composition
+@pytest.mark.parametrize("pretrained", [True, "weights.pth", False],
+                         ids=["hub", "local-path", "none"])
 def test_loading_a_model_file_never_fetches_the_pretrained_weights(fitted, tmp_path,
-                                                                    monkeypatch, skin3):
-    """The persistence hook: the file's weights replace the checkpoint's, so none is read."""
+                                                                    monkeypatch, skin3,
+                                                                    pretrained):
+    """The persistence hook: the file's weights replace the checkpoint's, so none is read.
+
+    The estimator's ``pretrained`` (the hub, a path, or none) is kept as a record of how the
+    model was trained, never followed: the path below does not even exist here.
+    """
     import copy
 
     from skin_estimators import load_model, save_model
 
     X, _ = skin3
+    if pretrained == "weights.pth":
+        pretrained = str(tmp_path / "gone" / "weights.pth")
     est = copy.deepcopy(fitted)
-    est.pretrained = True  # as if fine-tuned from the hub's weights
+    est.pretrained = pretrained  # as if fine-tuned from these weights
     save_model(est, tmp_path / "m.safetensors")
     cache = tmp_path / "empty-cache"
     cache.mkdir()
     _offline_env(monkeypatch, cache)  # any attempt to fetch the checkpoint would fail
     loaded = load_model(tmp_path / "m.safetensors")
-    assert loaded.pretrained is True and "_fetch_pretrained" not in vars(loaded)
+    assert loaded.pretrained == pretrained and "_fetch_pretrained" not in vars(loaded)
     np.testing.assert_allclose(loaded.predict_proba(X), fitted.predict_proba(X), atol=1e-6)
 
 

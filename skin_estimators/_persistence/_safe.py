@@ -193,7 +193,7 @@ def _check_network_params(cls, params, where):
 
 
 def _is_net_class(cls):
-    from .._base import SkinNetClassifier
+    from ..classifiers import SkinNetClassifier
 
     return isinstance(cls, type) and issubclass(cls, SkinNetClassifier)
 
