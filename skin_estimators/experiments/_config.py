@@ -209,7 +209,7 @@ class ExperimentConfig(_Section):
                     model=spec.name, label=spec.label or spec.name, params=params,
                     normalization=norm, grid_values=dict(zip(keys, values, strict=True)),
                     reference=spec.reference.model_dump() if spec.reference else None,
-                    entry=index,
+                    entry=index, image_size=self.image_size, resize=self.resize,
                 ))
         for row in rows:
             row.row_id = self._row_id(row)
@@ -229,6 +229,14 @@ class ExperimentConfig(_Section):
         return f"{row.model.replace(':', '_').replace('.', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
+def image_loader(image_size, resize, cache=True):
+    """The ``ImageLoader`` of a config's ``image_size`` (int or [height, width]) and ``resize``."""
+    from skin_estimators import ImageLoader
+
+    size = image_size if isinstance(image_size, int) else tuple(image_size)
+    return ImageLoader(size=size, resize=resize, cache=cache)
+
+
 @dataclass
 class Row:
     """One row of the results table (before the CV protocol is chosen).
@@ -243,6 +251,8 @@ class Row:
     ('cnn', {'max_epochs': 2, 'lr': 0.001}, 'fold')
     >>> row.make_estimator(seed=42, device="cpu").get_params()["lr"]
     0.001
+    >>> [name for name, _ in row.make_pipeline(random_state=42, device="cpu").steps]
+    ['imageloader', 'channelnormalizer', 'vanillacnnclassifier']
     """
 
     model: str
@@ -253,6 +263,24 @@ class Row:
     reference: dict | None = None
     entry: int = 0
     row_id: str = ""
+    image_size: int | list = 400
+    resize: str = "stretch"
+
+    def make_pipeline(self, random_state, device, *, cache=True):
+        """The row as a model from file paths: ImageLoader -> ChannelNormalizer -> estimator.
+
+        The one place a config row becomes a pipeline (``train``, the runner's folds and
+        their saved models all use it). ``normalization: fold`` is a ``ChannelNormalizer``
+        that learns its statistics in ``fit``; a preset name fixes them.
+        """
+        from sklearn.pipeline import make_pipeline
+
+        from skin_estimators import ChannelNormalizer
+
+        norm = ChannelNormalizer() if self.normalization == "fold" else ChannelNormalizer(
+            mean=self.normalization)
+        return make_pipeline(image_loader(self.image_size, self.resize, cache=cache), norm,
+                             self.make_estimator(random_state, device))
 
     def make_estimator(self, seed, device):
         """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""

@@ -33,8 +33,6 @@ class FoldTask:
     device: str = "auto"
     threads: int | None = None
     keep_model: bool = False
-    image_size: object = 400
-    resize: str = "stretch"
 
     @property
     def key(self):
@@ -138,19 +136,17 @@ def run_fold(task, images, target, ticker=None):
     """
     import torch
 
-    from skin_estimators import ChannelNormalizer
-
     old_threads = torch.get_num_threads()
     if task.threads:
         torch.set_num_threads(task.threads)
     try:
         row = task.row
-        est = row.make_estimator(task.seed, _fold_device(task.device))
+        # The images come decoded: the pipeline's ImageLoader only serves the saved model.
+        pipeline = row.make_pipeline(task.seed, _fold_device(task.device))
+        norm, est = pipeline[1], pipeline[-1]
         user_callbacks = est.get_params()["callbacks"]
         if ticker is not None:
             est.set_params(callbacks=[*(user_callbacks or []), ("experiment_progress", ticker)])
-        norm = ChannelNormalizer() if row.normalization == "fold" else ChannelNormalizer(
-            mean=row.normalization)
         target = np.asarray(target)
         device = torch.device(est.device)
         if device.type == "cuda":
@@ -203,16 +199,10 @@ def run_fold(task, images, target, ticker=None):
         }
         model = None
         if task.keep_model:
-            from sklearn.pipeline import make_pipeline
-
-            from skin_estimators import ImageLoader
-
             if ticker is not None:  # the saved model carries no progress bar callback
                 est.set_params(callbacks=user_callbacks)
                 est.initialize_callbacks()
-            size = task.image_size if isinstance(task.image_size, int) else tuple(task.image_size)
-            # A model that predicts from file paths, as the user will use it.
-            model = make_pipeline(ImageLoader(size=size, resize=task.resize), norm, est)
+            model = pipeline  # predicts from file paths, as the user will use it
         return record, model
     finally:
         torch.set_num_threads(old_threads)

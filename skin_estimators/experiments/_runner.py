@@ -169,8 +169,7 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
                         row=row, protocol=protocol, seed=seed, fold=k, n_folds=len(folds),
                         train=train, test=test, labels=labels, device=config.device,
                         threads=config.threads,
-                        keep_model=tracking and k == len(folds) - 1 and seed == config.cv.seeds[0],
-                        image_size=config.image_size, resize=config.resize))
+                        keep_model=tracking and k == len(folds) - 1 and seed == config.cv.seeds[0]))
     records = {}
     for task in tasks:
         record = store.load_fold(*task.key)
