@@ -426,6 +426,11 @@ def test_bad_config_is_a_usage_error_for_cv_and_train(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ndata: fetch_skin3\nimage_size: 32\nmodels:\n  - name: cnn\n    params: {lrr: 1}\n")
     assert main(["cv", "--config", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
-    assert "models[0].params.lrr" in capsys.readouterr().err
+    cv_err = capsys.readouterr().err
+    assert "models[0].params.lrr" in cv_err
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "m.safetensors")]) == 2
-    assert "lrr" in capsys.readouterr().err
+    train_err = capsys.readouterr().err
+    # one error path: the same message, under each command's name
+    assert cv_err.replace("skin-estimators cv", "CMD") == \
+        train_err.replace("skin-estimators train", "CMD")
+    assert train_err.count("error:") == 1 and "Traceback" not in train_err
