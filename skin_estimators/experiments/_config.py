@@ -3,7 +3,9 @@
 Reading, overriding and checking a file is in ``_loading.py``.
 """
 
+import functools
 import hashlib
+import inspect
 import itertools
 import json
 import os
@@ -171,6 +173,12 @@ class ExperimentConfig(_Section):
             raise ValueError(f"must be a positive integer or [height, width] (got {value!r})")
         return value
 
+    def with_protocol(self, protocol):
+        """A copy with ``cv.protocol`` replaced (read from the same file)."""
+        config = self.model_copy(update={"cv": self.cv.model_copy(update={"protocol": protocol})})
+        config._source = self._source
+        return config
+
     @property
     def source(self):
         """The file the config was read from (None for a config built in Python)."""
@@ -265,6 +273,19 @@ class Row:
     row_id: str = ""
     image_size: int | list = 400
     resize: str = "stretch"
+
+    @functools.cached_property
+    def max_epochs(self):
+        """Epochs of one fit (progress bars): ``params["max_epochs"]``, else the default."""
+        if "max_epochs" in self.params:
+            return int(self.params["max_epochs"])
+        model = resolve_model(self.model)
+        if isinstance(model, type):
+            default = inspect.signature(model).parameters.get("max_epochs")
+            if default is not None and default.default is not inspect.Parameter.empty:
+                return int(default.default)
+        # A factory (or a class that takes **kwargs): only an instance knows its default.
+        return int(model().get_params()["max_epochs"])
 
     def make_pipeline(self, random_state, device, *, cache=True):
         """The row as a model from file paths: ImageLoader -> ChannelNormalizer -> estimator.

@@ -1,7 +1,8 @@
 """The work of one fold: normalise, fit, predict, measure. Runs in the parent or on a worker.
 
-Everything it returns is plain JSON (plus, for the last fold, the fitted model), so that the
-parent can store it, resume from it and log it to MLflow without the worker's help.
+It returns a :class:`FoldRecord` of plain JSON values (plus, for the last fold, the fitted
+model), so that the parent can store it, resume from it and log it to MLflow without the
+worker's help.
 """
 
 import platform
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._config import Row
+from ._record import FoldRecord
 
 __all__ = ["FoldTask", "library_versions", "run_fold"]
 
@@ -40,7 +42,7 @@ class FoldTask:
 
     @property
     def max_epochs(self):
-        return int(self.row.make_estimator(self.seed, self.device).get_params()["max_epochs"])
+        return self.row.max_epochs
 
 
 def library_versions():
@@ -129,7 +131,7 @@ def _fold_device(device):
 
 
 def run_fold(task, images, target, ticker=None):
-    """Fit and evaluate one fold; return ``(record, model or None)``.
+    """Fit and evaluate one fold; return ``(FoldRecord, model or None)``.
 
     ``images`` are the uint8 images of the whole data set and ``target`` its labels; the
     normaliser is fitted on the training fold only.
@@ -165,38 +167,21 @@ def run_fold(task, images, target, ticker=None):
         metrics, per_class, cm = fold_metrics(y_true, y_pred, task.labels)
         peak, peak_kind = _peak_memory_mb(device)
         history = est.history_
-        record = {
-            "row_id": row.row_id,
-            "model": row.model,
-            "label": row.label,
-            "params": row.params,
-            "cv": task.protocol,
-            "seed": task.seed,
-            "fold": task.fold,
-            "n_folds": task.n_folds,
-            "n_train": int(len(task.train)),
-            "n_test": int(len(task.test)),
-            "metrics": metrics,
-            "per_class": per_class,
-            "labels": list(task.labels),
-            "confusion_matrix": cm,
-            "test_index": [int(i) for i in task.test],
-            "y_pred": [str(p) for p in y_pred],
-            "train_loss": [float(v) for v in history[:, "train_loss"]],
-            "epochs": len(history),
-            "batch_size": int(est.batch_size),
-            "lr": float(est.lr),
-            "trainable_parameters": int(sum(
+        record = FoldRecord(
+            row_id=row.row_id, model=row.model, label=row.label, params=row.params,
+            cv=task.protocol, seed=task.seed, fold=task.fold, n_folds=task.n_folds,
+            n_train=int(len(task.train)), n_test=int(len(task.test)),
+            metrics=metrics, per_class=per_class, labels=list(task.labels),
+            confusion_matrix=cm, test_index=[int(i) for i in task.test],
+            y_pred=[str(p) for p in y_pred],
+            train_loss=[float(v) for v in history[:, "train_loss"]], epochs=len(history),
+            batch_size=int(est.batch_size), lr=float(est.lr),
+            trainable_parameters=int(sum(
                 p.numel() for p in est.module_.parameters() if p.requires_grad)),
-            "fit_time_s": fit_time,
-            "predict_time_s": predict_time,
-            "peak_memory_mb": float(peak),
-            "peak_memory_kind": peak_kind,
-            "device": _device_name(device),
-            "threads": torch.get_num_threads(),
-            "host": platform.node(),
-            "versions": library_versions(),
-        }
+            fit_time_s=fit_time, predict_time_s=predict_time, peak_memory_mb=float(peak),
+            peak_memory_kind=peak_kind, device=_device_name(device),
+            threads=torch.get_num_threads(), host=platform.node(), versions=library_versions(),
+        )
         model = None
         if task.keep_model:
             if ticker is not None:  # the saved model carries no progress bar callback
