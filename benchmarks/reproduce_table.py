@@ -16,21 +16,22 @@ import sys
 from pathlib import Path
 
 from skin_estimators._commands import cv
+from skin_estimators._commands._common import run_reporting_errors
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cv.add_arguments(parser)
     args = parser.parse_args(argv)
-    if args.out is None:
-        from skin_estimators.experiments import ConfigError, load_config
+    return run_reporting_errors("reproduce_table.py", _run, args)
 
-        try:
-            name = load_config(args.config, overrides=args.overrides,
-                               models=args.models).experiment_name
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+
+def _run(args):
+    if args.out is None:
+        from skin_estimators.experiments import load_config
+
+        name = load_config(args.config, overrides=args.overrides,
+                           models=args.models).experiment_name
         args.out = str(Path(__file__).resolve().parent / "results" / name)
     return cv.run(args)
 

@@ -30,24 +30,9 @@ def main(argv=None):
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    from ._commands._common import CommandError
+    from ._commands._common import run_reporting_errors
 
-    prog = f"skin-estimators {args.command}"
-    try:
-        return args.func(args)
-    except CommandError as exc:
-        if exc.code == 2:
-            print(f"usage: {prog} ... (see {prog} --help)", file=sys.stderr)
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return exc.code
-    except (ValueError, OSError) as exc:
-        # The library's errors name the file or parameter and say what to do; a traceback
-        # would only bury that line.
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    return run_reporting_errors(f"skin-estimators {args.command}", args.func, args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -112,7 +113,7 @@ def test_bad_config_is_a_usage_error_naming_the_key(tmp_path, capsys):
 
 
 def test_config_with_several_rows_needs_row(tmp_path, capsys):
-    from skin_estimators._commands.train import _load_train_config
+    from skin_estimators.experiments import load_config, select_row
 
     config = tmp_path / "grid.yaml"
     config.write_text("data: fetch_skin3\nimage_size: 32\nmodels:\n"
@@ -120,9 +121,13 @@ def test_config_with_several_rows_needs_row(tmp_path, capsys):
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "--row" in err and "0.01" in err
-    cfg = _load_train_config(str(config), row=1)
-    assert cfg["model"] == "cnn" and cfg["params"] == {"max_epochs": 1, "lr": 0.01}
-    assert cfg["data"] == "skin3" and cfg["image_size"] == 32 and cfg["normalization"] is None
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"),
+                 "--row", "2"]) == 2
+    assert "out of range" in capsys.readouterr().err
+    parsed = load_config(config)
+    row = select_row(parsed, 1)
+    assert row.model == "cnn" and row.params == {"max_epochs": 1, "lr": 0.01}
+    assert parsed.data.fetch_skin3 and row.image_size == 32 and row.normalization == "fold"
 
 
 def test_console_script_entry_point():
@@ -142,12 +147,12 @@ def test_train_writes_model_report_figures_and_config(trained):
     assert "19 training images, 5 test images" in report
     with open(trained / "misclassified.csv") as f:
         assert next(csv.reader(f)) == ["path", "true", "predicted", "probability"]
-    from skin_estimators._commands.train import _load_train_config
+    from skin_estimators.experiments import load_config, select_row
 
     # config.yaml is a config of the same schema: the run can be repeated from it
-    again = _load_train_config(str(trained / "config.yaml"))
-    assert again["model"] == "cnn" and again["image_size"] == 16
-    assert again["params"] == {"lr": 0.01, "max_epochs": 1, "batch_size": 8}
+    again = select_row(load_config(trained / "config.yaml"))
+    assert again.model == "cnn" and again.image_size == 16
+    assert again.params == {"lr": 0.01, "max_epochs": 1, "batch_size": 8}
     assert "--test-size 0.2" in (trained / "config.yaml").read_text()
     model = load_model(trained / "model.safetensors")
     assert model[0].size == 16
@@ -170,6 +175,48 @@ def test_train_on_all_data_in_joblib(subset, tmp_path):
     assert len(meta["metadata"]["training"]["data_sha256"]) == 64
     assert not hasattr(load_model(tmp_path / "o" / "model.joblib", trust_pickle=True),
                        "_skin_estimators_file_metadata")
+
+
+BEST = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "best.yaml"
+
+
+def test_train_best_config_then_predict(skin3_root, new_images, tmp_path):
+    """The README's final-model command on the recommended config (1 epoch, 32 px, 4 images
+    per class), then `predict` with the model it wrote."""
+    out = tmp_path / "best"
+    assert main(["train", "--config", str(BEST), "--test-size", "0", "--out", str(out), "-q",
+                 "--set", "image_size=32", "--set", "data.images_per_class=4",
+                 "--set", "models.0.params.max_epochs=1"]) == 0
+    model = load_model(out / "model.safetensors")
+    assert type(model[-1]).__name__ == "ScatteringClassifier" and model[-1].tta == "hflip"
+    assert model[0].size == 32 and model[1].mean == "study"
+    files = [str(new_images / "a.jpg"), str(new_images / "sub" / "c.jpg")]
+    assert main(["predict", str(out / "model.safetensors"), *files,
+                 "--out", str(tmp_path / "p.csv"), "-q"]) == 0
+    rows = _rows(tmp_path / "p.csv")
+    assert [r["error"] for r in rows] == ["", ""]
+    np.testing.assert_allclose(
+        [float(rows[0][f"proba_{c}"]) for c in model[-1].classes_],
+        model.predict_proba(files[:1])[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("cnn", {}),
+    ("scattering", {}),
+    ("recommended", {}),
+    ("skin_estimators:make_recommended_classifier", {}),
+    ("resnet50", {"pretrained": False}),
+    ("bit", {"pretrained": False}),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_every_registry_name_trains(name, params, subset, tmp_path):
+    config = tmp_path / "c.yaml"
+    params = {"max_epochs": 1, "batch_size": 8, "random_state": 0, **params}
+    config.write_text(f"data: {{path: {subset}, images_per_class: 3}}\nimage_size: 32\n"
+                      f"models:\n  - {{name: '{name}', params: {params}}}\n")
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"),
+                 "--test-size", "0", "-q"]) == 0
+    model = load_model(tmp_path / "o" / "model.safetensors")
+    assert model[-1].max_epochs == 1 and len(model[-1].classes_) == 3
 
 
 # ------------------------------------------------------------------ predict
@@ -379,6 +426,11 @@ def test_bad_config_is_a_usage_error_for_cv_and_train(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ndata: fetch_skin3\nimage_size: 32\nmodels:\n  - name: cnn\n    params: {lrr: 1}\n")
     assert main(["cv", "--config", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
-    assert "models[0].params.lrr" in capsys.readouterr().err
+    cv_err = capsys.readouterr().err
+    assert "models[0].params.lrr" in cv_err
     assert main(["train", "--config", str(bad), "--out", str(tmp_path / "m.safetensors")]) == 2
-    assert "lrr" in capsys.readouterr().err
+    train_err = capsys.readouterr().err
+    # one error path: the same message, under each command's name
+    assert cv_err.replace("skin-estimators cv", "CMD") == \
+        train_err.replace("skin-estimators train", "CMD")
+    assert train_err.count("error:") == 1 and "Traceback" not in train_err

@@ -5,6 +5,7 @@ per fit, and writes only under pytest's tmp_path.
 """
 
 import csv
+import functools
 import json
 import os
 import signal
@@ -337,3 +338,41 @@ def test_each_dask_worker_gets_its_own_gpu(monkeypatch):
     assert seen == ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert _dask.worker_gpu() is None  # one GPU (or CUDA_VISIBLE_DEVICES per worker): "cuda"
+
+
+# ---------------------------------------------------------------------------- fold records
+def test_fold_record_round_trips_and_old_folds_still_read(tmp_path):
+    from skin_estimators.experiments._record import FoldRecord
+    from skin_estimators.experiments._store import FoldStore
+
+    names = [f.name for f in __import__("dataclasses").fields(FoldRecord)]
+    record = FoldRecord(**{n: i for i, n in enumerate(names)})
+    store = FoldStore(tmp_path)
+    path = store.save_fold(record)
+    assert store.load_fold(*record.key) == record
+    # a fold stored as the plain dict of earlier versions has the same keys
+    assert set(json.loads(path.read_text())) == set(names)
+    path.write_text(json.dumps({"row_id": "x"}))
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        assert store.load_fold(*record.key) is None
+
+
+def test_max_epochs_of_a_task_builds_no_estimator(monkeypatch):
+    from skin_estimators import ScatteringClassifier, VanillaCNNClassifier
+    from skin_estimators.experiments import validate_config
+
+    config = validate_config({"data": "fetch_skin3", "models": [
+        {"name": "cnn"}, {"name": "scattering", "params": {"max_epochs": 3}}]})
+
+    built = []
+    for cls in (VanillaCNNClassifier, ScatteringClassifier):
+        original = cls.__init__
+
+        @functools.wraps(original)  # the signature stays readable
+        def counting(self, *args, _original=original, **kwargs):
+            built.append(type(self).__name__)
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counting)
+    assert [row.max_epochs for row in config.rows()] == [26, 3]
+    assert built == []

@@ -397,3 +397,49 @@ def test_cuda_saved_safe_file_loads_on_a_cpu_machine(saved_cnn, tmp_path):
         loaded = load_model(path)
     assert str(loaded.device) == "cpu"
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5)
+
+
+# --- train ------------------------------------------------------------------------------
+
+def _tiny_folder(root):
+    from PIL import Image
+
+    for i, cls in enumerate(["acne", "herpes", "lichen"]):
+        (root / cls).mkdir(parents=True)
+        for j in range(3):
+            Image.new("RGB", (10, 10), (40 * i, 20 * j, 90)).save(root / cls / f"{j}.png")
+
+
+def test_train_failure_leaves_no_empty_output_folder(tmp_path, capsys, monkeypatch):
+    from skin_estimators.cli import main
+
+    _tiny_folder(tmp_path / "data")
+    config = _config(tmp_path, "data: {path: data}\nimage_size: 8\nmodels:\n  - name: cnn\n"
+                     "    params: {max_epochs: 1, batch_size: 4}\n", name="c.yaml")
+
+    def boom(*args, **kwargs):
+        raise ValueError("fit failed here")
+
+    monkeypatch.setattr("skin_estimators.experiments.fit_final", boom)
+    code = main(["train", "--config", str(config), "--out", str(tmp_path / "run"), "--quiet"])
+    assert code == 1 and "fit failed here" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_import_path_needs_allow_import(tmp_path, capsys):
+    from skin_estimators.cli import main
+
+    config = _config(tmp_path, 'data: fetch_skin3\nmodels:\n  - name: "os:abort"\n')
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "--allow-import" in err and "Traceback" not in err
+
+
+def test_memory_error_is_one_line(capsys, monkeypatch):
+    from skin_estimators._commands._common import run_reporting_errors
+
+    def hungry(args):
+        raise MemoryError
+
+    assert run_reporting_errors("skin-estimators x", hungry, None) == 1
+    assert "not enough memory" in capsys.readouterr().err

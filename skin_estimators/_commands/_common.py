@@ -8,7 +8,7 @@ import tempfile
 
 __all__ = [
     "CommandError", "add_model_arguments", "atomic_open", "check_output_file", "collect_files",
-    "display_name", "load_cli_model", "open_csv", "positive_int", "say",
+    "display_name", "load_cli_model", "open_csv", "positive_int", "run_reporting_errors", "say",
 ]
 
 
@@ -18,6 +18,40 @@ class CommandError(Exception):
     def __init__(self, message, code=1):
         super().__init__(message)
         self.code = code
+
+
+def run_reporting_errors(prog, func, args):
+    """``func(args)``'s exit code; every error it raises becomes one line on stderr.
+
+    The one error path of the commands: a :class:`CommandError` exits with its code; a bad
+    experiment config (``ConfigError``) is a usage error, exit 2, like bad options; the
+    library's other ``ValueError``/``OSError`` (which name the file or parameter and say what
+    to do; a traceback would only bury that line) and running out of memory exit 1; Ctrl-C
+    exits 130.
+    """
+    try:
+        return func(args)
+    except CommandError as exc:
+        code, message = exc.code, str(exc)
+    except (ValueError, OSError) as exc:
+        code, message = (2 if _is_config_error(exc) else 1), str(exc)
+    except MemoryError as exc:
+        code, message = 1, (f"not enough memory ({exc or 'allocation failed'}): use smaller "
+                            "images (image_size), a smaller batch_size or fewer images at a time")
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    if code == 2:
+        print(f"usage: {prog} ... (see {prog} --help)", file=sys.stderr)
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return code
+
+
+def _is_config_error(exc):
+    # experiments (pydantic) is imported only by the commands that read configs; a
+    # ConfigError can only come from there.
+    experiments = sys.modules.get("skin_estimators.experiments")
+    return experiments is not None and isinstance(exc, experiments.ConfigError)
 
 
 def positive_int(text):

@@ -2,6 +2,8 @@
 
 import os
 
+from ._common import display_name
+
 __all__ = ["class_distribution", "confusion_matrix", "contact_sheet", "samples_grid",
            "size_histograms"]
 
@@ -62,7 +64,8 @@ def contact_sheet(rows, path, ncols=4):
             ax.imshow(_thumbnail(img_path))
         except OSError:
             ax.text(0.5, 0.5, "unreadable", ha="center", va="center")
-        ax.set_title(f"{os.path.basename(img_path)}\ntrue: {true}\npredicted: {pred} "
+        # display_name: a file name that is not UTF-8 would stop matplotlib from drawing.
+        ax.set_title(f"{display_name(os.path.basename(img_path))}\ntrue: {true}\npredicted: {pred} "
                      f"(p={prob:.2f})", fontsize=8)
     _save(fig, path)
 

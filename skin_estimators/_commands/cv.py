@@ -50,21 +50,18 @@ def add_parser(subparsers):
 
 
 def run(args):
-    """Run the experiment; 0 on success, 1 on a failure, 2 on bad options or a bad config."""
-    if args.backend == "dask" and not args.scheduler:
-        print("error: --backend dask needs --scheduler ADDRESS", file=sys.stderr)
-        return 2
-    if args.no_tracking and args.tracking_uri:
-        print("error: --no-tracking and --tracking-uri contradict each other", file=sys.stderr)
-        return 2
-    from skin_estimators.experiments import ConfigError, load_config, run_experiment
+    """Run the experiment; 0 on success. Errors go through ``cli.main``: a bad config or bad
+    options exit 2, a failure 1, each in one line."""
+    from ._common import CommandError
 
-    try:
-        config = load_config(args.config, overrides=args.overrides, models=args.models,
-                             allow_import=getattr(args, "allow_import", False))
-    except ConfigError as exc:  # a usage error, as for `train --config`
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.backend == "dask" and not args.scheduler:
+        raise CommandError("--backend dask needs --scheduler ADDRESS", code=2)
+    if args.no_tracking and args.tracking_uri:
+        raise CommandError("--no-tracking and --tracking-uri contradict each other", code=2)
+    from skin_estimators.experiments import load_config, run_experiment
+
+    config = load_config(args.config, overrides=args.overrides, models=args.models,
+                         allow_import=getattr(args, "allow_import", False))
     out = Path(args.out) if args.out else Path("results") / config.experiment_name
     try:
         result = run_experiment(
@@ -75,9 +72,8 @@ def run(args):
         print(f"\ninterrupted: finished folds are stored in {out / 'folds'}; continue with the "
               "same command and --resume", file=sys.stderr)
         return 130
-    except (FileExistsError, ValueError, OSError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except ImportError as exc:  # an optional dependency (mlflow, dask) is missing
+        raise CommandError(str(exc)) from None
     print(result.markdown_path.read_text())
     print(f"results: {result.csv_path}, {result.markdown_path}")
     if result.tracking_uri:

@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from ._common import CommandError, say
+from ._common import CommandError, open_csv, say
 
 DESCRIPTION = """\
 Fit the configured pipeline (ImageLoader -> ChannelNormalizer -> classifier) on a stratified
@@ -24,7 +24,7 @@ config file (YAML; the experiment configs of 'skin-estimators cv' work as they a
   resize: stretch            # stretch | pad | crop
   normalization: auto        # auto | fold (learned) | study | imagenet | bit
   models:
-    - name: cnn              # cnn | scattering | resnet50 | bit
+    - name: cnn              # cnn | scattering | resnet50 | bit | recommended | module:factory
       params: {lr: 0.0001, max_epochs: 26, batch_size: 4}
 
 A config with several models or grid values has several rows: pick one with --model and/or
@@ -33,16 +33,6 @@ A config with several models or grid values has several rows: pick one with --mo
 example:
   skin-estimators train --config cnn.yaml --out runs/cnn
 """
-
-#: Model names of the configs -> (public estimator class, normalisation that "auto" means);
-#: the same table as ``skin_estimators.experiments``.
-MODELS = {
-    "cnn": ("VanillaCNNClassifier", "fold"),
-    "scattering": ("ScatteringClassifier", "fold"),
-    "resnet50": ("ResNet50Classifier", "imagenet"),
-    "bit": ("BiTClassifier", "bit"),
-}
-
 
 def _test_size(text):
     """argparse type: a fraction in [0, 1) or a whole number of test images."""
@@ -82,268 +72,44 @@ def add_parser(subparsers):
     p.add_argument("--format", choices=["safe", "joblib"], default="safe",
                    help="model file format (default: safe)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or epoch table")
+    p.add_argument("--allow-import", action="store_true",
+                   help="accept model names that are import paths outside skin_estimators "
+                        "('package.module:Class'); importing runs that code, so only use it "
+                        "for configs you trust")
     p.set_defaults(func=run)
 
 
-def _load_train_config(path, overrides=(), model=None, row=None):
-    """Read a YAML config and return the one setting to train, as a plain dict.
-
-    Keys: ``data`` (``"skin3"`` or an absolute folder), ``images_per_class``, ``image_size``,
-    ``resize``, ``normalization`` (None: learned; or a preset name), ``model``, ``params``,
-    ``device``, ``threads``. The config schema is that of :mod:`skin_estimators.experiments`,
-    whose loader does the validation where it is installed; otherwise a minimal reader of the
-    same schema is used. This is the one place that knows the config format.
-    """
-    try:
-        from .. import experiments
-    except ImportError:
-        experiments = None
-    if getattr(experiments, "load_config", None) is not None:
-        try:
-            config = experiments.load_config(path, overrides=list(overrides) or None,
-                                             models=[model] if model else None)
-        except experiments.ConfigError as exc:
-            raise CommandError(str(exc), code=2) from None
-        rows = [(r.model, r.params, r.normalization) for r in config.rows()]
-        data = "skin3" if config.data.fetch_skin3 else str(config.data_root())
-        settings = {
-            "data": data, "images_per_class": config.data.images_per_class,
-            "image_size": config.image_size, "resize": config.resize,
-            "device": config.device, "threads": config.threads,
-        }
-    else:
-        settings, rows = _read_config_minimal(path, overrides, model)
-    name, params, norm = _pick_row(path, rows, row)
-    size = settings["image_size"]
-    return {**settings, "image_size": tuple(size) if isinstance(size, list) else size,
-            "model": name, "params": dict(params),
-            "normalization": None if norm == "fold" else norm}
-
-
-def _pick_row(path, rows, row):
-    if row is None and len(rows) == 1:
-        return rows[0]
-    listing = "; ".join(f"{i}: {m} {p}" for i, (m, p, _) in enumerate(rows))
-    if row is None:
-        raise CommandError(
-            f"config file {path!r} has {len(rows)} rows (models x grid values): {listing}. "
-            "Train one of them with --row N (and/or --model NAME)", code=2)
-    if not 0 <= row < len(rows):
-        raise CommandError(f"--row {row} is out of range; config file {path!r} has "
-                           f"{len(rows)} rows: {listing}", code=2)
-    return rows[row]
-
-
-_TOP_KEYS = {"name", "data", "image_size", "resize", "normalization", "cv", "device",
-             "threads", "models"}
-_MODEL_KEYS = {"name", "label", "normalization", "params", "grid", "reference"}
-_NORMALIZATIONS = ("auto", "fold", "study", "imagenet", "bit")
-
-
-def _read_config_minimal(path, overrides, model):
-    """The experiment-config schema, read without its validator (``experiments`` absent)."""
-    import itertools
-
-    import yaml
-
-    def bad(key, why):
-        return CommandError(f"{path}: {key}: {why}", code=2)
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-    except OSError as exc:
-        raise CommandError(f"{path}: cannot read the config file ({exc.strerror or exc})",
-                           code=2) from None
-    except yaml.YAMLError as exc:
-        raise CommandError(f"{path}: not valid YAML: {exc}", code=2) from None
-    if not isinstance(raw, dict):
-        raise bad("", "the top level must be a mapping of keys")
-    if overrides:
-        raise bad("--set", "overrides need skin_estimators.experiments, which is not installed")
-    for key in raw:
-        if key not in _TOP_KEYS:
-            raise bad(key, f"unknown key; allowed: {', '.join(sorted(_TOP_KEYS))}")
-    data = raw.get("data")
-    images_per_class = None
-    if data == "fetch_skin3":
-        data = "skin3"
-    elif isinstance(data, dict) and isinstance(data.get("path"), str):
-        images_per_class = data.get("images_per_class")
-        data = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)),
-                                             os.path.expanduser(data["path"])))
-    else:
-        raise bad("data", "must be 'fetch_skin3' or {path: folder with one sub-folder per class}")
-    size = raw.get("image_size", 400)
-    ok = (isinstance(size, int) and not isinstance(size, bool) and size > 0) or (
-        isinstance(size, list) and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size))
-    if not ok:
-        raise bad("image_size", f"must be a positive integer or [height, width] (got {size!r})")
-    resize = raw.get("resize", "stretch")
-    if resize not in ("stretch", "pad", "crop"):
-        raise bad("resize", f"must be stretch, pad or crop (got {resize!r})")
-    top_norm = raw.get("normalization", "auto")
-    entries = raw.get("models")
-    if not isinstance(entries, list) or not entries:
-        raise bad("models", "a list of at least one {name: ..., params: {...}} entry is required")
-    rows = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise bad(f"models[{i}]", "must be a mapping")
-        for key in entry:
-            if key not in _MODEL_KEYS:
-                raise bad(f"models[{i}].{key}", f"unknown key; allowed: {', '.join(sorted(_MODEL_KEYS))}")
-        name = entry.get("name")
-        if name not in MODELS:
-            raise bad(f"models[{i}].name", f"unknown model {name!r}; one of {', '.join(MODELS)}")
-        if model and name != model:
-            continue
-        norm = entry.get("normalization") or top_norm
-        if norm not in _NORMALIZATIONS:
-            raise bad("normalization", f"must be one of {', '.join(_NORMALIZATIONS)} (got {norm!r})")
-        if norm == "auto":
-            norm = MODELS[name][1]
-        params, grid = entry.get("params") or {}, entry.get("grid") or {}
-        for values in itertools.product(*grid.values()):
-            rows.append((name, {**params, **dict(zip(grid, values, strict=True))}, norm))
-    if not rows:
-        raise bad("models", f"no entry for {model}")
-    settings = {"data": data, "images_per_class": images_per_class,
-                "image_size": size, "resize": resize,
-                "device": raw.get("device", "auto"), "threads": raw.get("threads")}
-    return settings, rows
-
-
-def _classifier_class(name):
-    import skin_estimators
-
-    cls = getattr(skin_estimators, MODELS[name][0], None)
-    if cls is None:
-        raise CommandError(
-            f"model {name!r} ({MODELS[name][0]}) is not available in this installation of "
-            "skin-estimators", code=2)
-    return cls
-
-
-def build_pipeline(cfg, random_state, verbose):
-    """The configured Pipeline (unfitted)."""
-    from sklearn.pipeline import make_pipeline
-
-    from ..preprocessing import ChannelNormalizer, ImageLoader
-
-    params = dict(cfg["params"])
-    params.setdefault("random_state", random_state)
-    params.setdefault("device", cfg.get("device", "auto"))
-    params["verbose"] = verbose
-    clf = _classifier_class(cfg["model"])(**params)
-    return make_pipeline(ImageLoader(size=cfg["image_size"], resize=cfg["resize"]),
-                         ChannelNormalizer(cfg["normalization"]), clf)
-
-
-def _load_data(cfg):
-    """File names and labels; an evenly spread subset when ``images_per_class`` is set."""
-    import numpy as np
-
-    from .. import fetch_skin3, load_image_folder
-
-    data = fetch_skin3() if cfg["data"] == "skin3" else load_image_folder(cfg["data"],
-                                                                          groups=None)
-    X, y = np.asarray(data.filenames), np.asarray(data.target)
-    per_class = cfg.get("images_per_class")
-    if per_class:
-        keep = []
-        for name in np.unique(y):
-            idx = np.flatnonzero(y == name)
-            if per_class < len(idx):
-                idx = idx[np.unique(np.linspace(0, len(idx) - 1, per_class).round().astype(int))]
-            keep.append(idx)
-        keep = np.sort(np.concatenate(keep))
-        X, y = X[keep], y[keep]
-    return X, y
-
-
-def data_hash(filenames, labels):
-    """SHA-256 over the training images' contents and labels (independent of where they are)."""
-    import hashlib
-
-    lines = []
-    for path, label in zip(filenames, labels, strict=True):
-        with open(path, "rb") as f:
-            lines.append(f"{hashlib.sha256(f.read()).hexdigest()}  {label}\n")
-    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
-
-
-def _config_as_run(cfg):
-    """The trained setting as a config of the same schema: ``train --config`` reruns it."""
-    data = "fetch_skin3" if cfg["data"] == "skin3" else {"path": cfg["data"]}
-    if cfg.get("images_per_class") and isinstance(data, dict):
-        data["images_per_class"] = cfg["images_per_class"]
-    elif cfg.get("images_per_class"):
-        data = {"fetch_skin3": True, "images_per_class": cfg["images_per_class"]}
-    size = cfg["image_size"]
-    out = {
-        "data": data, "image_size": list(size) if isinstance(size, tuple) else size,
-        "resize": cfg["resize"], "normalization": cfg["normalization"] or "fold",
-        "device": cfg.get("device", "auto"),
-    }
-    if cfg.get("threads"):
-        out["threads"] = cfg["threads"]
-    out["models"] = [{"name": cfg["model"], "params": cfg["params"]}]
-    return out
-
-
 def run(args):
-    import csv
+    from ..experiments import fit_final, load_config, select_row
+    from ..persistence import save_model
+
+    # A bad config raises ConfigError: cli.main reports it in one line, exit code 2.
+    config = load_config(args.config, overrides=args.overrides or None,
+                         models=[args.model] if args.model else None,
+                         allow_import=args.allow_import)
+    row = select_row(config, args.row)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
+                           code=2)
+    say(f"Training {row.label} (test size {args.test_size}) ...", quiet=args.quiet)
+    final = fit_final(config, row, args.test_size, random_state=args.random_state,
+                      verbose=0 if args.quiet else 1)
+    # Made only now: a fit that fails leaves no empty output folder behind.
+    os.makedirs(args.out, exist_ok=True)
+    name = "model.safetensors" if args.format == "safe" else "model.joblib"
+    save_model(final.model, os.path.join(args.out, name), format=args.format,
+               metadata={"training": final.training, "config": final.config})
+    _write_config(args, final, name)
+    return _write_report(args, final)
+
+
+def _write_config(args, final, model_name):
+    """config.yaml: the setting as run, with a header saying how to rerun it."""
     import datetime
 
-    import numpy as np
     import yaml
-    from sklearn.model_selection import train_test_split
 
     from .._persistence._safe import versions
-    from ..metrics import clinical_report
-    from ..persistence import save_model
-    from . import _figures
-
-    cfg = _load_train_config(args.config, args.overrides, args.model, args.row)
-    if cfg.get("threads"):
-        import torch
-
-        torch.set_num_threads(cfg["threads"])
-    X, y = _load_data(cfg)
-    if args.test_size:
-        try:
-            X_train, X_test, y_train, y_test = train_test_split(
-                X, y, test_size=args.test_size, stratify=y, random_state=args.random_state)
-        except ValueError as exc:
-            raise CommandError(f"cannot split {len(y)} images with --test-size "
-                               f"{args.test_size}: {exc}", code=2) from None
-    else:
-        X_train, y_train, X_test, y_test = X, y, X[:0], y[:0]
-    try:
-        model = build_pipeline(cfg, args.random_state, verbose=0 if args.quiet else 1)
-    except TypeError as exc:
-        raise CommandError(f"config file {args.config!r}, model parameters: {exc}",
-                           code=2) from None
-
-    os.makedirs(args.out, exist_ok=True)
-    say(f"Training {type(model[-1]).__name__} on {len(y_train)} images "
-        f"({len(y_test)} held out) ...", quiet=args.quiet)
-    model.fit(X_train, y_train)
-    model[-1].verbose = cfg["params"].get("verbose", 0)  # the progress bar was for this run
-
-    training = {
-        "data": cfg["data"], "n_images": int(len(y_train)),
-        "class_counts": {str(c): int(n) for c, n in
-                         zip(*np.unique(y_train, return_counts=True), strict=True)},
-        "data_sha256": data_hash(X_train, y_train),
-        "test_size": args.test_size, "random_state": args.random_state,
-    }
-    as_run = _config_as_run(cfg)
-    name = "model.safetensors" if args.format == "safe" else "model.joblib"
-    save_model(model, os.path.join(args.out, name), format=args.format,
-               metadata={"training": training, "config": as_run})
 
     finished = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     header = [
@@ -354,18 +120,32 @@ def run(args):
         + (f" (--model {args.model})" if args.model else "")
         + (f" (--row {args.row})" if args.row is not None else "")
         + "".join(f" (--set {o})" for o in args.overrides),
-        f"split: {len(y_train)} training, {len(y_test)} test images; model file: {name}",
+        f"split: {len(final.y_train)} training, {len(final.y_test)} test images; "
+        f"model file: {model_name}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
     ]
     with open(os.path.join(args.out, "config.yaml"), "w", encoding="utf-8") as f:
         f.write("".join(f"# {line}\n" for line in header))
-        yaml.safe_dump(as_run, f, sort_keys=False)
+        yaml.safe_dump(final.config, f, sort_keys=False)
 
+
+def _write_report(args, final):
+    """report.txt, and with held-out images the confusion matrix and the misclassified ones."""
+    import csv
+
+    import numpy as np
+
+    from ..metrics import clinical_report
+    from . import _figures
+
+    model, row, training = final.model, final.row, final.training
+    X_test, y_test = final.X_test, final.y_test
     report_path = os.path.join(args.out, "report.txt")
-    norm = cfg["normalization"] or "learned from the training images"
-    header = (f"model: {cfg['model']} ({type(model[-1]).__name__}), "
-              f"image size {cfg['image_size']}, resize {cfg['resize']}, normalization {norm}\n"
-              f"data: {cfg['data']}; {len(y_train)} training images, {len(y_test)} test images "
+    norm = "learned from the training images" if row.normalization == "fold" else row.normalization
+    header = (f"model: {row.model} ({type(model[-1]).__name__}), "
+              f"image size {row.image_size}, resize {row.resize}, normalization {norm}\n"
+              f"data: {training['data']}; {len(final.y_train)} training images, "
+              f"{len(y_test)} test images "
               f"(--test-size {args.test_size}, --random-state {args.random_state})\n"
               f"training data sha256: {training['data_sha256']}\n\n")
     if not len(y_test):
@@ -384,8 +164,7 @@ def run(args):
     _figures.confusion_matrix(y_test, pred, classes, os.path.join(args.out, "confusion_matrix.png"))
     wrong = np.flatnonzero(pred != y_test)
     rows = [(X_test[i], y_test[i], pred[i], float(proba[i].max())) for i in wrong]
-    with open(os.path.join(args.out, "misclassified.csv"), "w", newline="",
-              encoding="utf-8") as f:
+    with open_csv(os.path.join(args.out, "misclassified.csv")) as f:
         writer = csv.writer(f)
         writer.writerow(["path", "true", "predicted", "probability"])
         writer.writerows([(p, t, q, f"{pr:.4f}") for p, t, q, pr in rows])

@@ -5,6 +5,9 @@ models with their parameters and grids. :func:`run_experiment` cross-validates e
 (decoding each image once), stores each fold as it finishes (``resume=True`` continues an
 interrupted run), writes ``results.csv`` and ``results.md`` and logs to MLflow. The command
 ``skin-estimators cv --config FILE`` and ``benchmarks/reproduce_table.py`` run it.
+:func:`fit_final` fits one row on a stratified training split (``skin-estimators train``);
+:meth:`Row.make_pipeline` is the one place a row becomes ImageLoader -> ChannelNormalizer ->
+estimator.
 
 Config schema (YAML; unknown keys and wrong types are errors that name the file and the key)::
 
@@ -24,7 +27,7 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
     device: auto               # auto | cpu | cuda | cuda:1 ...
     threads: null              # torch threads per fit (null: torch's default)
     models:                    # one entry per model; each grid combination is one row
-      - name: cnn              # cnn | scattering | resnet50 | bit | package.module:Class
+      - name: cnn              # cnn | scattering | resnet50 | bit | recommended | package.module:Class
         label: cnn (study)     # optional name in the tables
         normalization: fold    # optional, overrides the top-level one for this entry
         params: {batch_size: 4, lr: 0.0001, max_epochs: 26}   # estimator parameters
@@ -34,7 +37,8 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
 ``normalization``: ``fold`` fits a ``ChannelNormalizer`` on each training fold (no test
 statistics leak into training); ``study`` uses the study's fixed per-channel values;
 ``imagenet`` and ``bit`` the statistics of the pretrained weights. ``auto`` means ``fold``
-for ``cnn`` and ``scattering``, ``imagenet`` for ``resnet50`` and ``bit`` for ``bit``.
+for ``cnn`` and ``scattering``, ``imagenet`` for ``resnet50``, ``bit`` for ``bit`` and
+``study`` for ``recommended`` (:func:`~skin_estimators.make_recommended_classifier`).
 Each row's estimator gets ``random_state`` = the CV seed and ``device`` = the config's
 device unless its ``params`` say otherwise.
 
@@ -46,6 +50,7 @@ stratified one overestimates it.
 """
 
 from ._config import ConfigError, ExperimentConfig, Row
+from ._final import FinalFit, fit_final, select_row
 from ._loading import load_config, validate_config
 from ._registry import MODELS, available_models, resolve_model
 from ._runner import ExperimentResult, run_experiment
@@ -55,10 +60,13 @@ __all__ = [
     "ConfigError",
     "ExperimentConfig",
     "ExperimentResult",
+    "FinalFit",
     "Row",
     "available_models",
+    "fit_final",
     "load_config",
     "resolve_model",
     "run_experiment",
+    "select_row",
     "validate_config",
 ]

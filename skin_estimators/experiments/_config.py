@@ -3,7 +3,9 @@
 Reading, overriding and checking a file is in ``_loading.py``.
 """
 
+import functools
 import hashlib
+import inspect
 import itertools
 import json
 import os
@@ -185,6 +187,12 @@ class ExperimentConfig(_Section):
         check_device_available(value, owner="the config")
         return value
 
+    def with_protocol(self, protocol):
+        """A copy with ``cv.protocol`` replaced (read from the same file)."""
+        config = self.model_copy(update={"cv": self.cv.model_copy(update={"protocol": protocol})})
+        config._source = self._source
+        return config
+
     @property
     def source(self):
         """The file the config was read from (None for a config built in Python)."""
@@ -223,7 +231,7 @@ class ExperimentConfig(_Section):
                     model=spec.name, label=spec.label or spec.name, params=params,
                     normalization=norm, grid_values=dict(zip(keys, values, strict=True)),
                     reference=spec.reference.model_dump() if spec.reference else None,
-                    entry=index,
+                    entry=index, image_size=self.image_size, resize=self.resize,
                 ))
         for row in rows:
             row.row_id = self._row_id(row)
@@ -243,6 +251,14 @@ class ExperimentConfig(_Section):
         return f"{row.model.replace(':', '_').replace('.', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
+def image_loader(image_size, resize, cache=True):
+    """The ``ImageLoader`` of a config's ``image_size`` (int or [height, width]) and ``resize``."""
+    from skin_estimators import ImageLoader
+
+    size = image_size if isinstance(image_size, int) else tuple(image_size)
+    return ImageLoader(size=size, resize=resize, cache=cache)
+
+
 @dataclass
 class Row:
     """One row of the results table (before the CV protocol is chosen).
@@ -257,6 +273,8 @@ class Row:
     ('cnn', {'max_epochs': 2, 'lr': 0.001}, 'fold')
     >>> row.make_estimator(seed=42, device="cpu").get_params()["lr"]
     0.001
+    >>> [name for name, _ in row.make_pipeline(random_state=42, device="cpu").steps]
+    ['imageloader', 'channelnormalizer', 'vanillacnnclassifier']
     """
 
     model: str
@@ -267,6 +285,37 @@ class Row:
     reference: dict | None = None
     entry: int = 0
     row_id: str = ""
+    image_size: int | list = 400
+    resize: str = "stretch"
+
+    @functools.cached_property
+    def max_epochs(self):
+        """Epochs of one fit (progress bars): ``params["max_epochs"]``, else the default."""
+        if "max_epochs" in self.params:
+            return int(self.params["max_epochs"])
+        model = resolve_model(self.model, allow_import=True)  # validated with the config
+        if isinstance(model, type):
+            default = inspect.signature(model).parameters.get("max_epochs")
+            if default is not None and default.default is not inspect.Parameter.empty:
+                return int(default.default)
+        # A factory (or a class that takes **kwargs): only an instance knows its default.
+        return int(model().get_params()["max_epochs"])
+
+    def make_pipeline(self, random_state, device, *, cache=True):
+        """The row as a model from file paths: ImageLoader -> ChannelNormalizer -> estimator.
+
+        The one place a config row becomes a pipeline (``train``, the runner's folds and
+        their saved models all use it). ``normalization: fold`` is a ``ChannelNormalizer``
+        that learns its statistics in ``fit``; a preset name fixes them.
+        """
+        from sklearn.pipeline import make_pipeline
+
+        from skin_estimators import ChannelNormalizer
+
+        norm = ChannelNormalizer() if self.normalization == "fold" else ChannelNormalizer(
+            mean=self.normalization)
+        return make_pipeline(image_loader(self.image_size, self.resize, cache=cache), norm,
+                             self.make_estimator(random_state, device))
 
     def make_estimator(self, seed, device):
         """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""

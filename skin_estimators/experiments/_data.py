@@ -5,7 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-__all__ = ["ExperimentData", "load_experiment_data", "make_splits"]
+from ._config import image_loader
+
+__all__ = ["ExperimentData", "load_experiment_data", "load_experiment_files", "make_splits"]
 
 #: What the grouped protocol is, in the words the outputs use.
 GROUP_NOTE = (
@@ -48,28 +50,38 @@ def _subset(bunch, per_class):
     return bunch
 
 
+def load_experiment_files(config, groups=True):
+    """The config's image files: ``(bunch, where)``, the subset of ``images_per_class`` taken.
+
+    ``bunch`` has ``filenames``, ``target``, ``target_names`` and ``groups`` (None with
+    ``groups=False`` or ``data.groups: null``); ``where`` names the source in messages.
+    """
+    from skin_estimators import fetch_skin3, load_image_folder
+
+    if config.data.fetch_skin3:
+        bunch = fetch_skin3()
+        where = "fetch_skin3()"
+        if not groups or config.data.groups is None:
+            bunch["groups"] = None
+    else:
+        root = config.data_root()
+        bunch = load_image_folder(root, groups=config.data.groups if groups else None)
+        where = str(root)
+    if config.data.images_per_class:
+        bunch = _subset(bunch, config.data.images_per_class)
+    return bunch, where
+
+
 def load_experiment_data(config):
     """Find the config's images, and decode and resize every one of them, once.
 
     Each fold then normalises its own training images (``ChannelNormalizer`` fitted on the
     training fold), so nothing is decoded again per fold or per epoch.
     """
-    from skin_estimators import ImageLoader, fetch_skin3, load_image_folder
-
-    if config.data.fetch_skin3:
-        bunch = fetch_skin3()
-        where = "fetch_skin3()"
-        if config.data.groups is None:
-            bunch["groups"] = None
-    else:
-        root = config.data_root()
-        bunch = load_image_folder(root, groups=config.data.groups)
-        where = str(root)
-    if config.data.images_per_class:
-        bunch = _subset(bunch, config.data.images_per_class)
-    size = config.image_size if isinstance(config.image_size, int) else tuple(config.image_size)
+    bunch, where = load_experiment_files(config)
     # cache=False: the decoded array is kept here; the loader's cache would be a second copy.
-    images = ImageLoader(size=size, resize=config.resize, cache=False).transform(bunch.filenames)
+    loader = image_loader(config.image_size, config.resize, cache=False)
+    images = loader.transform(bunch.filenames)
     h, w = images.shape[1:3]
     counts = ", ".join(f"{name} {int(np.sum(bunch.target == name))}" for name in bunch.target_names)
     groups = bunch.get("groups")

@@ -1,7 +1,8 @@
 """The work of one fold: normalise, fit, predict, measure. Runs in the parent or on a worker.
 
-Everything it returns is plain JSON (plus, for the last fold, the fitted model), so that the
-parent can store it, resume from it and log it to MLflow without the worker's help.
+It returns a :class:`FoldRecord` of plain JSON values (plus, for the last fold, the fitted
+model), so that the parent can store it, resume from it and log it to MLflow without the
+worker's help.
 """
 
 import platform
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._config import Row
+from ._record import FoldRecord
 
 __all__ = ["FoldTask", "library_versions", "run_fold"]
 
@@ -33,8 +35,6 @@ class FoldTask:
     device: str = "auto"
     threads: int | None = None
     keep_model: bool = False
-    image_size: object = 400
-    resize: str = "stretch"
 
     @property
     def key(self):
@@ -42,7 +42,7 @@ class FoldTask:
 
     @property
     def max_epochs(self):
-        return int(self.row.make_estimator(self.seed, self.device).get_params()["max_epochs"])
+        return self.row.max_epochs
 
 
 def library_versions():
@@ -131,26 +131,24 @@ def _fold_device(device):
 
 
 def run_fold(task, images, target, ticker=None):
-    """Fit and evaluate one fold; return ``(record, model or None)``.
+    """Fit and evaluate one fold; return ``(FoldRecord, model or None)``.
 
     ``images`` are the uint8 images of the whole data set and ``target`` its labels; the
     normaliser is fitted on the training fold only.
     """
     import torch
 
-    from skin_estimators import ChannelNormalizer
-
     old_threads = torch.get_num_threads()
     if task.threads:
         torch.set_num_threads(task.threads)
     try:
         row = task.row
-        est = row.make_estimator(task.seed, _fold_device(task.device))
+        # The images come decoded: the pipeline's ImageLoader only serves the saved model.
+        pipeline = row.make_pipeline(task.seed, _fold_device(task.device))
+        norm, est = pipeline[1], pipeline[-1]
         user_callbacks = est.get_params()["callbacks"]
         if ticker is not None:
             est.set_params(callbacks=[*(user_callbacks or []), ("experiment_progress", ticker)])
-        norm = ChannelNormalizer() if row.normalization == "fold" else ChannelNormalizer(
-            mean=row.normalization)
         target = np.asarray(target)
         device = torch.device(est.device)
         if device.type == "cuda":
@@ -169,50 +167,27 @@ def run_fold(task, images, target, ticker=None):
         metrics, per_class, cm = fold_metrics(y_true, y_pred, task.labels)
         peak, peak_kind = _peak_memory_mb(device)
         history = est.history_
-        record = {
-            "row_id": row.row_id,
-            "model": row.model,
-            "label": row.label,
-            "params": row.params,
-            "cv": task.protocol,
-            "seed": task.seed,
-            "fold": task.fold,
-            "n_folds": task.n_folds,
-            "n_train": int(len(task.train)),
-            "n_test": int(len(task.test)),
-            "metrics": metrics,
-            "per_class": per_class,
-            "labels": list(task.labels),
-            "confusion_matrix": cm,
-            "test_index": [int(i) for i in task.test],
-            "y_pred": [str(p) for p in y_pred],
-            "train_loss": [float(v) for v in history[:, "train_loss"]],
-            "epochs": len(history),
-            "batch_size": int(est.batch_size),
-            "lr": float(est.lr),
-            "trainable_parameters": int(sum(
+        record = FoldRecord(
+            row_id=row.row_id, model=row.model, label=row.label, params=row.params,
+            cv=task.protocol, seed=task.seed, fold=task.fold, n_folds=task.n_folds,
+            n_train=int(len(task.train)), n_test=int(len(task.test)),
+            metrics=metrics, per_class=per_class, labels=list(task.labels),
+            confusion_matrix=cm, test_index=[int(i) for i in task.test],
+            y_pred=[str(p) for p in y_pred],
+            train_loss=[float(v) for v in history[:, "train_loss"]], epochs=len(history),
+            batch_size=int(est.batch_size), lr=float(est.lr),
+            trainable_parameters=int(sum(
                 p.numel() for p in est.module_.parameters() if p.requires_grad)),
-            "fit_time_s": fit_time,
-            "predict_time_s": predict_time,
-            "peak_memory_mb": float(peak),
-            "peak_memory_kind": peak_kind,
-            "device": _device_name(device),
-            "threads": torch.get_num_threads(),
-            "host": platform.node(),
-            "versions": library_versions(),
-        }
+            fit_time_s=fit_time, predict_time_s=predict_time, peak_memory_mb=float(peak),
+            peak_memory_kind=peak_kind, device=_device_name(device),
+            threads=torch.get_num_threads(), host=platform.node(), versions=library_versions(),
+        )
         model = None
         if task.keep_model:
-            from sklearn.pipeline import make_pipeline
-
-            from skin_estimators import ImageLoader
-
             if ticker is not None:  # the saved model carries no progress bar callback
                 est.set_params(callbacks=user_callbacks)
                 est.initialize_callbacks()
-            size = task.image_size if isinstance(task.image_size, int) else tuple(task.image_size)
-            # A model that predicts from file paths, as the user will use it.
-            model = make_pipeline(ImageLoader(size=size, resize=task.resize), norm, est)
+            model = pipeline  # predicts from file paths, as the user will use it
         return record, model
     finally:
         torch.set_num_threads(old_threads)

@@ -1,4 +1,4 @@
-"""Model names of the configs -> estimator classes of ``skin_estimators``, looked up lazily.
+"""Model names of the configs -> estimator classes (or factories) of ``skin_estimators``.
 
 The names are looked up when a config is checked, not when this module is imported, so that
 an architecture that lands later (or is missing from an installation) only matters to the
@@ -9,14 +9,16 @@ import importlib
 
 __all__ = ["MODELS", "available_models", "default_normalization", "resolve_model"]
 
-#: Config name -> (class name in ``skin_estimators``, normalisation used when the config says
-#: "auto"). Networks trained from scratch learn the statistics of each training fold;
-#: pretrained backbones must see the statistics of their pretraining.
+#: Config name -> (class or factory name in ``skin_estimators``, normalisation used when the
+#: config says "auto"). Networks trained from scratch learn the statistics of each training
+#: fold; pretrained backbones must see the statistics of their pretraining; the recommended
+#: model was chosen with the study's fixed statistics (benchmarks/configs/best.yaml).
 MODELS = {
     "cnn": ("VanillaCNNClassifier", "fold"),
     "scattering": ("ScatteringClassifier", "fold"),
     "resnet50": ("ResNet50Classifier", "imagenet"),
     "bit": ("BiTClassifier", "bit"),
+    "recommended": ("make_recommended_classifier", "study"),
 }
 
 
@@ -56,8 +58,9 @@ def _is_library_estimator(module_name, obj):
 def resolve_model(name, allow_import=False):
     """Return the estimator class (or factory) that a config's model ``name`` stands for.
 
-    ``name`` is one of :data:`MODELS` (``cnn``, ``scattering``, ``resnet50``, ``bit``), or an
-    import path ``"package.module:ClassName"``. Import paths run code (importing a module,
+    ``name`` is one of :data:`MODELS` (``cnn``, ``scattering``, ``resnet50``, ``bit``,
+    ``recommended``), or an import path ``"package.module:ClassName"`` (or ``:factory``, a
+    function returning an unfitted estimator). Import paths run code (importing a module,
     then calling the object), and configs are shared like model files: by default only the
     library's own estimator classes and factories are accepted
     (``"skin_estimators:ScatteringClassifier"``); anything else needs ``allow_import=True``
@@ -77,6 +80,8 @@ def resolve_model(name, allow_import=False):
     'VanillaCNNClassifier'
     >>> resolve_model("skin_estimators:ScatteringClassifier").__name__
     'ScatteringClassifier'
+    >>> resolve_model("recommended")().tta
+    'hflip'
     >>> resolve_model("os:abort")
     Traceback (most recent call last):
     ...

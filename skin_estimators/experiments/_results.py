@@ -29,40 +29,40 @@ PROTOCOL_NAMES = {"stratified": "stratified (StratifiedKFold, the study's)",
 
 
 def summarize(row, protocol, records):
-    """One row of the results table from the fold records of ``row`` under ``protocol``."""
+    """One row of the results table from the FoldRecords of ``row`` under ``protocol``."""
     first = records[0]
-    labels = first["labels"]
+    labels = first.labels
     out = {
         "model": row.model,
         "cv": protocol,
         "label": row.label,
         "grid": json.dumps(row.grid_values, sort_keys=True, default=repr),
-        "total_time_s": float(sum(r["fit_time_s"] + r["predict_time_s"] for r in records)),
-        "batch_size": first["batch_size"],
-        "lr": first["lr"],
-        "trainable_parameters": first["trainable_parameters"],
-        "num_epochs": first["epochs"],
+        "total_time_s": float(sum(r.fit_time_s + r.predict_time_s for r in records)),
+        "batch_size": first.batch_size,
+        "lr": first.lr,
+        "trainable_parameters": first.trainable_parameters,
+        "num_epochs": first.epochs,
     }
     for metric in METRICS:
-        values = np.array([r["metrics"][metric] for r in records])
+        values = np.array([r.metrics[metric] for r in records])
         out[f"{metric}_mean"] = float(values.mean())
         out[f"{metric}_std"] = float(values.std())
     for kind in ("recall", "specificity"):
         for label in labels:
-            values = np.array([r["per_class"][kind][label] for r in records])
+            values = np.array([r.per_class[kind][label] for r in records])
             out[f"{kind}_{label}_mean"] = float(values.mean())
-    out["peak_memory_mb"] = float(max(r["peak_memory_mb"] for r in records))
-    out["peak_memory_kind"] = first["peak_memory_kind"]
-    out["device"] = ", ".join(sorted({r["device"] for r in records}))
-    out["threads"] = ", ".join(str(t) for t in sorted({r["threads"] for r in records}))
+    out["peak_memory_mb"] = float(max(r.peak_memory_mb for r in records))
+    out["peak_memory_kind"] = first.peak_memory_kind
+    out["device"] = ", ".join(sorted({r.device for r in records}))
+    out["threads"] = ", ".join(str(t) for t in sorted({r.threads for r in records}))
     out["n_folds"] = len(records)
-    out["seeds"] = " ".join(str(s) for s in sorted({r["seed"] for r in records}))
+    out["seeds"] = " ".join(str(s) for s in sorted({r.seed for r in records}))
     out["normalization"] = row.normalization
     out["params"] = json.dumps(row.params, sort_keys=True, default=repr)
     out["row_id"] = row.row_id
     for key, value in (row.reference or {}).items():
         out[f"study_{key}"] = value
-    out["versions"] = json.dumps(first["versions"], sort_keys=True)
+    out["versions"] = json.dumps(first.versions, sort_keys=True)
     return out
 
 

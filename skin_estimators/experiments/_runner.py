@@ -1,4 +1,9 @@
-"""``run_experiment``: every row of a config, cross-validated, stored, tabulated and tracked."""
+"""``run_experiment``: every row of a config, cross-validated, stored, tabulated and tracked.
+
+Three parts: :func:`plan_experiment` (decode the images once, one :class:`FoldTask` per fit),
+:func:`execute` (the fits, serial or on Dask) and ``_Report`` (each fold to the store as it
+finishes, each finished (row, protocol) to MLflow, the tables at the end).
+"""
 
 import sys
 import time
@@ -16,7 +21,7 @@ from ._progress import EpochTicker, make_bar
 from ._results import summarize, write_csv, write_markdown
 from ._store import FoldStore
 
-__all__ = ["ExperimentResult", "run_experiment"]
+__all__ = ["ExperimentResult", "Plan", "execute", "plan_experiment", "run_experiment"]
 
 
 @dataclass
@@ -128,21 +133,53 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     ('results.csv', 'results.md')
     """
     start = time.perf_counter()
+    config = _checked(config, cv, backend, scheduler)
+    out_dir = Path(out_dir)
+    store = _open_store(out_dir, resume)
+    _write_config_snapshot(config, out_dir / "config.yaml")
+
+    plan = plan_experiment(config, keep_models=tracking)
+    report = _Report(config, plan, store, tracking, tracking_uri, out_dir)
+    todo = report.resume()
+    _say(progress, f"{len(plan.rows)} rows x {len(plan.protocols)} protocol(s) x "
+                   f"{len(config.cv.seeds)} seed(s) x {config.cv.n_splits} folds = "
+                   f"{len(plan.tasks)} fits on {plan.data.description}"
+                   + (f"; {len(plan.tasks) - len(todo)} already stored, {len(todo)} to run"
+                      if resume else ""))
+    execute(todo, plan.data, report.add, backend=backend, scheduler=scheduler,
+            progress=progress)
+    return report.finish(time.perf_counter() - start, n_run=len(todo), progress=progress)
+
+
+# ------------------------------------------------------------------------------ plan
+@dataclass
+class Plan:
+    """The fits of a run: the decoded data, the rows and protocols, one FoldTask per fit."""
+
+    data: object
+    rows: list
+    protocols: list
+    labels: list
+    tasks: list
+
+
+def _checked(config, cv, backend, scheduler):
+    """The config to run (read from a path, with ``cv`` overriding its protocol)."""
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     if cv is not None:
         if cv not in ("stratified", "group", "both"):
             raise ValueError(f"cv must be 'stratified', 'group' or 'both', got {cv!r}.")
-        source = config.source
-        config = config.model_copy(update={"cv": config.cv.model_copy(update={"protocol": cv})})
-        config._source = source
+        config = config.with_protocol(cv)
     if backend not in ("serial", "dask"):
         raise ValueError(f"backend must be 'serial' or 'dask', got {backend!r}.")
     if backend == "dask" and scheduler is None:
         raise ValueError("backend='dask' needs the scheduler: an address such as "
                          "'tcp://10.0.0.5:8786', a distributed.Client or a LocalCluster.")
+    return config
 
-    out_dir = Path(out_dir)
+
+def _open_store(out_dir, resume):
     out_dir.mkdir(parents=True, exist_ok=True)
     store = FoldStore(out_dir)
     if not resume and store.n_folds_stored():
@@ -150,142 +187,155 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
             f"{out_dir} already holds {store.n_folds_stored()} finished folds of an earlier run. "
             "Pass resume=True (--resume) to continue that run, or choose another output folder "
             "(nothing is overwritten).")
-    _write_config_snapshot(config, out_dir / "config.yaml")
+    return store
 
+
+def plan_experiment(config, keep_models=True):
+    """Decode the images once and list every fit: rows x protocols x seeds x folds.
+
+    With ``keep_models``, the last fold of the first seed of each (row, protocol) keeps its
+    fitted model (saved and logged to MLflow).
+    """
     data = load_experiment_data(config)
+    rows, protocols, seeds = config.rows(), config.cv.protocols, config.cv.seeds
     labels = [str(c) for c in data.target_names]
-    rows = config.rows()
-    protocols = config.cv.protocols
-    splits = {(p, s): make_splits(data, p, config.cv.n_splits, s)
-              for p in protocols for s in config.cv.seeds}
-
+    splits = {(p, s): make_splits(data, p, config.cv.n_splits, s) for p in protocols for s in seeds}
     tasks = []
     for row in rows:
         for protocol in protocols:
-            for seed in config.cv.seeds:
+            for seed in seeds:
                 folds = splits[protocol, seed]
-                for k, (train, test) in enumerate(folds):
-                    tasks.append(FoldTask(
-                        row=row, protocol=protocol, seed=seed, fold=k, n_folds=len(folds),
-                        train=train, test=test, labels=labels, device=config.device,
-                        threads=config.threads,
-                        keep_model=tracking and k == len(folds) - 1 and seed == config.cv.seeds[0],
-                        image_size=config.image_size, resize=config.resize))
-    records = {}
-    for task in tasks:
-        record = store.load_fold(*task.key)
-        if record is not None:
-            records[task.key] = record
-    todo = [t for t in tasks if t.key not in records]
-    n_resumed = len(tasks) - len(todo)
+                tasks += [FoldTask(
+                    row=row, protocol=protocol, seed=seed, fold=k, n_folds=len(folds),
+                    train=train, test=test, labels=labels, device=config.device,
+                    threads=config.threads,
+                    keep_model=keep_models and k == len(folds) - 1 and seed == seeds[0])
+                    for k, (train, test) in enumerate(folds)]
+    return Plan(data=data, rows=rows, protocols=protocols, labels=labels, tasks=tasks)
 
-    tracker, uri = None, None
-    if tracking:
-        from ._tracking import Tracker, default_tracking_uri
 
-        uri = tracking_uri or default_tracking_uri(out_dir)
-        artifacts = None
-        if tracking_uri is None or uri.startswith("sqlite:"):
-            artifacts = (out_dir / "mlartifacts").resolve().as_uri()
-        tracker = Tracker(uri, config.experiment_name, artifact_location=artifacts)
-
-    run_params = {
-        "config": str(config.source) if config.source else "<in memory>",
-        "data": data.description, "image_size": config.image_size, "resize": config.resize,
-        "n_splits": config.cv.n_splits, "seeds": config.cv.seeds, "device": config.device,
-        "threads": config.threads,
-    }
-    run_ids, failed_tracking = {}, []
-
-    def finish_group(row, protocol):
-        """Log a (row, protocol) to MLflow once all its folds are stored."""
-        keys = [t.key for t in tasks if t.row.row_id == row.row_id and t.protocol == protocol]
-        if tracker is None or not all(k in records for k in keys):
-            return
-        run_id = store.tracked_run(row.row_id, protocol, uri)
-        if run_id is None:
-            group = [records[k] for k in sorted(keys, key=lambda k: (k[2], k[3]))]
-            model_path = store.model_path(row.row_id, protocol, config.cv.seeds[0])
-            try:
-                run_id = tracker.log_row(row, protocol, group, summarize(row, protocol, group),
-                                         run_params, data.target, model_path)
-            except Exception as exc:  # the folds are safe on disk; --resume logs it later
-                warnings.warn(f"MLflow logging of {row.label} ({protocol}) failed: {exc!r}. "
-                              "The folds are stored; run again with --resume to log it.",
-                              RuntimeWarning, stacklevel=2)
-                failed_tracking.append((row.row_id, protocol))
-                return
-            store.mark_tracked(row.row_id, protocol, uri, run_id)
-        run_ids[row.row_id, protocol] = run_id
-
-    def on_result(task, record, model):
-        store.save_fold(record)
-        if model is not None:
-            store.save_model(task.row.row_id, task.protocol, task.seed, model)
-        records[task.key] = record
-        finish_group(task.row, task.protocol)
-
-    n_fits = len(tasks)
-    _say(progress, f"{len(rows)} rows x {len(protocols)} protocol(s) x {len(config.cv.seeds)} "
-                   f"seed(s) x {config.cv.n_splits} folds = {n_fits} fits on {data.description}"
-                   + (f"; {n_resumed} already stored, {len(todo)} to run" if resume else ""))
-    for row in rows:  # rows completed before an interruption but not yet logged
-        for protocol in protocols:
-            finish_group(row, protocol)
-
-    bar = make_bar(sum(t.max_epochs for t in todo), enabled=progress)
+# ------------------------------------------------------------------------------ execute
+def execute(tasks, data, on_result, *, backend="serial", scheduler=None, progress=True):
+    """Fit every task, here or on Dask; ``on_result(task, record, model)`` as each finishes."""
+    bar = make_bar(sum(t.max_epochs for t in tasks), enabled=progress)
     try:
         if backend == "serial":
             ticker = EpochTicker(bar)
-            for i, task in enumerate(todo):
-                bar.set_description(f"fit {i + 1}/{len(todo)} {task.row.label} {task.protocol} "
+            for i, task in enumerate(tasks):
+                bar.set_description(f"fit {i + 1}/{len(tasks)} {task.row.label} {task.protocol} "
                                     f"fold {task.fold + 1}/{task.n_folds}")
-                record, model = run_fold(task, data.images, data.target, ticker=ticker)
-                on_result(task, record, model)
+                on_result(task, *run_fold(task, data.images, data.target, ticker=ticker))
         else:
             from ._dask import run_on_dask
 
-            by_key = {t.key: t for t in todo}
-            bar.set_description(f"{len(todo)} fits on Dask")
-            for record, model in run_on_dask(_run_fold_remote, todo, (data.images, data.target),
+            by_key = {t.key: t for t in tasks}
+            bar.set_description(f"{len(tasks)} fits on Dask")
+            for record, model in run_on_dask(_run_fold_remote, tasks, (data.images, data.target),
                                              scheduler):
-                task = by_key[record["row_id"], record["cv"], record["seed"], record["fold"]]
+                task = by_key[record.key]
                 bar.update(task.max_epochs)
                 on_result(task, record, model)
     finally:
         bar.close()
 
-    table = []
-    for row in rows:
-        for protocol in protocols:
-            keys = sorted((t.key for t in tasks
-                           if t.row.row_id == row.row_id and t.protocol == protocol),
-                          key=lambda k: (k[2], k[3]))
-            table.append(summarize(row, protocol, [records[k] for k in keys]))
-    table.sort(key=lambda r: (-r["recall_macro_mean"], r["cv"], r["model"]))
 
-    wall = time.perf_counter() - start
-    versions = library_versions()
-    csv_path, md_path = out_dir / "results.csv", out_dir / "results.md"
-    write_csv(csv_path, table)
-    setup = (f"{config.cv.n_splits}-fold CV, seeds {config.cv.seeds}, protocol(s) "
-             f"{', '.join(protocols)}; normalisation per row ({_norms(rows)}); device "
-             f"{config.device}; torch threads {config.threads or 'default'}")
-    write_markdown(md_path, table, title=f"Results: {config.experiment_name}",
-                   data_description=data.description, setup=setup, labels=labels,
-                   wall_time_s=wall, versions=versions)
-    _say(progress, f"wrote {csv_path} and {md_path} ({wall:.0f} s)")
-    if "group" in protocols:
-        _say(progress, GROUP_NOTE)
-    else:
-        _say(progress, "These are stratified-CV figures; run with cv='group' (--cv group or both) "
-                       "for the estimate that predicts performance on new patients.")
-    if failed_tracking:
-        _say(progress, f"{len(failed_tracking)} row(s) were not logged to MLflow; "
-                       "rerun with --resume to log them.")
-    return ExperimentResult(table=table, out_dir=out_dir, csv_path=csv_path,
-                            markdown_path=md_path, tracking_uri=uri, run_ids=run_ids,
-                            n_fits_run=len(todo), n_fits_resumed=n_resumed, wall_time_s=wall)
+# ------------------------------------------------------------------------------ report
+class _Report:
+    """Where results go: each fold to the store at once, each finished (row, protocol) to
+    MLflow, and at the end the tables."""
+
+    def __init__(self, config, plan, store, tracking, tracking_uri, out_dir):
+        self.config, self.plan, self.store, self.out_dir = config, plan, store, out_dir
+        self.records, self.run_ids, self.failed_tracking = {}, {}, []
+        self.tracker, self.uri = None, None
+        if tracking:
+            from ._tracking import Tracker, default_tracking_uri
+
+            self.uri = tracking_uri or default_tracking_uri(out_dir)
+            artifacts = None
+            if tracking_uri is None or self.uri.startswith("sqlite:"):
+                artifacts = (out_dir / "mlartifacts").resolve().as_uri()
+            self.tracker = Tracker(self.uri, config.experiment_name, artifact_location=artifacts)
+        self.run_params = {
+            "config": str(config.source) if config.source else "<in memory>",
+            "data": plan.data.description, "image_size": config.image_size,
+            "resize": config.resize, "n_splits": config.cv.n_splits, "seeds": config.cv.seeds,
+            "device": config.device, "threads": config.threads,
+        }
+
+    def resume(self):
+        """Take the folds already stored; log the groups they complete. Returns the rest."""
+        for task in self.plan.tasks:
+            record = self.store.load_fold(*task.key)
+            if record is not None:
+                self.records[task.key] = record
+        for row in self.plan.rows:  # rows completed before an interruption but not yet logged
+            for protocol in self.plan.protocols:
+                self._finish_group(row, protocol)
+        return [t for t in self.plan.tasks if t.key not in self.records]
+
+    def add(self, task, record, model):
+        self.store.save_fold(record)
+        if model is not None:
+            self.store.save_model(task.row.row_id, task.protocol, task.seed, model)
+        self.records[task.key] = record
+        self._finish_group(task.row, task.protocol)
+
+    def _group(self, row, protocol):
+        """The task keys of a (row, protocol), by seed and fold."""
+        return sorted((t.key for t in self.plan.tasks
+                       if t.row.row_id == row.row_id and t.protocol == protocol),
+                      key=lambda k: (k[2], k[3]))
+
+    def _finish_group(self, row, protocol):
+        """Log a (row, protocol) to MLflow once all its folds are stored."""
+        keys = self._group(row, protocol)
+        if self.tracker is None or not all(k in self.records for k in keys):
+            return
+        run_id = self.store.tracked_run(row.row_id, protocol, self.uri)
+        if run_id is None:
+            group = [self.records[k] for k in keys]
+            model_path = self.store.model_path(row.row_id, protocol, self.config.cv.seeds[0])
+            try:
+                run_id = self.tracker.log_row(row, protocol, group,
+                                              summarize(row, protocol, group), self.run_params,
+                                              self.plan.data.target, model_path)
+            except Exception as exc:  # the folds are safe on disk; --resume logs it later
+                warnings.warn(f"MLflow logging of {row.label} ({protocol}) failed: {exc!r}. "
+                              "The folds are stored; run again with --resume to log it.",
+                              RuntimeWarning, stacklevel=2)
+                self.failed_tracking.append((row.row_id, protocol))
+                return
+            self.store.mark_tracked(row.row_id, protocol, self.uri, run_id)
+        self.run_ids[row.row_id, protocol] = run_id
+
+    def finish(self, wall, n_run, progress):
+        """Write results.csv and results.md; return the ExperimentResult."""
+        config, plan = self.config, self.plan
+        table = [summarize(row, protocol, [self.records[k] for k in self._group(row, protocol)])
+                 for row in plan.rows for protocol in plan.protocols]
+        table.sort(key=lambda r: (-r["recall_macro_mean"], r["cv"], r["model"]))
+        csv_path, md_path = self.out_dir / "results.csv", self.out_dir / "results.md"
+        write_csv(csv_path, table)
+        setup = (f"{config.cv.n_splits}-fold CV, seeds {config.cv.seeds}, protocol(s) "
+                 f"{', '.join(plan.protocols)}; normalisation per row ({_norms(plan.rows)}); "
+                 f"device {config.device}; torch threads {config.threads or 'default'}")
+        write_markdown(md_path, table, title=f"Results: {config.experiment_name}",
+                       data_description=plan.data.description, setup=setup, labels=plan.labels,
+                       wall_time_s=wall, versions=library_versions())
+        _say(progress, f"wrote {csv_path} and {md_path} ({wall:.0f} s)")
+        if "group" in plan.protocols:
+            _say(progress, GROUP_NOTE)
+        else:
+            _say(progress, "These are stratified-CV figures; run with cv='group' (--cv group or "
+                           "both) for the estimate that predicts performance on new patients.")
+        if self.failed_tracking:
+            _say(progress, f"{len(self.failed_tracking)} row(s) were not logged to MLflow; "
+                           "rerun with --resume to log them.")
+        return ExperimentResult(table=table, out_dir=self.out_dir, csv_path=csv_path,
+                                markdown_path=md_path, tracking_uri=self.uri,
+                                run_ids=self.run_ids, n_fits_run=n_run,
+                                n_fits_resumed=len(plan.tasks) - n_run, wall_time_s=wall)
 
 
 def _norms(rows):

@@ -16,6 +16,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from ._record import FoldRecord
+
 __all__ = ["FoldStore"]
 
 
@@ -51,19 +53,20 @@ class FoldStore:
         return self.folds_dir / f"{row_id}__{cv}__seed{seed}__fold{fold}.json"
 
     def save_fold(self, record):
-        path = self.fold_path(record["row_id"], record["cv"], record["seed"], record["fold"])
-        data = json.dumps(record, indent=1, sort_keys=True).encode()
+        """Write a :class:`FoldRecord`."""
+        path = self.fold_path(*record.key)
+        data = record.to_json().encode()
         _atomic_write(path, lambda fh: fh.write(data))
         return path
 
     def load_fold(self, row_id, cv, seed, fold):
-        """The stored record, or None when the fold has not finished (or its file is unreadable)."""
+        """The stored FoldRecord, or None when the fold has not finished (or is unreadable)."""
         path = self.fold_path(row_id, cv, seed, fold)
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
+            return FoldRecord.from_json(path.read_text())
+        except (OSError, ValueError, TypeError) as exc:
             warnings.warn(f"ignoring unreadable fold result {path} ({exc}); the fold is run again",
                           RuntimeWarning, stacklevel=2)
             return None

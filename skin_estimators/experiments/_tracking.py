@@ -47,12 +47,12 @@ def _metrics(mapping, step=0):
 
 
 def _fold_metrics(record):
-    out = dict(record["metrics"])
+    out = dict(record.metrics)
     for kind in ("recall", "specificity"):
-        for label, value in record["per_class"][kind].items():
+        for label, value in record.per_class[kind].items():
             out[f"{kind}_{label}"] = value
     for key in ("fit_time_s", "predict_time_s", "peak_memory_mb", "trainable_parameters"):
-        out[key] = record[key]
+        out[key] = getattr(record, key)
     return out
 
 
@@ -88,7 +88,7 @@ class Tracker:
         """Log one table row; returns the parent run's id."""
         from skin_estimators.metrics import clinical_report
 
-        labels = records[0]["labels"]
+        labels = records[0].labels
         grid = " ".join(f"{k}={v}" for k, v in row.grid_values.items())
         tags = {"model": row.model, "cv": protocol, "row_id": row.row_id}
         parent = self._run(f"{row.label} {protocol} {grid}".strip(), tags)
@@ -107,14 +107,14 @@ class Tracker:
             with tempfile.TemporaryDirectory() as tmp:
                 tmp = Path(tmp)
                 for rec in records:
-                    name = f"fold {rec['fold']}" + (f" seed {rec['seed']}" if len(
-                        {r["seed"] for r in records}) > 1 else "")
-                    curves[name] = rec["train_loss"]
-                    y_true = data_target[rec["test_index"]]
+                    name = f"fold {rec.fold}" + (f" seed {rec.seed}" if len(
+                        {r.seed for r in records}) > 1 else "")
+                    curves[name] = rec.train_loss
+                    y_true = data_target[rec.test_index]
                     y_true_all.append(y_true)
-                    y_pred_all.append(np.asarray(rec["y_pred"]))
+                    y_pred_all.append(np.asarray(rec.y_pred))
                     self._log_fold(parent, tags, rec, name, y_true, labels, tmp)
-                cm = np.sum([np.asarray(r["confusion_matrix"]) for r in records], axis=0)
+                cm = np.sum([np.asarray(r.confusion_matrix) for r in records], axis=0)
                 confusion_matrix_png(tmp / "confusion_matrix_summed.png", cm, labels,
                                      f"{row.label} ({protocol}): all test folds")
                 loss_curve_png(tmp / "loss_curves.png", curves, f"{row.label} ({protocol})")
@@ -142,19 +142,19 @@ class Tracker:
         status = "FAILED"
         try:
             self.client.log_batch(child, params=_params({
-                "fold": rec["fold"], "seed": rec["seed"], "n_train": rec["n_train"],
-                "n_test": rec["n_test"], "device": rec["device"], "threads": rec["threads"]}))
+                "fold": rec.fold, "seed": rec.seed, "n_train": rec.n_train,
+                "n_test": rec.n_test, "device": rec.device, "threads": rec.threads}))
             now = int(time.time() * 1000)
             losses = [Metric("train_loss", float(v), now, step)
-                      for step, v in enumerate(rec["train_loss"], start=1)]
+                      for step, v in enumerate(rec.train_loss, start=1)]
             self.client.log_batch(child, metrics=_metrics(_fold_metrics(rec)) + losses)
-            stem = f"fold{rec['fold']}_seed{rec['seed']}"
+            stem = f"fold{rec.fold}_seed{rec.seed}"
             # The fold's loss curve is its train_loss metric (MLflow plots it); the parent
             # run has the PNG of all folds' curves.
             files = [confusion_matrix_png(tmp / f"confusion_matrix_{stem}.png",
-                                          rec["confusion_matrix"], labels, name)]
+                                          rec.confusion_matrix, labels, name)]
             report = tmp / f"classification_report_{stem}.txt"
-            report.write_text(clinical_report(y_true, np.asarray(rec["y_pred"]), labels=labels))
+            report.write_text(clinical_report(y_true, np.asarray(rec.y_pred), labels=labels))
             files.append(report)
             for path in files:
                 self.client.log_artifact(child, str(path))

@@ -1,0 +1,233 @@
+"""Fitting the final model of one config row: a stratified split, the row's pipeline, its fit.
+
+``skin-estimators train`` is this plus writing the files. The model is fitted on file paths
+(``ImageLoader`` first), so it predicts from image files as the user will use it.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._config import ConfigError
+from ._data import load_experiment_files
+
+__all__ = ["FinalFit", "config_as_run", "data_hash", "fit_final", "select_row"]
+
+
+@dataclass
+class FinalFit:
+    """What :func:`fit_final` produced: the fitted pipeline, its split and its provenance.
+
+    Attributes
+    ----------
+    model : sklearn.pipeline.Pipeline
+        ``ImageLoader -> ChannelNormalizer -> estimator``, fitted on ``X_train``.
+    row : Row
+        The config row it was built from.
+    X_train, y_train, X_test, y_test : ndarray
+        File paths and labels of the split (the test arrays are empty with ``test_size=0``).
+    training : dict
+        What the model file records about its training data: ``data``, ``n_images``,
+        ``class_counts``, ``data_sha256``, ``test_size``, ``random_state``.
+    config : dict
+        The trained setting as a one-row config of the same schema (see
+        :func:`config_as_run`).
+
+    Examples
+    --------
+    See :func:`fit_final` for a run; the fields:
+
+    >>> import dataclasses
+    >>> from skin_estimators.experiments import FinalFit
+    >>> [f.name for f in dataclasses.fields(FinalFit)][:3]
+    ['model', 'row', 'X_train']
+    """
+
+    model: object
+    row: object
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    training: dict
+    config: dict
+
+
+def select_row(config, row=None):
+    """The one row of ``config`` to train: ``row`` (an index), or the only one.
+
+    Raises
+    ------
+    ConfigError
+        If the config has several rows (models x grid values) and ``row`` is None, or if
+        ``row`` is out of range; the message lists the rows.
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments import select_row, validate_config
+    >>> config = validate_config({"data": "fetch_skin3", "models": [
+    ...     {"name": "cnn", "grid": {"lr": [0.01, 0.001]}}]})
+    >>> select_row(config, 1).params
+    {'lr': 0.001}
+    """
+    rows = config.rows()
+    if row is None and len(rows) == 1:
+        return rows[0]
+    listing = "; ".join(f"{i}: {r.model} {r.params}" for i, r in enumerate(rows))
+    if row is None:
+        raise ConfigError(config.source, [("models", (
+            f"the config has {len(rows)} rows (models x grid values): {listing}. "
+            "Train one of them with --row N (and/or --model NAME)"))])
+    if not 0 <= row < len(rows):
+        raise ConfigError(config.source, [("models", (
+            f"--row {row} is out of range; the config has {len(rows)} rows: {listing}"))])
+    return rows[row]
+
+
+def data_hash(filenames, labels):
+    """SHA-256 over the images' contents and labels (independent of where the files are).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skin_estimators.experiments._final import data_hash
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("a.jpg", "b.jpg"):
+    ...     with open(os.path.join(folder, name), "wb") as f:
+    ...         _ = f.write(b"same bytes")
+    >>> paths = [os.path.join(folder, n) for n in ("a.jpg", "b.jpg")]
+    >>> data_hash(paths, ["x", "y"]) == data_hash(paths[::-1], ["y", "x"])
+    True
+    """
+    lines = []
+    for path, label in zip(filenames, labels, strict=True):
+        with open(path, "rb") as f:
+            lines.append(f"{hashlib.sha256(f.read()).hexdigest()}  {label}\n")
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+
+
+def config_as_run(config, row):
+    """One row of ``config`` as a config of the same schema: ``train --config`` reruns it.
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments import validate_config
+    >>> from skin_estimators.experiments._final import config_as_run
+    >>> config = validate_config({"data": "fetch_skin3", "image_size": 32, "models": [
+    ...     {"name": "cnn", "params": {"max_epochs": 1}, "grid": {"lr": [0.1, 0.01]}}]})
+    >>> config_as_run(config, config.rows()[1])["models"]
+    [{'name': 'cnn', 'params': {'max_epochs': 1, 'lr': 0.01}}]
+    """
+    per_class = config.data.images_per_class
+    if config.data.fetch_skin3:
+        data = {"fetch_skin3": True, "images_per_class": per_class} if per_class else "fetch_skin3"
+    else:
+        data = {"path": str(config.data_root())}
+        if per_class:
+            data["images_per_class"] = per_class
+    out = {
+        "data": data, "image_size": config.image_size, "resize": config.resize,
+        "normalization": row.normalization, "device": config.device,
+    }
+    if config.threads:
+        out["threads"] = config.threads
+    out["models"] = [{"name": row.model, "params": row.params}]
+    return out
+
+
+def _split(config, filenames, target, test_size, random_state):
+    from sklearn.model_selection import train_test_split
+
+    if not test_size:
+        return filenames, target, filenames[:0], target[:0]
+    try:
+        X_train, X_test, y_train, y_test = train_test_split(
+            filenames, target, test_size=test_size, stratify=target, random_state=random_state)
+    except ValueError as exc:
+        raise ConfigError(config.source, [("test_size", (
+            f"cannot split {len(target)} images with test size {test_size}: {exc}"))]) from None
+    return X_train, y_train, X_test, y_test
+
+
+def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0):
+    """Fit one config row's pipeline on a stratified training split of the config's images.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        From :func:`load_config` or :func:`validate_config`.
+    row : int, Row or None, default=None
+        The row to train (an index into ``config.rows()``, or a row); None for a config of
+        one row.
+    test_size : float or int, default=0.2
+        Held-out share of the images (scikit-learn rounds the test set up) or number of
+        held-out images; 0 fits on all of them.
+    random_state : int, default=42
+        Seed of the split, and of the estimator unless the row's params set one.
+    verbose : int, default=0
+        The estimator's ``verbose`` during this fit (1: progress bar and epoch table); the
+        returned model has the row's own ``verbose``.
+
+    Returns
+    -------
+    FinalFit
+
+    Raises
+    ------
+    ConfigError
+        If the config has several rows and ``row`` is None, or if the images cannot be split
+        with ``test_size``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skin_estimators.experiments import fit_final, validate_config
+    >>> root = tempfile.mkdtemp()
+    >>> rng = np.random.RandomState(0)
+    >>> for label in ("acne", "lichen"):
+    ...     os.mkdir(os.path.join(root, label))
+    ...     for i in range(5):
+    ...         pixels = rng.randint(0, 256, (24, 32, 3), dtype=np.uint8)
+    ...         Image.fromarray(pixels).save(os.path.join(root, label, f"{i}.png"))
+    >>> config = validate_config({"data": {"path": root, "groups": None}, "image_size": 16,
+    ...                           "models": [{"name": "cnn", "params": {"max_epochs": 1}}]})
+    >>> final = fit_final(config, test_size=2)
+    >>> len(final.y_train), len(final.y_test), final.model[-1].classes_.tolist()
+    (8, 2, ['acne', 'lichen'])
+    """
+    import torch
+
+    from ._config import Row
+
+    row = row if isinstance(row, Row) else select_row(config, row)
+    bunch, _ = load_experiment_files(config, groups=False)
+    filenames, target = np.asarray(bunch.filenames), np.asarray(bunch.target)
+    X_train, y_train, X_test, y_test = _split(config, filenames, target, test_size, random_state)
+
+    model = row.make_pipeline(random_state, config.device)
+    est = model[-1]
+    if "verbose" in est.get_params(deep=False):
+        est.set_params(verbose=verbose)
+    old_threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        model.fit(X_train, y_train)
+    finally:
+        torch.set_num_threads(old_threads)
+    if "verbose" in est.get_params(deep=False):
+        est.set_params(verbose=row.params.get("verbose", 0))  # the progress bar was this run's
+
+    training = {
+        "data": "skin3" if config.data.fetch_skin3 else str(config.data_root()),
+        "n_images": int(len(y_train)),
+        "class_counts": {str(c): int(n) for c, n in
+                         zip(*np.unique(y_train, return_counts=True), strict=True)},
+        "data_sha256": data_hash(X_train, y_train),
+        "test_size": test_size, "random_state": random_state,
+    }
+    return FinalFit(model=model, row=row, X_train=X_train, y_train=y_train, X_test=X_test,
+                    y_test=y_test, training=training, config=config_as_run(config, row))

@@ -1,0 +1,64 @@
+"""The result of one fold as a typed record: made by ``run_fold``, stored as JSON by
+``FoldStore``, read by the results table and the MLflow tracker.
+
+``to_json``/``from_json`` are the only places that know its file format: the JSON object has
+one key per field, so the folds of runs stored before this class existed resume as they are.
+"""
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+__all__ = ["FoldRecord"]
+
+
+@dataclass
+class FoldRecord:
+    """One fitted and evaluated fold (plain JSON types only: it travels from Dask workers)."""
+
+    row_id: str
+    model: str
+    label: str
+    params: dict
+    cv: str  # the protocol: "stratified" or "group"
+    seed: int
+    fold: int
+    n_folds: int
+    n_train: int
+    n_test: int
+    metrics: dict  # recall_macro, precision_macro, f1_macro, accuracy, geometric_mean
+    per_class: dict  # {"recall": {label: value}, "specificity": {label: value}}
+    labels: list
+    confusion_matrix: list
+    test_index: list
+    y_pred: list
+    train_loss: list
+    epochs: int
+    batch_size: int
+    lr: float
+    trainable_parameters: int
+    fit_time_s: float
+    predict_time_s: float
+    peak_memory_mb: float
+    peak_memory_kind: str
+    device: str
+    threads: int
+    host: str
+    versions: dict
+
+    @property
+    def key(self):
+        """``(row_id, cv, seed, fold)``: what identifies the fold in a run."""
+        return (self.row_id, self.cv, self.seed, self.fold)
+
+    def to_json(self):
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        """The record of a stored fold; ValueError if the text is not one."""
+        data = json.loads(text)
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if not isinstance(data, dict) or missing:
+            raise ValueError(f"not a fold record (missing {', '.join(missing) or 'everything'})")
+        return cls(**{n: data[n] for n in names})
