@@ -8,10 +8,11 @@ A typical pipeline is ``make_pipeline(ImageLoader(size=400), ChannelNormalizer()
 from ._cache import clear_image_cache, image_cache_info, set_image_cache_max_bytes
 from ._decode import MIN_IMAGE_SIZE
 from ._errors import ImageLoadError
-from ._image_loader import ImageLoader
+from ._image_loader import CONTROLLED_INPUTS, ImageLoader
 from ._normalizer import NORMALIZATION_PRESETS, ChannelNormalizer
 
 __all__ = [
+    "CONTROLLED_INPUTS",
     "MIN_IMAGE_SIZE",
     "NORMALIZATION_PRESETS",
     "ChannelNormalizer",
