@@ -9,11 +9,10 @@ all folds of all seeds of each fold's macro recall, as in the experiments' table
 import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import recall_score
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 
 __all__ = ["available_protocols", "cv_scores", "shortcut_forest"]
 
@@ -58,13 +57,11 @@ def _splits(y, groups, protocol, n_splits, seed):
     return list(cv.split(np.zeros(len(y)), y, groups))
 
 
-def _fit_score(model, X, y, train, test):
-    model = clone(model).fit(X[train], y[train])
-    pred = model.predict(X[test])
+def _macro_recall(y_true, y_pred):
     with warnings.catch_warnings():
         # A class absent from a small test fold counts as recall 0, as in the experiments.
         warnings.simplefilter("ignore")
-        return recall_score(y[test], pred, average="macro", zero_division=0), test, pred
+        return recall_score(y_true, y_pred, average="macro", zero_division=0)
 
 
 def cv_scores(tables, y, groups, model, protocols, seeds, n_splits=5, n_jobs=None):
@@ -79,7 +76,7 @@ def cv_scores(tables, y, groups, model, protocols, seeds, n_splits=5, n_jobs=Non
     seeds : list of int
     n_splits : int
     n_jobs : int or None
-        Fits run in parallel processes (joblib's default backend).
+        The folds of each cross-validation run in parallel processes.
 
     Returns
     -------
@@ -89,23 +86,20 @@ def cv_scores(tables, y, groups, model, protocols, seeds, n_splits=5, n_jobs=Non
         seeds) and ``pooled_macro_recall`` (their mean).
     """
     y = np.asarray(y)
-    tasks = []
-    for protocol in protocols:
-        for seed in seeds:
-            for train, test in _splits(y, groups, protocol, n_splits, seed):
-                for name, X in tables.items():
-                    tasks.append(((name, protocol, seed), X, train, test))
-    # Processes, not threads: with ~80 training images a forest's time goes to Python
-    # overhead per tree, under the GIL.
-    results = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_score)(model, X, y, train, test) for _, X, train, test in tasks
-    )
     classes = np.unique(y)
     folds, pooled = {}, {}
-    for (key, _, _, _), (score, test, pred) in zip(tasks, results, strict=True):
-        name, protocol, seed = key
-        folds.setdefault((name, protocol), []).append(score)
-        pooled.setdefault(key, np.empty(len(y), dtype=y.dtype))[test] = pred
+    for protocol in protocols:
+        for seed in seeds:
+            splits = _splits(y, groups, protocol, n_splits, seed)
+            for name, X in tables.items():
+                # cross_val_predict's workers import scikit-learn only (not this package and
+                # torch): processes start fast, and run the forests' per-tree Python
+                # overhead in parallel, which threads could not.
+                pred = cross_val_predict(clone(model), X, y, cv=splits, n_jobs=n_jobs)
+                pooled[(name, protocol, seed)] = pred
+                folds.setdefault((name, protocol), []).extend(
+                    _macro_recall(y[test], pred[test]) for _, test in splits
+                )
     out = {}
     for (name, protocol), values in folds.items():
         per_seed = [
