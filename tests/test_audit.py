@@ -129,7 +129,8 @@ def test_clean_data_is_not_flagged(clean):
 def test_report_files(planted, tmp_path):
     paths = write_audit_report(planted, tmp_path / "out")
     names = sorted(os.path.basename(p) for p in paths)
-    assert names == ["audit.json", "corners.png", "duplicates.png", "report.md", "shortcuts.png"]
+    assert names == ["audit.json", "corners.png", "corners_controlled.png", "duplicates.png",
+                     "report.md", "shortcuts.png"]
     doc = json.loads((tmp_path / "out" / "audit.json").read_text())
     row = doc["shortcuts"][0]
     assert {"property", "protocol", "macro_recall", "chance"} <= set(row)

@@ -83,7 +83,8 @@ def _rows(scores, chance, margin, pooled=False, **fields):
             "property": name,
             "protocol": protocol,
             "macro_recall": round(recall, 4),
-            "macro_recall_std": round(s["macro_recall_std"], 4),
+            # a pooled score has no per-fold spread
+            "macro_recall_std": None if pooled else round(s["macro_recall_std"], 4),
             "chance": round(chance, 4),
             "flagged": bool(recall - chance >= margin),
             "class_recall": {str(c): round(v, 3) for c, v in s["class_recall"].items()},
@@ -317,8 +318,8 @@ def audit_images(
         filenames=filenames,
         target=y,
         software=details["software"],
-        corner_examples=_corner_examples(inputs.get("controlled", plain), y, classes),
-        corner_examples_inputs="controlled" if controlled else "uncontrolled",
+        corner_examples={kind: _corner_examples(images, y, classes)
+                         for kind, images in inputs.items()},
         settings={
             "controlled": bool(controlled),
             "controlled_inputs": dict(CONTROLLED_INPUTS) if controlled else None,

@@ -7,10 +7,11 @@ ignores brightness and contrast changes; the crops forgive a different framing.
 
 Calibration on the study's three known pairs (``4-102-4``/``4-102-9``, ``4-102-6``/``4-102``
 and ``4-105-7``/``4-110``, the last two being different scans and framings): they are at
-0.014, 0.017 and 0.033; the closest pair of photos on different pages that is not a known
+0.014, 0.016 and 0.033; the closest pair of photos on different pages that is not a known
 copy is at 0.055 (``4-102-11``/``8-71-3``, unrelated). ``DUPLICATE_THRESHOLD`` sits between.
-For comparison, the 64-bit perceptual hash (pHash, also reported) puts the known pairs at
-10, 16 and 24 bits and unrelated pairs from 14 bits on: it cannot separate them.
+For comparison, the 64-bit perceptual hash (pHash, reported beside) puts the known pairs 10 to
+24 bits apart, and on the full-size photos unrelated pairs of different classes from 14 bits
+on: no pHash threshold separates them.
 """
 
 import re

@@ -49,10 +49,10 @@ def shortcuts(result, path):
     _save(fig, path)
 
 
-def corners(result, path):
+def corners(result, kind, path):
     """One row per class: the four corners of a few of its images, side by side."""
     plt = _pyplot()
-    examples = result.corner_examples
+    examples = result.corner_examples[kind]
     ncols = max(len(v) for v in examples.values())
     fig, axes = plt.subplots(len(examples), ncols, figsize=(1.9 * ncols, 1.2 * len(examples) + 0.6),
                              squeeze=False)
@@ -66,8 +66,8 @@ def corners(result, path):
             axes[r, c].imshow(np.vstack([top, np.full((2, top.shape[1], 3), 255, np.uint8),
                                          bottom]))
         axes[r, 0].set_title(name, loc="left", fontsize=9)
-    fig.suptitle(f"The four corners (15 % of each side) of {result.corner_examples_inputs} "
-                 "inputs, per class", fontsize=10)
+    fig.suptitle(f"The four corners (15 % of each side) of {kind} inputs, per class",
+                 fontsize=10)
     _save(fig, path)
 
 
@@ -104,8 +104,10 @@ def draw_all(result, out):
     if result.shortcuts:
         shortcuts(result, os.path.join(out, "shortcuts.png"))
         drawn.append("shortcuts.png")
-    corners(result, os.path.join(out, "corners.png"))
-    drawn.append("corners.png")
+    for kind in result.corner_examples:
+        name = "corners.png" if kind == "uncontrolled" else f"corners_{kind}.png"
+        corners(result, kind, os.path.join(out, name))
+        drawn.append(name)
     if duplicates(result, os.path.join(out, "duplicates.png")):
         drawn.append("duplicates.png")
     return drawn

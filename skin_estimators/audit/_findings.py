@@ -54,16 +54,16 @@ def _corner_lines(result, protocol):
 
 
 def _size_lines(result):
-    lines = []
-    for row in result.size_probe:
-        if row["protocol"] != headline_protocol(result):
-            continue
-        verdict = "traces of the original resolution remain" if row["flagged"] else \
-            "little trace of the original resolution is left"
-        lines.append(f"Size probe on {row['inputs']} inputs: macro recall "
-                     f"{row['macro_recall']:.2f} (chance 0.50) telling the {result.n_large} "
-                     f"photos >= 1000 px from the others from the pixels alone: {verdict}.")
-    return lines
+    rows = [r for r in result.size_probe if r["protocol"] == headline_protocol(result)]
+    if not rows:
+        return []
+    scores = ", ".join(f"{r['inputs']} inputs {r['macro_recall']:.2f}" for r in rows)
+    flagged = [r["inputs"] for r in rows if r["flagged"]]
+    verdict = (f"the original resolution still shows in the pixels of the {' and '.join(flagged)}"
+               " inputs" if flagged else "within the flag margin of chance")
+    return [f"Size probe (from the pixels alone, is the original photo >= 1000 px? "
+            f"{result.n_large} of {result.n_images} are): macro recall {scores} (chance 0.50, "
+            f"{rows[0]['protocol']}): {verdict}."]
 
 
 def _duplicate_lines(result):

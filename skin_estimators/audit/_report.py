@@ -32,8 +32,9 @@ def _score_table(rows, protocols, label="property"):
             for p in protocols:
                 r = next((r for r in rows if r["property"] == name and r["protocol"] == p
                           and r.get("inputs") == kind), None)
-                cells.append("" if r is None else
-                             f"{r['macro_recall']:.3f} ± {r['macro_recall_std']:.3f}"
+                spread = "" if r is None or r["macro_recall_std"] is None else \
+                    f" ± {r['macro_recall_std']:.3f}"
+                cells.append("" if r is None else f"{r['macro_recall']:.3f}{spread}"
                              + (" **flagged**" if r["flagged"] else ""))
             if any(cells):
                 chance = next(r["chance"] for r in rows if r["property"] == name)
@@ -85,9 +86,10 @@ def _markdown(result, pictures):
         *_score_table(result.corner_probe, protocols, label="corners"),
         "",
     ]
-    if "corners.png" in pictures:
-        lines += [f"![corners per class ({result.corner_examples_inputs} inputs)](corners.png)",
-                  ""]
+    for name in ("corners.png", "corners_controlled.png"):
+        if name in pictures:
+            kind = "controlled" if "controlled" in name else "uncontrolled"
+            lines += [f"![corners per class, {kind} inputs]({name})", ""]
     lines += ["## Size probe", ""]
     if result.size_probe:
         lines += [
