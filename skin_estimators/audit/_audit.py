@@ -120,7 +120,10 @@ def _duplicate_pairs(images, names, y, groups, n_pairs, threshold):
 def _corner_examples(images, y, classes):
     out = {}
     for c in classes:
-        idx = np.flatnonzero(y == c)[:_EXAMPLES_PER_CLASS]
+        members = np.flatnonzero(y == c)
+        # spread over the class (files are sorted by name: batches sit together)
+        idx = members[np.unique(np.linspace(0, len(members) - 1, _EXAMPLES_PER_CLASS).round()
+                                .astype(int))]
         out[str(c)] = corner_crops(images[idx])
     return out
 
@@ -240,7 +243,7 @@ def audit_images(
     filenames, y, groups, seeds = _check(
         X, y, groups, seeds, n_splits, margin, n_duplicates, image_size, n_estimators
     )
-    seconds = {}
+    seconds, begin = {}, time.perf_counter()
     classes = np.unique(y)
     chance = 1.0 / len(classes)
     protocols, notes = available_protocols(y, groups, n_splits)
@@ -255,10 +258,9 @@ def audit_images(
     seconds["properties"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    shortcuts = _rows(
-        cv_scores(tables, y, groups, shortcut_forest(n_estimators), protocols, seeds, n_splits, n_jobs),
-        chance, margin,
-    )
+    scores = cv_scores(tables, y, groups, shortcut_forest(n_estimators), protocols, seeds,
+                       n_splits, n_jobs)
+    shortcuts = _rows(scores, chance, margin)
     seconds["shortcut baselines"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -299,6 +301,7 @@ def audit_images(
     ])
     duplicates = _duplicate_pairs(thumbs, names, y, groups, n_duplicates, duplicate_threshold)
     seconds["duplicates"] = time.perf_counter() - start
+    seconds["total"] = time.perf_counter() - begin
 
     result = Bunch(
         n_images=len(filenames),
