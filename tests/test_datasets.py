@@ -334,8 +334,9 @@ def test_fetch_via_environment_variable(isolated, monkeypatch):
     monkeypatch.setenv("SKIN_ESTIMATORS_DATA", _REAL_DATA)
     data = fetch_skin3()
     expected = load_image_folder(_REAL_SKIN3)
-    for key in ("filenames", "target", "target_names", "groups"):
+    for key in ("filenames", "target", "target_names"):
         np.testing.assert_array_equal(data[key], expected[key])
+    np.testing.assert_array_equal(data.groups, _skin3._merge_duplicate_pages(expected.groups))
     assert data.DESCR.startswith("Skin diseases, 3 classes (skin3)")
     assert not (isolated / "home").exists()  # looking creates no folder
 
@@ -354,6 +355,24 @@ def test_fetch_via_data_home(isolated, layout):
     data = fetch_skin3(data_home=data_home, download_if_missing=False)
     assert len(data.filenames) == 102
     assert all(str(f).startswith(str(data_home)) for f in data.filenames)
+
+
+@needs_real_data
+def test_fetch_merges_the_pages_that_share_a_photograph(isolated, monkeypatch):
+    # 4-105-7.jpg and 4-110.jpg are the same photograph on two atlas pages: grouped CV must
+    # keep them (and their page mates) on one side of every split.
+    monkeypatch.setenv("SKIN_ESTIMATORS_DATA", _REAL_DATA)
+    data = fetch_skin3()
+    names = [Path(f).name for f in data.filenames]
+    group_of = dict(zip(names, data.groups.tolist(), strict=True))
+    assert group_of["4-105-7.jpg"] == group_of["4-110.jpg"] == group_of["4-105.jpg"]
+    assert group_of["4-102-4.jpg"] == group_of["4-102-9.jpg"] == group_of["4-102.jpg"]
+    assert len(set(data.groups.tolist())) == 35
+    pages = {c: len(set(data.groups[data.target == c].tolist())) for c in _CLASSES}
+    assert pages == {"acne": 15, "herpes_simplex": 5, "lichen_planus": 15}
+    assert "35 distinct groups" in data.DESCR
+    # Pages that hold no shared photograph keep their own group.
+    assert group_of["4-102-4.jpg"] == "4-102"
 
 
 @needs_real_data
@@ -518,4 +537,4 @@ def test_download_of_the_real_images(isolated, serve):
     data = fetch_skin3(data_home=isolated / "dh")
     expected = load_image_folder(_REAL_SKIN3)
     np.testing.assert_array_equal(data.target, expected.target)
-    np.testing.assert_array_equal(data.groups, expected.groups)
+    np.testing.assert_array_equal(data.groups, _skin3._merge_duplicate_pages(expected.groups))

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import skin_estimators
 from skin_estimators.preprocessing import (
+    CONTROLLED_INPUTS,
     MIN_IMAGE_SIZE,
     NORMALIZATION_PRESETS,
     ChannelNormalizer,
@@ -522,6 +523,72 @@ def test_errors_are_not_cached(tmp_path):
     assert ImageLoader(size=16).transform([str(path)]).shape == (1, 16, 16, 3)
 
 
+# ------------------------------------------------------------- ImageLoader: controlled inputs
+def _banded(width, height):
+    """Grey above, a white band in the bottom 10 % (a watermark), a red left half."""
+    arr = np.full((height, width, 3), 100, np.uint8)
+    arr[:, : width // 2, 0] = 200
+    arr[int(height * 0.9):] = 255
+    return arr
+
+
+def test_crop_bottom_removes_the_bottom_band(tmp_path):
+    path = _save(Image.fromarray(_banded(80, 60)), tmp_path / "band.png")
+    plain = ImageLoader(size=20).transform([path])[0]
+    assert plain[-1].min() == 255  # the band reaches the output
+    cut = ImageLoader(size=20, crop_bottom=0.15).transform([path])[0]
+    assert cut.max() < 255 and (cut[:, :5, 0] == 200).all()
+    # in-memory images get the same treatment as files
+    np.testing.assert_array_equal(
+        ImageLoader(size=20, crop_bottom=0.15).transform(_banded(80, 60)[None]), cut[None]
+    )
+
+
+def test_common_scale_brings_photos_to_one_pixel_scale(tmp_path):
+    # Fine detail (1-pixel noise) survives a direct resize of a small image but not of a
+    # large one; with a common scale, both go through the same bottleneck.
+    rng = np.random.RandomState(0)
+    small = rng.randint(0, 256, (40, 60, 3)).astype(np.uint8)
+    large = np.asarray(Image.fromarray(small).resize((240, 160), Image.Resampling.NEAREST))
+    paths = [_save(Image.fromarray(a), tmp_path / f"{n}.png") for n, a in [("s", small), ("l", large)]]
+    direct = ImageLoader(size=40, resize="crop").transform(paths).astype(int)
+    common = ImageLoader(size=40, resize="crop", common_scale=20).transform(paths).astype(int)
+    assert np.abs(common[0] - common[1]).mean() < 0.5 * np.abs(direct[0] - direct[1]).mean()
+    assert common.shape == (2, 40, 40, 3)
+
+
+def test_controlled_inputs_and_the_cache(tmp_path, count_decodes):
+    paths = [_noise_jpeg(tmp_path, f"{i}.jpg", size=(90, 60), seed=i) for i in range(3)]
+    plain = ImageLoader(size=16).transform(paths)
+    controlled = ImageLoader(size=16, **CONTROLLED_INPUTS)
+    first = controlled.transform(paths)
+    assert len(count_decodes) == 6  # the options are part of the cache key: decoded anew
+    assert not np.array_equal(first, plain)
+    np.testing.assert_array_equal(clone(controlled).transform(paths), first)
+    assert len(count_decodes) == 6  # ... and cached under it
+    ImageLoader(size=16, resize="crop", crop_bottom=0.15, common_scale=30).transform(paths)
+    assert len(count_decodes) == 9
+    # a uint8 batch of the output size is still reframed, not passed through
+    batch = np.zeros((2, 16, 16, 3), np.uint8)
+    batch[:, -2:] = 255
+    assert ImageLoader(size=16, crop_bottom=0.2).transform(batch).max() < 255
+
+
+def test_controlled_draft_decoding_matches_a_full_decode(tmp_path, monkeypatch):
+    path = _noise_jpeg(tmp_path, "big.jpg", size=(1200, 800))
+    loader = ImageLoader(size=32, cache=False, **CONTROLLED_INPUTS)
+    fast = loader.transform([path]).astype(int)
+    monkeypatch.setattr(_decode, "_USE_DRAFT", False)
+    full = loader.transform([path]).astype(int)
+    assert np.abs(fast - full).mean() < 2.0
+
+
+def test_crop_bottom_too_small_image_is_named(tmp_path):
+    path = _save(Image.new("RGB", (20, 9)), tmp_path / "thin.png")
+    err = _load_error(ImageLoader(size=8, crop_bottom=0.5), [path])
+    assert "crop_bottom=0.5" in err.errors[0][1]
+
+
 # ---------------------------------------------------------------------------- ImageLoader: API
 def test_threads_give_the_same_result(tmp_path):
     paths = [_noise_jpeg(tmp_path, f"{i}.jpg", seed=i) for i in range(6)]
@@ -544,6 +611,11 @@ def test_threads_give_the_same_result(tmp_path):
         ({"n_jobs": 0}, "n_jobs"),
         ({"n_jobs": 1.5}, "n_jobs"),
         ({"cache": "yes"}, "cache"),
+        ({"crop_bottom": 1.0}, "crop_bottom"),
+        ({"crop_bottom": -0.1}, "crop_bottom"),
+        ({"crop_bottom": "0.15"}, "crop_bottom"),
+        ({"common_scale": 4}, "common_scale"),
+        ({"common_scale": 298.0}, "common_scale"),
     ],
 )
 def test_parameter_validation(tmp_path, params, match):

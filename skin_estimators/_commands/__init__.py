@@ -7,4 +7,6 @@ happen inside ``func`` so that ``--help`` stays fast.
 """
 
 # Order in which the subcommands appear in ``skin-estimators --help``.
-SUBCOMMANDS = ["cv", "train", "predict", "describe", "info", "explain", "download_weights"]
+SUBCOMMANDS = [
+    "cv", "train", "predict", "evaluate", "describe", "audit", "info", "explain", "download_weights",
+]

@@ -8,7 +8,8 @@ import tempfile
 
 __all__ = [
     "CommandError", "add_model_arguments", "atomic_open", "check_output_file", "collect_files",
-    "display_name", "load_cli_model", "open_csv", "positive_int", "run_reporting_errors", "say",
+    "display_name", "load_cli_data", "load_cli_model", "open_csv", "positive_int",
+    "run_reporting_errors", "say",
 ]
 
 
@@ -89,6 +90,16 @@ def load_cli_model(args, with_metadata=False):
     except ModelFileError as exc:
         raise CommandError(str(exc)) from None
     return (model, meta) if with_metadata else model
+
+
+def load_cli_data(data, groups="atlas_page"):
+    """``DATA`` of a command: ``"skin3"`` (fetch_skin3) or a class-per-folder path."""
+    from ..datasets import fetch_skin3, load_image_folder
+
+    try:
+        return fetch_skin3() if data == "skin3" else load_image_folder(data, groups=groups)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
 
 
 def collect_files(paths):

@@ -5,9 +5,11 @@ import shutil
 import tempfile
 import zipfile
 
+import numpy as np
+
 from ._download import download, safe_extract_zip
 from ._home import DEFAULT_DATA_HOME, get_data_home
-from ._image_folder import load_image_folder
+from ._image_folder import _describe, load_image_folder
 from ._manifest import read_manifest, verify_folder
 
 __all__ = ["fetch_skin3"]
@@ -23,6 +25,12 @@ _ARCHIVE_FOLDER = "data_3class_skin_diseases"  # the top folder inside the publi
 _ARCHIVE_NAME = _ARCHIVE_FOLDER + ".zip"
 _ENV = "SKIN_ESTIMATORS_DATA"
 
+# Atlas pages that hold the same photograph: 4-105-7.jpg (page 4-105) and 4-110.jpg (page
+# 4-110) are near-duplicates (found by skin_estimators.audit's duplicate search). Their pages
+# share one group, so that grouped CV cannot train on one copy and test on the other. (The
+# other known pairs, 4-102-4/4-102-9 and 4-102-6/4-102, already share page 4-102.)
+_MERGED_PAGES = {"4-105": "4-105+4-110", "4-110": "4-105+4-110"}
+
 _DESCR = """\
 Skin diseases, 3 classes (skin3)
 --------------------------------
@@ -32,9 +40,11 @@ JPEG, RGB, 298 to 1500 pixels per side. The images come from the Danish dermatol
 (http://www.danderm-pdv.is.kkh.dk/atlas/) and were published, with the atlas' permission,
 with the reference study https://github.com/sgaut023/skin_disease_classification.
 
-Groups are atlas pages (36 in all: acne 16, herpes simplex 5, lichen planus 15). Photographs
-of one page often show the same patient: split with GroupKFold or StratifiedGroupKFold on
-``groups`` so that no page is in both a training and a test fold.
+Groups are atlas pages (36 in all: acne 16, herpes simplex 5, lichen planus 15), except that
+pages 4-105 and 4-110 form one group "4-105+4-110", because 4-105-7.jpg and 4-110.jpg show the
+same photograph: 35 groups (acne 15, herpes simplex 5, lichen planus 15). Photographs of one
+page often show the same patient: split with GroupKFold or StratifiedGroupKFold on
+``groups`` so that no page (and no photograph) is in both a training and a test fold.
 
 Every image is checked against the SHA-256 in the manifest shipped with skin-estimators.
 
@@ -179,7 +189,11 @@ def fetch_skin3(data_home=None, download_if_missing=True):
     data : :class:`~sklearn.utils.Bunch`
         :func:`load_image_folder` of the verified folder: ``filenames`` (absolute paths),
         ``target`` (``"acne"``, ``"herpes_simplex"``, ``"lichen_planus"``),
-        ``target_names``, ``groups`` (the atlas page, 36 distinct) and ``DESCR``.
+        ``target_names``, ``groups`` and ``DESCR``. ``groups`` is the atlas page, except
+        that the acne pages 4-105 and 4-110 form one group ``"4-105+4-110"``: their
+        photographs ``4-105-7.jpg`` and ``4-110.jpg`` are near-duplicates (the same photo),
+        and a grouped split must not put one in training and the other in test. 35 groups
+        (acne 15, herpes simplex 5, lichen planus 15) instead of 36 pages.
 
     Raises
     ------
@@ -204,7 +218,7 @@ def fetch_skin3(data_home=None, download_if_missing=True):
     >>> skin3.target_names.tolist()
     ['acne', 'herpes_simplex', 'lichen_planus']
     >>> len(set(skin3.groups))
-    36
+    35
     """
     manifest = read_manifest(_MANIFEST_PATH)
     class_names = _class_names(manifest)
@@ -234,5 +248,13 @@ def fetch_skin3(data_home=None, download_if_missing=True):
         folder = _download_and_extract(get_data_home(home), manifest)
 
     data = load_image_folder(folder)
-    data.DESCR = _DESCR + data.DESCR
+    data.groups = _merge_duplicate_pages(data.groups)
+    data.DESCR = _DESCR + _describe(
+        folder, data.target_names.tolist(), data.target, data.groups
+    )
     return data
+
+
+def _merge_duplicate_pages(groups):
+    """Put the pages that share a photograph (``_MERGED_PAGES``) into one group."""
+    return np.asarray([_MERGED_PAGES.get(g, g) for g in groups.tolist()], dtype=str)

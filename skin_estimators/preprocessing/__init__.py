@@ -10,11 +10,12 @@ A typical pipeline is ``make_pipeline(ImageLoader(size=400), ChannelNormalizer()
 from ..utils._array_cache import clear_image_cache, image_cache_info, set_image_cache_max_bytes
 from ._decode import MIN_IMAGE_SIZE
 from ._errors import ImageLoadError
-from ._image_loader import ImageLoader
+from ._image_loader import CONTROLLED_INPUTS, ImageLoader
 from ._normalizer import NORMALIZATION_PRESETS, ChannelNormalizer
 from ._scattering_transformer import ScatteringTransformer
 
 __all__ = [
+    "CONTROLLED_INPUTS",
     "MIN_IMAGE_SIZE",
     "NORMALIZATION_PRESETS",
     "ChannelNormalizer",

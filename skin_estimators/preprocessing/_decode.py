@@ -84,10 +84,11 @@ def _open_formats():
     return [f for f in _FORMATS if f in Image.OPEN]
 
 
-def decode_file(path, size, resize, resample):
+def decode_file(path, size, resize, resample, crop_bottom=0.0, common_scale=None):
     """Read the image file at ``path`` and return it as a uint8 array ``(H, W, 3)``.
 
-    ``size`` is ``(height, width)``. Raises on any problem; :func:`describe_error` turns the
+    ``size`` is ``(height, width)``; ``crop_bottom`` and ``common_scale`` are ImageLoader's
+    (see :func:`_reframe`). Raises on any problem; :func:`describe_error` turns the
     exception into a reason for the user.
     """
     if os.path.getsize(path) == 0:
@@ -95,24 +96,25 @@ def decode_file(path, size, resize, resample):
     with Image.open(path, formats=_open_formats()) as im:
         _check_pixels(im.size)
         if _USE_DRAFT:
-            _draft(im, size, resize)
+            _draft(im, size, resize, crop_bottom, common_scale)
         # Pillow decodes lazily: load() is where corrupt and truncated data is found, so it
         # must run here, inside the caller's error handling. LOAD_TRUNCATED_IMAGES is left as
         # it is (False by default): a truncated file is an error, not grey-filled.
         im.load()
-        return _finish(im, size, resize, resample)
+        return _finish(im, size, resize, resample, crop_bottom, common_scale)
 
 
-def image_to_array(image, size, resize, resample):
+def image_to_array(image, size, resize, resample, crop_bottom=0.0, common_scale=None):
     """Convert a PIL image or an array (H, W), (H, W, 1|3|4) to a uint8 array ``(H, W, 3)``."""
     if isinstance(image, Image.Image):
         _check_pixels(image.size)
         image.load()
-        return _finish(image, size, resize, resample)
+        return _finish(image, size, resize, resample, crop_bottom, common_scale)
     arr = _check_array(np.asarray(image))
-    if arr.ndim == 3 and arr.shape[2] == 3 and arr.shape[:2] == tuple(size):
+    reframed = crop_bottom or common_scale is not None
+    if arr.ndim == 3 and arr.shape[2] == 3 and arr.shape[:2] == tuple(size) and not reframed:
         return arr  # already what we want; the caller copies it into the output
-    return _finish(_array_to_pil(arr), size, resize, resample)
+    return _finish(_array_to_pil(arr), size, resize, resample, crop_bottom, common_scale)
 
 
 def _check_pixels(wh):
@@ -137,7 +139,7 @@ def _bomb_reason(w=None, h=None):
     )
 
 
-def _draft(im, size, resize):
+def _draft(im, size, resize, crop_bottom=0.0, common_scale=None):
     """Let a JPEG decode at reduced scale when the target is much smaller (see _DRAFT_GAP)."""
     if im.format not in ("JPEG", "MPO"):
         return
@@ -146,25 +148,55 @@ def _draft(im, size, resize):
     if orientation in _SWAPS_AXES:  # draft works on stored pixels, size is after rotation
         w, h = h, w
     th, tw = size
+    kept_h = h * (1.0 - crop_bottom)  # the part of the height that reaches the resize
     if resize == "stretch":
-        need_w, need_h = tw, th
+        scale_w, scale_h = tw / w, th / kept_h
     else:
-        scale = (min if resize == "pad" else max)(tw / w, th / h)
-        need_w, need_h = w * scale, h * scale
+        scale_w = scale_h = (min if resize == "pad" else max)(tw / w, th / kept_h)
+    if common_scale is not None:
+        # The common pixel scale is an intermediate image: it must be as sharp as a full
+        # decode would make it, whatever the final size.
+        common = common_scale / min(w, kept_h)
+        scale_w, scale_h = max(scale_w, common), max(scale_h, common)
+    need_w, need_h = w * scale_w, h * scale_h
     req = (math.ceil(need_w * _DRAFT_GAP), math.ceil(need_h * _DRAFT_GAP))
     if orientation in _SWAPS_AXES:
         req = req[::-1]
     im.draft(None, req)
 
 
-def _finish(im, size, resize, resample):
+def _finish(im, size, resize, resample, crop_bottom=0.0, common_scale=None):
     if im.getexif().get(_EXIF_ORIENTATION, 1) != 1:
         # Phones store portrait photos sideways with an orientation tag. (exif_transpose
         # would also copy untagged images, hence the test.)
         im = ImageOps.exif_transpose(im)
     im = _to_rgb(im)
+    im = _reframe(im, resample, crop_bottom, common_scale)
     im = _resize(im, size, resize, resample)
     return np.asarray(im, dtype=np.uint8)
+
+
+def _reframe(im, resample, crop_bottom, common_scale):
+    """The controlled-input steps before the resize: cut a bottom band, set a pixel scale.
+
+    ``crop_bottom``: the fraction of the (upright) height removed at the bottom, where
+    watermarks and rulers usually sit. ``common_scale``: resize, keeping the aspect ratio, so
+    that the shorter side has this many pixels, so that every photo reaches the model at
+    one pixel scale whatever its original resolution.
+    """
+    w, h = im.size
+    if crop_bottom:
+        kept = int(round(h * (1.0 - crop_bottom)))
+        if kept < MIN_IMAGE_SIZE:
+            raise _Rejected(
+                f"image is only {w}x{h} pixels; after crop_bottom={crop_bottom} it would be "
+                f"{w}x{kept}, under ImageLoader's minimum of {MIN_IMAGE_SIZE}"
+            )
+        im, h = im.crop((0, 0, w, kept)), kept
+    if common_scale is not None and min(w, h) != common_scale:
+        scale = common_scale / min(w, h)
+        im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), resample)
+    return im
 
 
 def _to_rgb(im):

@@ -16,13 +16,21 @@ from . import _decode
 from ._decode import RESAMPLING, RESIZE_MODES, describe_error
 from ._errors import ImageLoadError
 
-__all__ = ["ImageLoader"]
+__all__ = ["CONTROLLED_INPUTS", "ImageLoader"]
 
 #: Largest output side. 4096 x 4096 RGB is 48 MiB an image, 10x the study's 400 px; beyond it
 #: a typo (size=60000) would ask for terabytes before the first image is read.
 MAX_IMAGE_SIDE = 4096
 
 _PATH_TYPES = (str, bytes, os.PathLike)
+
+#: The controlled input recipe, as ImageLoader parameters: ``ImageLoader(size=224,
+#: **CONTROLLED_INPUTS)``. It removes the shortcuts that ``skin-estimators audit`` finds in
+#: the study's photos: the bottom 15 % (the watermark band) is cut, every photo is brought to
+#: a common pixel scale (shorter side 298 px, the smallest in skin3), and the centre square
+#: is taken instead of stretching, so that neither the watermark, nor the resolution, nor the
+#: aspect ratio reaches the model.
+CONTROLLED_INPUTS = {"resize": "crop", "crop_bottom": 0.15, "common_scale": 298}
 
 
 class ImageLoader(TransformerMixin, BaseEstimator):
@@ -67,12 +75,25 @@ default="bilinear"
         Keep decoded, resized images in a process-wide cache shared by all ImageLoaders, so
         that the folds of a cross-validation or the candidates of a grid search decode each
         file once. Entries are keyed on the absolute path, file size and modification time
-        plus ``size``, ``resize`` and ``interpolation``: a changed file is read again (unless
-        it is rewritten with exactly the same size within the file system's timestamp
+        plus ``size``, ``resize``, ``interpolation``, ``crop_bottom`` and ``common_scale``: a
+        changed file is read again (unless it is rewritten with exactly the same size within the file system's timestamp
         resolution, a few milliseconds at worst). The
         cache holds at most 2 GiB (least recently used images are dropped); see
         :func:`set_image_cache_max_bytes` and :func:`clear_image_cache` (or
         ``ImageLoader.clear_cache()``). ``False`` bypasses it.
+    crop_bottom : float, default=0.0
+        Fraction of the height (of the upright image) cut off at the bottom before
+        anything else, in [0, 1): the band where atlas watermarks, rulers and captions
+        usually sit. ``0.15`` removes the "Danderm" watermarks of the study's photos.
+    common_scale : int or None, default=None
+        If set, every image is first resized (keeping its aspect ratio) so that its shorter
+        side has ``common_scale`` pixels, and only then brought to ``size``. Photos of
+        different resolutions then reach the model at one pixel scale, so that sharpness and
+        JPEG artefacts tell less about where a photo comes from. ``None`` resizes in one
+        step, as before.
+
+        Together with ``resize="crop"``, these two give the controlled inputs of
+        :data:`CONTROLLED_INPUTS`.
 
     Attributes
     ----------
@@ -132,6 +153,15 @@ default="bilinear"
     >>> ImageLoader(size=8).transform(np.zeros((3, 32, 32, 3), dtype=np.uint8)).shape
     (3, 8, 8, 3)
 
+    The controlled recipe (:data:`CONTROLLED_INPUTS`): bottom band cut, common pixel scale,
+    centre square:
+
+    >>> from skin_estimators.preprocessing import CONTROLLED_INPUTS
+    >>> CONTROLLED_INPUTS
+    {'resize': 'crop', 'crop_bottom': 0.15, 'common_scale': 298}
+    >>> ImageLoader(size=16, **CONTROLLED_INPUTS).transform(paths).shape
+    (2, 16, 16, 3)
+
     Bad files are reported all at once:
 
     >>> try:
@@ -143,12 +173,21 @@ default="bilinear"
     """
 
     def __init__(
-        self, size=400, resize="stretch", interpolation="bilinear", n_jobs=None, cache=True
+        self,
+        size=400,
+        resize="stretch",
+        interpolation="bilinear",
+        n_jobs=None,
+        cache=True,
+        crop_bottom=0.0,
+        common_scale=None,
     ):
         self.size = size
         self.resize = resize
         self.interpolation = interpolation
         self.n_jobs = n_jobs
+        self.crop_bottom = crop_bottom
+        self.common_scale = common_scale
         self.cache = cache
 
     def fit(self, X, y=None):
@@ -191,6 +230,10 @@ default="bilinear"
         """
         size, n_threads = self._check_params()
         resample = RESAMPLING[self.interpolation]
+        reframe = {
+            "crop_bottom": float(self.crop_bottom),
+            "common_scale": None if self.common_scale is None else int(self.common_scale),
+        }
         kind, items, _ = _as_items(X)
         n = len(items)
         if (
@@ -198,6 +241,8 @@ default="bilinear"
             and items.dtype == np.uint8
             and items.ndim == 4
             and items.shape[1:] == (*size, 3)
+            and not self.crop_bottom
+            and self.common_scale is None
         ):
             return np.array(items, dtype=np.uint8, order="C")  # nothing to do but copy
 
@@ -221,6 +266,8 @@ default="bilinear"
                     size,
                     self.resize,
                     self.interpolation,
+                    reframe["crop_bottom"],
+                    reframe["common_scale"],
                     _decode._USE_DRAFT,
                 )
                 if key in positions:  # the same file twice, e.g. after oversampling
@@ -230,11 +277,15 @@ default="bilinear"
                 if cached is not None:
                     out[i] = cached
                     continue
-                jobs[key] = partial(_decode.decode_file, path, size, self.resize, resample)
+                jobs[key] = partial(
+                    _decode.decode_file, path, size, self.resize, resample, **reframe
+                )
                 positions[key] = [i]
             elif isinstance(item, (Image.Image, np.ndarray)):
                 key = ("in-memory", i)
-                jobs[key] = partial(_decode.image_to_array, item, size, self.resize, resample)
+                jobs[key] = partial(
+                    _decode.image_to_array, item, size, self.resize, resample, **reframe
+                )
                 positions[key] = [i]
             else:
                 errors[i] = (
@@ -297,6 +348,24 @@ default="bilinear"
             raise ValueError(
                 f"ImageLoader's interpolation must be one of {list(RESAMPLING)}, got "
                 f"{self.interpolation!r}."
+            )
+        crop = self.crop_bottom
+        if not (
+            isinstance(crop, numbers.Real)
+            and not isinstance(crop, (bool, np.bool_))
+            and 0.0 <= crop < 1.0
+        ):
+            raise ValueError(
+                f"ImageLoader's crop_bottom must be a fraction of the height in [0, 1), e.g. "
+                f"0.15, got {crop!r}."
+            )
+        if self.common_scale is not None and not (
+            _is_int(self.common_scale) and self.common_scale >= _decode.MIN_IMAGE_SIZE
+        ):
+            raise ValueError(
+                f"ImageLoader's common_scale must be None or an int >= "
+                f"{_decode.MIN_IMAGE_SIZE} (pixels on the shorter side), got "
+                f"{self.common_scale!r}."
             )
         if not isinstance(self.cache, (bool, np.bool_)):
             raise ValueError(f"ImageLoader's cache must be True or False, got {self.cache!r}.")

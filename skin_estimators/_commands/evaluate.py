@@ -1,0 +1,106 @@
+"""``skin-estimators evaluate MODEL DATA --out DIR``: score a model on labelled photos."""
+
+import argparse
+
+from ._common import (
+    CommandError,
+    add_model_arguments,
+    atomic_open,
+    check_output_file,
+    load_cli_data,
+    load_cli_model,
+    open_csv,
+    positive_int,
+    say,
+)
+
+DESCRIPTION = """\
+Score a trained model on a labelled folder of photos (one sub-folder per class, named as the
+model's classes), e.g. from another clinic: photos from another source do not share the
+training set's shortcuts, so this is how to check what cross-validation cannot.
+
+Writes into DIR: predictions.csv (one row per file: image_path, true_class, pred_class,
+proba_<class>..., error), report.txt (macro recall, accuracy, per-class precision, recall =
+sensitivity, specificity) and confusion_matrix.png, and prints the report. A file that
+cannot be read gets its reason in the error column and is left out of the scores. A class
+folder the model does not know is an error.
+
+Exit status: 0 if every file was scored, 1 if any row has an error (or the run failed),
+2 for a usage error.
+"""
+
+EXAMPLE = """\
+example:
+  skin-estimators evaluate runs/cnn/model.safetensors clinic_photos/ --out clinic_eval/
+"""
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "evaluate", help="score a model on a labelled folder of photos (one folder per class)",
+        description=DESCRIPTION, epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_model_arguments(p)
+    p.add_argument("data", metavar="DATA",
+                   help="folder with one sub-folder of images per class, or 'skin3'")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--tta", action="store_true",
+                   help="average over each image and its left-right mirror image")
+    p.add_argument("--batch-size", type=positive_int, default=16,
+                   help="images decoded and predicted at a time (default: 16)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _write_csv(path, result):
+    import csv
+
+    classes = result.classes
+    with open_csv(path) as f:  # file names that are not UTF-8 are kept byte for byte
+        writer = csv.writer(f)
+        writer.writerow(["image_path", "true_class", "pred_class",
+                         *[f"proba_{c}" for c in classes], "error"])
+        for i, path_i in enumerate(result.filenames):
+            err = result.errors[i]
+            probs = [""] * len(classes) if err else [f"{v:.6f}" for v in result.proba[i]]
+            writer.writerow([path_i, result.y_true[i], result.y_pred[i], *probs, err or ""])
+
+
+def run(args):
+    import os
+
+    from ..audit import evaluate_model
+    from . import _figures
+
+    data = load_cli_data(args.data, groups=None)
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
+                           code=2)
+    for name in ("predictions.csv", "report.txt", "confusion_matrix.png"):
+        if os.path.isdir(args.out):
+            check_output_file(os.path.join(args.out, name), [args.model, *data.filenames])
+    model = load_cli_model(args)
+    try:
+        result = evaluate_model(model, data.filenames, data.target, batch_size=args.batch_size,
+                                tta=args.tta, progress=not args.quiet)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    os.makedirs(args.out, exist_ok=True)
+    _write_csv(os.path.join(args.out, "predictions.csv"), result)
+    n_ok = len(result.filenames) - result.n_errors
+    text = (f"{n_ok} of {len(result.filenames)} photos scored; macro recall "
+            f"{result.macro_recall:.3f}, accuracy {result.accuracy:.3f}.\n\n{result.report}\n")
+    with atomic_open(os.path.join(args.out, "report.txt"), "w", encoding="utf-8") as f:
+        f.write(text)
+    if n_ok:
+        ok = [e is None for e in result.errors]
+        _figures.confusion_matrix(
+            result.y_true[ok], result.y_pred[ok].astype(str), [str(c) for c in result.classes],
+            os.path.join(args.out, "confusion_matrix.png"),
+        )
+    print(text, end="")
+    if result.n_errors:
+        say(f"{result.n_errors} file(s) could not be read (see the error column of "
+            f"{os.path.join(args.out, 'predictions.csv')}).")
+    return 1 if result.n_errors else 0
