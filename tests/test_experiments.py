@@ -21,6 +21,8 @@ import yaml
 
 from skin_estimators.cli import main as cli_main
 from skin_estimators.experiments import ConfigError, load_config, run_experiment
+from skin_estimators.experiments._data import make_splits
+from skin_estimators.experiments._baselines import BASELINES
 from skin_estimators.experiments._results import REQUIRED_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,13 +162,17 @@ def test_quick_config_end_to_end_through_the_cli(tmp_path, skin3_root, monkeypat
         rows = list(csv.DictReader(fh))
     assert set(REQUIRED_COLUMNS) <= set(rows[0])
     n_rows = len(load_config(QUICK).rows())
-    assert {r["cv"] for r in rows} == {"stratified", "group"} and len(rows) == 2 * n_rows
+    baselines = [r for r in rows if r["baseline"] == "True"]
+    assert len(baselines) == 2 * len(BASELINES)  # beside the models, per protocol
+    assert {r["cv"] for r in rows} == {"stratified", "group"}
+    assert len(rows) == 2 * n_rows + len(baselines)
     recalls = [float(r["recall_macro_mean"]) for r in rows]
     assert recalls == sorted(recalls, reverse=True)
     for column in ("geometric_mean_mean", "recall_acne_mean", "specificity_lichen_planus_mean",
                    "versions"):
         assert column in rows[0]
-    assert rows[0]["device"] == "cpu" and float(rows[0]["peak_memory_mb"]) > 0
+    model_rows = [r for r in rows if r["baseline"] != "True"]
+    assert model_rows[0]["device"] == "cpu" and float(model_rows[0]["peak_memory_mb"]) > 0
     markdown = (out / "results.md").read_text()
     assert "side by side" in markdown and "new patients" in markdown
     # MLflow's default store is beside the results, never in the working directory.
@@ -175,6 +181,49 @@ def test_quick_config_end_to_end_through_the_cli(tmp_path, skin3_root, monkeypat
     # Running again into the same folder without --resume refuses to overwrite.
     assert cli_main(args) == 1
     assert "--resume" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- protocols
+def test_controlled_protocol_is_grouped_on_controlled_inputs(tmp_path, skin3_root):
+    import numpy as np
+
+    from skin_estimators.experiments._runner import plan_experiment
+    from skin_estimators.experiments._fold import run_fold
+
+    path = write_config(tmp_path / "cfg", skin3_root, [cnn()],
+                        cv={"protocol": "controlled", "n_splits": 2, "seeds": [0]})
+    plan = plan_experiment(load_config(path), keep_models=False)
+    data = plan.data
+    # Only the controlled inputs are decoded; the splits are the grouped protocol's.
+    assert data.images is None and data.controlled_images.shape[1:] == (16, 16, 3)
+    assert {t.protocol for t in plan.tasks} == {"controlled"}
+    grouped = make_splits(data, "group", 2, 0)
+    for task, (train, test) in zip(plan.tasks, grouped, strict=True):
+        assert not set(data.groups[task.train]) & set(data.groups[task.test])
+        assert np.array_equal(task.test, test)
+    task = plan.tasks[0]
+    task.keep_model = True
+    _, model = run_fold(task, data.controlled_images, data.target)
+    loader = model[0]  # the saved model loads its inputs as the fold saw them
+    assert (loader.resize, loader.crop_bottom, loader.common_scale) == ("crop", 0.15, 298)
+
+
+def test_protocol_all_gives_three_columns_and_the_baselines(tmp_path, skin3_root):
+    path = write_config(tmp_path / "cfg", skin3_root, [cnn()],
+                        cv={"protocol": "all", "n_splits": 2, "seeds": [0]})
+    result = run_experiment(path, tmp_path / "out", tracking=False, progress=False)
+    with open(result.csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    protocols = {"stratified", "group", "controlled"}
+    assert {r["cv"] for r in rows if r["model"] == "cnn"} == protocols
+    for name in BASELINES:
+        assert {r["cv"] for r in rows if r["model"] == f"baseline:{name}"} == protocols
+    assert all(0 <= float(r["recall_macro_mean"]) <= 1 for r in rows)
+    markdown = result.markdown_path.read_text()
+    headings = [line for line in markdown.splitlines() if line.startswith("## ")]
+    assert headings[0].startswith("## controlled")  # the headline
+    assert "| recall controlled | recall grouped | recall stratified |" in markdown
+    assert "*shortcut baseline: image geometry" in markdown
 
 
 # ---------------------------------------------------------------------------- MLflow server
@@ -222,7 +271,7 @@ def test_mlflow_server_round_trip(tmp_path, skin3_root):
                          "--quiet"]) == 0
         assert not (out / "mlflow.db").exists()
         with open(out / "results.csv", newline="") as fh:
-            table = list(csv.DictReader(fh))
+            table = [r for r in csv.DictReader(fh) if r["baseline"] != "True"]
 
         client = MlflowClient(tracking_uri=uri)
         experiment = client.get_experiment_by_name("tiny")

@@ -9,7 +9,9 @@ DESCRIPTION = """\
 Cross-validate every row of an experiment config (models x grid), store each fold as it
 finishes, and write results.csv and results.md (sorted by macro recall) in --out; log to
 MLflow (by default sqlite:///<out>/mlflow.db). --cv group uses StratifiedGroupKFold on the
-atlas pages: that figure, not the stratified one, predicts performance on new patients.
+atlas pages; --cv controlled does the same on controlled inputs (no file size, aspect or
+watermark to learn from): that figure, not the stratified one, is the one to trust. --cv all
+runs the three. Every table also holds the shortcut baselines, scored on the same splits.
 """
 
 
@@ -18,8 +20,9 @@ def add_arguments(parser, default_out=None):
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML experiment config")
     parser.add_argument("--out", metavar="DIR", default=default_out,
                         help="output folder (default: results/<config name> in the current folder)")
-    parser.add_argument("--cv", choices=["stratified", "group", "both"],
-                        help="CV protocol, overriding the config's cv.protocol")
+    parser.add_argument("--cv", choices=["stratified", "group", "controlled", "both", "all"],
+                        help="CV protocol, overriding the config's cv.protocol (both: stratified "
+                             "and group; all: the three)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out; finished folds are not redone")
     parser.add_argument("--models", metavar="NAME", nargs="+",

@@ -19,14 +19,14 @@ from ._duplicates import (
 )
 from ._findings import findings
 from ._probes import CORNERS, corner_crops, corner_features, size_features
-from ._properties import FILE_PROPERTIES, file_properties, is_large
+from ._properties import FILE_PROPERTIES, GEOMETRY, file_properties, is_large
 from ._statistics import IMAGE_STATISTICS, image_statistics
 
 __all__ = ["audit_images"]
 
 # Property groups scored together, beside each property alone.
 _GROUPS = {
-    "geometry (width, height, aspect)": ["width", "height", "aspect"],
+    "geometry (width, height, aspect)": list(GEOMETRY),
     "all properties": list(FILE_PROPERTIES) + list(IMAGE_STATISTICS),
 }
 _EXAMPLES_PER_CLASS = 6  # images per class in the corner montage

@@ -11,7 +11,7 @@ import os
 import numpy as np
 from PIL import Image
 
-__all__ = ["FILE_PROPERTIES", "file_properties"]
+__all__ = ["FILE_PROPERTIES", "GEOMETRY", "file_properties", "geometry_features", "is_large"]
 
 _EXIF_SOFTWARE = 0x0131
 _MISSING = -1.0
@@ -72,6 +72,16 @@ def file_properties(filenames):
     }
     details = {"software": software, "width": width.astype(int), "height": height.astype(int)}
     return props, details
+
+
+#: The image geometry: the properties of the geometry shortcut baseline.
+GEOMETRY = ("width", "height", "aspect")
+
+
+def geometry_features(filenames):
+    """``(n, 3)`` log width, log height and log aspect of the files (headers only)."""
+    props, _ = file_properties(filenames)
+    return np.hstack([props[name] for name in GEOMETRY])
 
 
 def is_large(details, threshold=1000):

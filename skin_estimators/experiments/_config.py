@@ -25,7 +25,7 @@ from pydantic import (
 
 from ._registry import default_normalization, resolve_model
 
-__all__ = ["ConfigError", "ExperimentConfig", "Row"]
+__all__ = ["CONTROLLED", "PROTOCOL_SETS", "ConfigError", "ExperimentConfig", "Row"]
 
 Normalization = Literal["auto", "fold", "study", "imagenet", "bit"]
 
@@ -100,16 +100,26 @@ class DataConfig(_Section):
         return self
 
 
+#: The protocols a run can ask for, and the ones each name stands for.
+PROTOCOL_SETS = {
+    "stratified": ["stratified"], "group": ["group"], "controlled": ["controlled"],
+    "both": ["stratified", "group"], "all": ["stratified", "group", "controlled"],
+}
+
+#: The protocol whose folds see controlled inputs (``CONTROLLED_INPUTS`` on the ImageLoader).
+CONTROLLED = "controlled"
+
+
 class CVConfig(_Section):
     """``cv:``: protocol, number of folds and the seeds of the splits."""
 
-    protocol: Literal["stratified", "group", "both"] = "stratified"
+    protocol: Literal["stratified", "group", "controlled", "both", "all"] = "stratified"
     n_splits: Annotated[int, Field(ge=2)] = 5
     seeds: Annotated[list[int], Field(min_length=1)] = [42]
 
     @property
     def protocols(self):
-        return ["stratified", "group"] if self.protocol == "both" else [self.protocol]
+        return list(PROTOCOL_SETS[self.protocol])
 
 
 class Reference(_Section):
@@ -251,12 +261,17 @@ class ExperimentConfig(_Section):
         return f"{row.model.replace(':', '_').replace('.', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
-def image_loader(image_size, resize, cache=True):
-    """The ``ImageLoader`` of a config's ``image_size`` (int or [height, width]) and ``resize``."""
-    from skin_estimators import ImageLoader
+def image_loader(image_size, resize, cache=True, controlled=False):
+    """The ``ImageLoader`` of a config's ``image_size`` (int or [height, width]) and ``resize``.
+
+    ``controlled``: the controlled inputs of the ``controlled`` protocol, ``CONTROLLED_INPUTS``
+    (bottom band cut, common pixel scale, centre crop) in place of ``resize``.
+    """
+    from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
     size = image_size if isinstance(image_size, int) else tuple(image_size)
-    return ImageLoader(size=size, resize=resize, cache=cache)
+    options = dict(CONTROLLED_INPUTS) if controlled else {"resize": resize}
+    return ImageLoader(size=size, cache=cache, **options)
 
 
 @dataclass
@@ -275,6 +290,9 @@ class Row:
     0.001
     >>> [name for name, _ in row.make_pipeline(random_state=42, device="cpu").steps]
     ['imageloader', 'channelnormalizer', 'vanillacnnclassifier']
+    >>> loader = row.make_pipeline(random_state=42, device="cpu", controlled=True)[0]
+    >>> loader.resize, loader.crop_bottom, loader.common_scale
+    ('crop', 0.15, 298)
     """
 
     model: str
@@ -301,12 +319,13 @@ class Row:
         # A factory (or a class that takes **kwargs): only an instance knows its default.
         return int(model().get_params()["max_epochs"])
 
-    def make_pipeline(self, random_state, device, *, cache=True):
+    def make_pipeline(self, random_state, device, *, cache=True, controlled=False):
         """The row as a model from file paths: ImageLoader -> ChannelNormalizer -> estimator.
 
         The one place a config row becomes a pipeline (``train``, the runner's folds and
         their saved models all use it). ``normalization: fold`` is a ``ChannelNormalizer``
-        that learns its statistics in ``fit``; a preset name fixes them.
+        that learns its statistics in ``fit``; a preset name fixes them. ``controlled``: the
+        ImageLoader of the ``controlled`` protocol (``CONTROLLED_INPUTS``).
         """
         from sklearn.pipeline import make_pipeline
 
@@ -314,7 +333,8 @@ class Row:
 
         norm = ChannelNormalizer() if self.normalization == "fold" else ChannelNormalizer(
             mean=self.normalization)
-        return make_pipeline(image_loader(self.image_size, self.resize, cache=cache), norm,
+        return make_pipeline(image_loader(self.image_size, self.resize, cache=cache,
+                                          controlled=controlled), norm,
                              self.make_estimator(random_state, device))
 
     def make_estimator(self, seed, device):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from ._config import image_loader
+from ._config import CONTROLLED, image_loader
 
 __all__ = ["ExperimentData", "load_experiment_data", "load_experiment_files", "make_splits"]
 
@@ -17,17 +17,31 @@ GROUP_NOTE = (
     "them, and overestimates."
 )
 
+#: What the controlled protocol is.
+CONTROLLED_NOTE = (
+    "The controlled protocol is the grouped one (StratifiedGroupKFold on the leak-free groups) "
+    "on controlled inputs (skin_estimators.preprocessing.CONTROLLED_INPUTS: the bottom 15 % "
+    "with the watermark cut, a common pixel scale, the centre square): the cues of the image "
+    "file (size, aspect, watermark) are removed, so it is the figure to trust. Compare every "
+    "model with the shortcut baselines beside it."
+)
+
 
 @dataclass
 class ExperimentData:
     """Decoded images and their labels, groups and file names."""
 
-    images: np.ndarray  # uint8 (n, H, W, 3)
+    images: np.ndarray | None  # uint8 (n, H, W, 3); None when no protocol needs them
     target: np.ndarray
     groups: np.ndarray | None
     filenames: np.ndarray
     target_names: np.ndarray
     description: str
+    controlled_images: np.ndarray | None = None  # the controlled protocol's inputs
+
+    def inputs(self):
+        """``{controlled (bool): images}``: what the folds of each kind of protocol see."""
+        return {False: self.images, True: self.controlled_images}
 
 
 def _subset(bunch, per_class):
@@ -76,22 +90,30 @@ def load_experiment_data(config):
     """Find the config's images, and decode and resize every one of them, once.
 
     Each fold then normalises its own training images (``ChannelNormalizer`` fitted on the
-    training fold), so nothing is decoded again per fold or per epoch.
+    training fold), so nothing is decoded again per fold or per epoch. The controlled
+    protocol's inputs are decoded (once) only when a protocol of the config needs them, and
+    the plain ones only when another protocol does.
     """
     bunch, where = load_experiment_files(config)
-    # cache=False: the decoded array is kept here; the loader's cache would be a second copy.
-    loader = image_loader(config.image_size, config.resize, cache=False)
-    images = loader.transform(bunch.filenames)
-    h, w = images.shape[1:3]
+    protocols = config.cv.protocols
+    decoded = {}
+    for controlled in (False, True):
+        if any((p == CONTROLLED) == controlled for p in protocols):
+            # cache=False: the decoded array is kept here; the loader's cache would be a copy.
+            loader = image_loader(config.image_size, config.resize, cache=False,
+                                  controlled=controlled)
+            decoded[controlled] = loader.transform(bunch.filenames)
+    h, w = next(iter(decoded.values())).shape[1:3]
     counts = ", ".join(f"{name} {int(np.sum(bunch.target == name))}" for name in bunch.target_names)
     groups = bunch.get("groups")
     n_groups = "" if groups is None else f", {len(np.unique(groups))} groups"
+    kinds = [config.resize] * (False in decoded) + ["controlled inputs"] * (True in decoded)
     description = (f"{len(bunch.target)} images from {where} ({counts}{n_groups}), "
-                   f"{h}x{w} ({config.resize})")
+                   f"{h}x{w} ({', '.join(kinds)})")
     return ExperimentData(
-        images=images, target=np.asarray(bunch.target), groups=groups,
+        images=decoded.get(False), target=np.asarray(bunch.target), groups=groups,
         filenames=np.asarray(bunch.filenames), target_names=np.asarray(bunch.target_names),
-        description=description,
+        description=description, controlled_images=decoded.get(True),
     )
 
 
@@ -100,23 +122,26 @@ def make_splits(data, protocol, n_splits, seed):
 
     ``"stratified"``: ``StratifiedKFold(n_splits, shuffle=True, random_state=seed)``, the
     study's protocol. ``"group"``: ``StratifiedGroupKFold`` with the same arguments on the
-    data's groups (atlas pages).
+    data's groups (atlas pages, near-duplicates across pages merged). ``"controlled"``: the
+    same splits as ``"group"`` (its folds differ in their inputs, not their splits).
     """
     if protocol == "stratified":
         cv = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
         return list(cv.split(data.filenames, data.target))
-    if protocol == "group":
+    if protocol in ("group", CONTROLLED):
+        name = "grouped" if protocol == "group" else "controlled"
         if data.groups is None:
             raise ValueError(
-                "the grouped protocol needs groups, but the data has none (data.groups: null in "
+                f"the {name} protocol needs groups, but the data has none (data.groups: null in "
                 "the config?). Use cv.protocol: stratified, or give the images atlas-page names."
             )
         n_groups = len(np.unique(data.groups))
         if n_groups < n_splits:
             raise ValueError(
-                f"the grouped protocol needs at least n_splits={n_splits} groups, but the data "
+                f"the {name} protocol needs at least n_splits={n_splits} groups, but the data "
                 f"has {n_groups}; lower cv.n_splits or use more images."
             )
         cv = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
         return list(cv.split(data.filenames, data.target, data.groups))
-    raise ValueError(f"unknown CV protocol {protocol!r}; use 'stratified' or 'group'.")
+    raise ValueError(f"unknown CV protocol {protocol!r}; use 'stratified', 'group' or "
+                     "'controlled'.")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import Row
+from ._config import CONTROLLED, Row
 from ._record import FoldRecord
 
 __all__ = ["FoldTask", "library_versions", "run_fold"]
@@ -43,6 +43,11 @@ class FoldTask:
     @property
     def max_epochs(self):
         return self.row.max_epochs
+
+    @property
+    def controlled(self):
+        """Whether the fold sees controlled inputs (the ``controlled`` protocol)."""
+        return self.protocol == CONTROLLED
 
 
 def library_versions():
@@ -133,8 +138,9 @@ def _fold_device(device):
 def run_fold(task, images, target, ticker=None):
     """Fit and evaluate one fold; return ``(FoldRecord, model or None)``.
 
-    ``images`` are the uint8 images of the whole data set and ``target`` its labels; the
-    normaliser is fitted on the training fold only.
+    ``images`` are the uint8 images of the whole data set as this fold's protocol sees them
+    (the controlled inputs for ``controlled``) and ``target`` its labels; the normaliser is
+    fitted on the training fold only.
     """
     import torch
 
@@ -144,7 +150,8 @@ def run_fold(task, images, target, ticker=None):
     try:
         row = task.row
         # The images come decoded: the pipeline's ImageLoader only serves the saved model.
-        pipeline = row.make_pipeline(task.seed, _fold_device(task.device))
+        pipeline = row.make_pipeline(task.seed, _fold_device(task.device),
+                                     controlled=task.controlled)
         norm, est = pipeline[1], pipeline[-1]
         user_callbacks = est.get_params()["callbacks"]
         if ticker is not None:

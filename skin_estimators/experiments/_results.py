@@ -2,7 +2,9 @@
 
 One table row per (config row, CV protocol): mean and standard deviation over all folds of
 all seeds (``numpy.std``, ``ddof=0``, as scikit-learn's ``cv_results_``), sorted by mean
-macro recall, best first, as the study's table.
+macro recall, best first, as the study's table. The shortcut baselines (``_baselines.py``)
+are rows of the same tables, marked ``baseline``. The first table of ``results.md`` is the
+controlled protocol's when the run has it: the figure to trust.
 """
 
 import csv
@@ -10,9 +12,9 @@ import json
 
 import numpy as np
 
-from ._data import GROUP_NOTE
+from ._data import CONTROLLED_NOTE, GROUP_NOTE
 
-__all__ = ["REQUIRED_COLUMNS", "summarize", "write_csv", "write_markdown"]
+__all__ = ["REQUIRED_COLUMNS", "summarize", "table_protocols", "write_csv", "write_markdown"]
 
 #: Metrics averaged over the folds (each gets ``_mean`` and ``_std`` columns).
 METRICS = ["recall_macro", "precision_macro", "f1_macro", "geometric_mean", "accuracy"]
@@ -24,8 +26,24 @@ REQUIRED_COLUMNS = [
     "f1_macro_mean", "f1_macro_std", "peak_memory_mb", "device", "cv",
 ]
 
-PROTOCOL_NAMES = {"stratified": "stratified (StratifiedKFold, the study's)",
-                  "group": "grouped (StratifiedGroupKFold on atlas pages)"}
+PROTOCOL_NAMES = {
+    "controlled": "controlled (StratifiedGroupKFold on the leak-free groups, controlled inputs)",
+    "stratified": "stratified (StratifiedKFold, the study's; leaky: shares pages and lets the "
+                  "file's size and watermark count)",
+    "group": "grouped (StratifiedGroupKFold on the leak-free atlas-page groups; the file's size "
+             "and watermark still count)",
+}
+
+#: Short protocol names in column headers.
+_SHORT = {"stratified": "stratified", "group": "grouped", "controlled": "controlled"}
+
+
+def table_protocols(table):
+    """The protocols of a table in the order of the tables: the controlled one first when
+    present (the headline), else stratified then grouped."""
+    order = (["controlled", "group", "stratified"]
+             if any(r["cv"] == "controlled" for r in table) else ["stratified", "group"])
+    return [p for p in order if any(r["cv"] == p for r in table)]
 
 
 def summarize(row, protocol, records):
@@ -74,7 +92,12 @@ def _name(row, all_grid=False):
     """The row's label, with the grid values that tell it from its siblings."""
     grid = json.loads(row.get("grid") or "{}")
     extra = [f"{k}={v}" for k, v in grid.items() if all_grid or k not in _SHOWN]
-    return f"{row['label']} ({', '.join(extra)})" if extra else row["label"]
+    name = f"{row['label']} ({', '.join(extra)})" if extra else row["label"]
+    return f"*{name}*" if _is_baseline(row) else name
+
+
+def _is_baseline(row):
+    return row.get("baseline") in (True, "True")
 
 
 def sort_table(table):
@@ -114,32 +137,41 @@ def _main_table(rows, with_reference):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sort_table(rows):
         ref = r if with_reference else {}
+        training = ([str(r["batch_size"]), f"{r['lr']:g}", str(r["trainable_parameters"]),
+                     str(r["num_epochs"])] if not _is_baseline(r) else ["–"] * 4)
         cells = [_name(r), _with_ref(f"{r['total_time_s']:.1f}", ref, "total_time_s", 1),
-                 str(r["batch_size"]), f"{r['lr']:g}", str(r["trainable_parameters"]),
-                 str(r["num_epochs"]), _with_ref(_pm(r, "recall_macro"), ref, "recall"),
+                 *training, _with_ref(_pm(r, "recall_macro"), ref, "recall"),
                  _with_ref(_pm(r, "precision_macro"), ref, "precision"),
                  _with_ref(_pm(r, "f1_macro"), ref, "f1"), _pm(r, "geometric_mean"),
-                 f"{r['peak_memory_mb']:.0f}", r["device"]]
+                 "–" if _is_baseline(r) else f"{r['peak_memory_mb']:.0f}", r["device"]]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
-def _side_by_side(table):
+def _side_by_side(table, protocols):
+    """One line per row, a recall column per protocol (headline first), sorted by it."""
     by_row = {}
     for r in table:
         by_row.setdefault(r["row_id"], {})[r["cv"]] = r
-    pairs = [p for p in by_row.values() if "stratified" in p and "group" in p]
-    pairs.sort(key=lambda p: -p["group"]["recall_macro_mean"])
-    head = ["model", "batch", "lr", "epochs", "recall stratified", "recall grouped",
-            "grouped - stratified", "f1 stratified", "f1 grouped"]
+    rows = [p for p in by_row.values() if all(q in p for q in protocols)]
+    rows.sort(key=lambda p: -p[protocols[0]]["recall_macro_mean"])
+    head = ["model", "batch", "lr", "epochs"]
+    head += [f"recall {_SHORT[p]}" for p in protocols]
+    with_diff = "stratified" in protocols and "group" in protocols
+    if with_diff:
+        head.append("grouped - stratified")
+    head += [f"f1 {_SHORT[p]}" for p in protocols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for p in pairs:
-        s, g = p["stratified"], p["group"]
-        diff = g["recall_macro_mean"] - s["recall_macro_mean"]
-        lines.append("| " + " | ".join([
-            _name(s), str(s["batch_size"]), f"{s['lr']:g}", str(s["num_epochs"]),
-            _pm(s, "recall_macro"), _pm(g, "recall_macro"), f"{diff:+.3f}",
-            _pm(s, "f1_macro"), _pm(g, "f1_macro")]) + " |")
+    for p in rows:
+        first = p[protocols[0]]
+        training = ([str(first["batch_size"]), f"{first['lr']:g}", str(first["num_epochs"])]
+                    if not _is_baseline(first) else ["–"] * 3)
+        cells = [_name(first), *training] + [_pm(p[q], "recall_macro") for q in protocols]
+        if with_diff:
+            diff = p["group"]["recall_macro_mean"] - p["stratified"]["recall_macro_mean"]
+            cells.append(f"{diff:+.3f}")
+        cells += [_pm(p[q], "f1_macro") for q in protocols]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -156,8 +188,9 @@ def _per_class(table, labels):
 
 def write_markdown(path, table, *, title, data_description, setup, labels, wall_time_s,
                    versions):
-    """The human-readable table: per protocol, side by side when both, per class, versions."""
-    protocols = [p for p in ("stratified", "group") if any(r["cv"] == p for r in table)]
+    """The human-readable table: per protocol (the controlled one first), side by side when
+    several, per class, versions."""
+    protocols = table_protocols(table)
     with_reference = any(r.get("study_recall") not in (None, "") for r in table)
     lines = [f"# {title}", "", f"Data: {data_description}.", f"Setup: {setup}.",
              f"Wall time: {wall_time_s:.0f} s (this run; resumed folds count with their own time "
@@ -165,16 +198,23 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
              "Metrics: mean ± std over the folds (macro averages over the classes); 'total s' is "
              "the sum of the folds' fit and predict times; 'peak MB' is the GPU memory allocated "
              "at most on CUDA, else the peak resident memory of the process that fitted.", "",
-             f"> {GROUP_NOTE}", ""]
+             f"> {CONTROLLED_NOTE if 'controlled' in protocols else GROUP_NOTE}", "",
+             "Rows in *italics* are shortcut baselines: forests that see only the image file's "
+             "geometry or the four corners of the inputs, scored under the same splits as the "
+             "models. A model that does not beat them clearly has not been shown to look at the "
+             "skin.", ""]
     for protocol in protocols:
         rows = [r for r in table if r["cv"] == protocol]
         # The study's numbers are stratified-CV numbers: shown with that protocol only.
         lines += [f"## {PROTOCOL_NAMES[protocol]}", ""]
         lines += _main_table(rows, with_reference and protocol == "stratified") + [""]
-    if len(protocols) == 2:
-        lines += ["## Both protocols side by side (sorted by grouped recall)", "",
-                  "The grouped column is the estimate for new patients.", ""]
-        lines += _side_by_side(table) + [""]
+    if len(protocols) >= 2:
+        lines += [f"## {'All' if len(protocols) > 2 else 'Both'} protocols side by side (sorted by "
+                  f"{_SHORT[protocols[0]]} recall)", "",
+                  f"The {_SHORT[protocols[0]]} column is the estimate to trust"
+                  + (" (the others are leaky)." if protocols[0] == "controlled"
+                     else " for new patients."), ""]
+        lines += _side_by_side(table, protocols) + [""]
     lines += ["## Per class: recall (sensitivity) and specificity, mean over the folds", ""]
     lines += _per_class(table, labels) + [""]
     lines += ["## Library versions", "",

@@ -11,10 +11,12 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from ._config import ExperimentConfig
-from ._data import GROUP_NOTE, load_experiment_data, make_splits
+from ._baselines import baseline_table
+from ._config import CONTROLLED, PROTOCOL_SETS, ExperimentConfig
+from ._data import CONTROLLED_NOTE, GROUP_NOTE, load_experiment_data, make_splits
 from ._fold import FoldTask, library_versions, run_fold
 from ._loading import load_config
 from ._progress import EpochTicker, make_bar
@@ -65,9 +67,9 @@ class ExperimentResult:
     wall_time_s: float = 0.0
 
 
-def _run_fold_remote(task, images, target):
+def _run_fold_remote(task, images, controlled_images, target):
     """The Dask task: one fold, no progress bar (the parent advances it per finished fold)."""
-    return run_fold(task, images, target, ticker=None)
+    return run_fold(task, controlled_images if task.controlled else images, target, ticker=None)
 
 
 def _say(progress, message):
@@ -94,9 +96,11 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     resume : bool, default=False
         Continue a run in ``out_dir``: folds already stored are not fitted again. Without it,
         an ``out_dir`` that holds stored folds is an error (nothing is overwritten).
-    cv : {"stratified", "group", "both"} or None, default=None
-        Overrides the config's ``cv.protocol``. ``"group"`` (``StratifiedGroupKFold`` on the
-        atlas pages) is the estimate that predicts performance on new patients.
+    cv : {"stratified", "group", "controlled", "both", "all"} or None, default=None
+        Overrides the config's ``cv.protocol``. ``"group"`` is ``StratifiedGroupKFold`` on the
+        atlas pages; ``"controlled"`` is the same on controlled inputs (no file size, aspect
+        or watermark to learn from): the estimate to trust. ``"both"`` is stratified and
+        group, ``"all"`` the three. Every table also holds the shortcut baselines.
     tracking : bool, default=True
         Log to MLflow: one parent run per (row, protocol), a nested run per fold.
     tracking_uri : str or None, default=None
@@ -161,6 +165,7 @@ class Plan:
     protocols: list
     labels: list
     tasks: list
+    splits: dict = field(default_factory=dict)  # (protocol, seed) -> [(train, test), ...]
 
 
 def _checked(config, cv, backend, scheduler):
@@ -168,8 +173,9 @@ def _checked(config, cv, backend, scheduler):
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     if cv is not None:
-        if cv not in ("stratified", "group", "both"):
-            raise ValueError(f"cv must be 'stratified', 'group' or 'both', got {cv!r}.")
+        if cv not in PROTOCOL_SETS:
+            raise ValueError(f"cv must be one of {', '.join(map(repr, PROTOCOL_SETS))}, "
+                             f"got {cv!r}.")
         config = config.with_protocol(cv)
     if backend not in ("serial", "dask"):
         raise ValueError(f"backend must be 'serial' or 'dask', got {backend!r}.")
@@ -211,7 +217,8 @@ def plan_experiment(config, keep_models=True):
                     threads=config.threads,
                     keep_model=keep_models and k == len(folds) - 1 and seed == seeds[0])
                     for k, (train, test) in enumerate(folds)]
-    return Plan(data=data, rows=rows, protocols=protocols, labels=labels, tasks=tasks)
+    return Plan(data=data, rows=rows, protocols=protocols, labels=labels, tasks=tasks,
+                splits=splits)
 
 
 # ------------------------------------------------------------------------------ execute
@@ -224,13 +231,17 @@ def execute(tasks, data, on_result, *, backend="serial", scheduler=None, progres
             for i, task in enumerate(tasks):
                 bar.set_description(f"fit {i + 1}/{len(tasks)} {task.row.label} {task.protocol} "
                                     f"fold {task.fold + 1}/{task.n_folds}")
-                on_result(task, *run_fold(task, data.images, data.target, ticker=ticker))
+                images = data.controlled_images if task.controlled else data.images
+                on_result(task, *run_fold(task, images, data.target, ticker=ticker))
         else:
             from ._dask import run_on_dask
 
             by_key = {t.key: t for t in tasks}
             bar.set_description(f"{len(tasks)} fits on Dask")
-            for record, model in run_on_dask(_run_fold_remote, tasks, (data.images, data.target),
+            # (an empty array for inputs no task needs: nothing to scatter)
+            shared = [a if a is not None else np.empty(0, np.uint8)
+                      for a in (data.images, data.controlled_images)]
+            for record, model in run_on_dask(_run_fold_remote, tasks, (*shared, data.target),
                                              scheduler):
                 task = by_key[record.key]
                 bar.update(task.max_epochs)
@@ -314,6 +325,8 @@ class _Report:
         config, plan = self.config, self.plan
         table = [summarize(row, protocol, [self.records[k] for k in self._group(row, protocol)])
                  for row in plan.rows for protocol in plan.protocols]
+        # What the image file alone scores under the same splits, beside the models.
+        table += baseline_table(plan.data, plan.splits, plan.labels)
         table.sort(key=lambda r: (-r["recall_macro_mean"], r["cv"], r["model"]))
         csv_path, md_path = self.out_dir / "results.csv", self.out_dir / "results.md"
         write_csv(csv_path, table)
@@ -324,11 +337,14 @@ class _Report:
                        data_description=plan.data.description, setup=setup, labels=plan.labels,
                        wall_time_s=wall, versions=library_versions())
         _say(progress, f"wrote {csv_path} and {md_path} ({wall:.0f} s)")
-        if "group" in plan.protocols:
-            _say(progress, GROUP_NOTE)
+        if CONTROLLED in plan.protocols:
+            _say(progress, CONTROLLED_NOTE)
+        elif "group" in plan.protocols:
+            _say(progress, GROUP_NOTE + " Run with cv='controlled' (--cv controlled or all) "
+                           "for the estimate without the image files' shortcuts.")
         else:
-            _say(progress, "These are stratified-CV figures; run with cv='group' (--cv group or "
-                           "both) for the estimate that predicts performance on new patients.")
+            _say(progress, "These are stratified-CV figures; run with cv='controlled' (--cv "
+                           "controlled or all) for the estimate to trust.")
         if self.failed_tracking:
             _say(progress, f"{len(self.failed_tracking)} row(s) were not logged to MLflow; "
                            "rerun with --resume to log them.")
