@@ -7,6 +7,8 @@ prediction, and the rest of its batch is still predicted.
 
 import numpy as np
 
+from .utils._validation import mirror_images
+
 __all__ = ["predict_files", "split_pipeline", "transform_files"]
 
 
@@ -190,8 +192,7 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
                 # An estimator with tta="hflip" already averages over the mirror; doing it
                 # again here would double the work for the same probabilities.
                 if tta and getattr(clf, "tta", None) != "hflip":
-                    # images are (n, C, H, W) here: the last axis is the width
-                    p = (p + clf.predict_proba(np.ascontiguousarray(X[..., ::-1]))) / 2
+                    p = (p + clf.predict_proba(mirror_images(X))) / 2
                 proba[[start + i for i in ok]] = p
             bar.update(len(chunk))
     return proba, errors

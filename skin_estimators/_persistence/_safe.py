@@ -23,9 +23,6 @@ the weights in with ``load_state_dict(strict=True)``.
 import hashlib
 import json
 import os
-import platform
-
-import numpy as np
 
 from . import _registry
 from ._codec import UnrepresentableError, decode, encode
@@ -48,19 +45,9 @@ _SKORCH_RUNTIME = {
 
 def versions():
     """Versions of what wrote (or reads) a model file."""
-    import safetensors
-    import sklearn
-    import skorch
-    import torch
+    from ..utils._validation import versions
 
-    from .._version import __version__
-
-    return {
-        "skin_estimators": __version__, "torch": torch.__version__,
-        "scikit-learn": sklearn.__version__, "skorch": skorch.__version__,
-        "numpy": np.__version__, "safetensors": safetensors.__version__,
-        "python": platform.python_version(),
-    }
+    return versions(extra=("safetensors",))
 
 
 def _is_net(est):

@@ -24,6 +24,13 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ..utils._device import check_device_available, resolve_device
+from ..utils._validation import (
+    check_channels_first_images,
+    check_positive_int,
+    check_positive_number,
+    check_tta,
+    mirror_images,
+)
 from ._augment import make_augmenter
 
 __all__ = ["SkinNetClassifier"]
@@ -244,22 +251,7 @@ class SkinNetClassifier(NeuralNetClassifier):
 
     def _validate_images(self, X, y=None, reset=True):
         name = type(self).__name__
-        arr = X
-        if not hasattr(arr, "ndim"):
-            arr = np.asarray(arr)
-        if arr.dtype == object or arr.dtype.kind in "USO":
-            raise ValueError(
-                f"{name} takes images as a float array (n, {self._n_channels}, H, W), but got "
-                f"an array of dtype {arr.dtype} (file paths?). Put ImageLoader() and "
-                "ChannelNormalizer() in front of it, e.g. make_pipeline(ImageLoader(size=400), "
-                f"ChannelNormalizer(), {name}())."
-            )
-        if arr.ndim != 4:
-            raise ValueError(
-                f"{name} expects a 4-D array of images (n_samples, {self._n_channels}, height, "
-                f"width), got an array of shape {arr.shape}. ImageLoader() followed by "
-                "ChannelNormalizer() produces this layout from image files."
-            )
+        arr = check_channels_first_images(X, name)
         if arr.shape[1] != self._n_channels:
             hint = ""
             if arr.shape[-1] == self._n_channels:
@@ -276,11 +268,6 @@ class SkinNetClassifier(NeuralNetClassifier):
                 f"{name} needs images of at least {self._min_image_size}x"
                 f"{self._min_image_size} pixels, got {arr.shape[2]}x{arr.shape[3]}. "
                 "Use ImageLoader(size=...) with a larger size."
-            )
-        if arr.dtype == np.uint8:
-            raise ValueError(
-                f"{name} got uint8 images: normalise them first with ChannelNormalizer(), "
-                "which also puts the channels first."
             )
         kwargs = dict(
             dtype=np.float32, allow_nd=True, reset=reset, ensure_min_samples=2 if reset else 1
@@ -343,17 +330,11 @@ class SkinNetClassifier(NeuralNetClassifier):
         return compute_class_weight(cw, classes=self.classes_, y=y).astype(np.float32)
 
     def _check_params(self):
-        for name in ("max_epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or (
-                value < 1 and not (name == "batch_size" and value == -1)
-            ):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if not isinstance(self.lr, numbers.Real) or self.lr <= 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
+        check_positive_int(self.max_epochs, "max_epochs")
+        check_positive_int(self.batch_size, "batch_size", allow=(-1,))  # -1: the whole set
+        check_positive_number(self.lr, "lr")
         make_augmenter(self.augment)  # raises on unknown names
-        if self.tta not in (None, "hflip"):
-            raise ValueError(f"tta must be None or 'hflip', got {self.tta!r}.")
+        check_tta(self.tta)
         if self.tta is not None and not self._image_input:
             raise ValueError(
                 f"tta={self.tta!r} mirrors images; {type(self).__name__} takes 2-D tables. "
@@ -552,7 +533,7 @@ class SkinNetClassifier(NeuralNetClassifier):
         with torch.random.fork_rng(devices=[]):
             proba = np.asarray(super().predict_proba(X), dtype=np.float64)
             if self.tta == "hflip":
-                mirrored = np.ascontiguousarray(X[..., ::-1])
+                mirrored = mirror_images(X)
                 proba = (proba + np.asarray(super().predict_proba(mirrored), dtype=np.float64)) / 2
         return proba
 

@@ -1,13 +1,12 @@
 """ScatteringClassifier: the parametric scattering network as a scikit-learn classifier."""
 
-import numbers
-
 import numpy as np
 import torch
 from skorch.utils import to_tensor
 
 from ..networks import ScatteringNet
 from ..utils._coefficient_cache import scattering_features
+from ..utils._validation import check_positive_int, check_positive_number
 from ._base import SkinNetClassifier
 
 __all__ = ["ScatteringClassifier"]
@@ -166,10 +165,8 @@ class ScatteringClassifier(SkinNetClassifier):
 
     # ------------------------------------------------------------------ parameters
     def _check_params(self):
-        for name in ("J", "L"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        check_positive_int(self.J, "J")
+        check_positive_int(self.L, "L")
         if self.max_order not in (1, 2) or isinstance(self.max_order, bool):
             raise ValueError(f"max_order must be 1 or 2, got {self.max_order!r}.")
         if self.initialization not in ("tight-frame", "random"):
@@ -181,9 +178,7 @@ class ScatteringClassifier(SkinNetClassifier):
         for name in ("learnable", "cache_features"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        lr = self.lr_scattering
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or lr <= 0:
-            raise ValueError(f"lr_scattering must be a positive number, got {lr!r}.")
+        check_positive_number(self.lr_scattering, "lr_scattering")
         super()._check_params()
 
     def _module_kwargs(self):

@@ -52,27 +52,9 @@ class FoldTask:
 
 def library_versions():
     """Versions of the libraries that decide the numbers."""
-    import imblearn
-    import sklearn
-    import skorch
-    import torch
+    from skin_estimators.utils._validation import loaded_versions, versions
 
-    import skin_estimators
-
-    versions = {
-        "python": platform.python_version(),
-        "skin_estimators": skin_estimators.__version__,
-        "torch": torch.__version__,
-        "skorch": skorch.__version__,
-        "scikit-learn": sklearn.__version__,
-        "imbalanced-learn": imblearn.__version__,
-        "numpy": np.__version__,
-    }
-    for name in ("torchvision", "timm", "kymatio"):
-        module = sys.modules.get(name)
-        if module is not None:
-            versions[name] = getattr(module, "__version__", "?")
-    return versions
+    return {**versions(extra=("imbalanced-learn",)), **loaded_versions()}
 
 
 def _peak_memory_mb(device):

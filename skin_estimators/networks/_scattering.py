@@ -14,24 +14,36 @@ order of coefficients) but is computed differently, for speed on the CPU and for
 * the filters are built once per forward pass (once and for all when frozen), and signals
   go through in small groups so that intermediates stay in the CPU's caches.
 
+The autograd kernels (Fourier-domain products, modulus, spectra) are in
+``_scattering_kernels.py``; this module builds the filters and runs the cascade.
+
 For training, the hot operations have hand-written backward passes (in-place
 accumulation instead of torch's broadcast-and-reduce), the first-order modulus keeps only
 the phase of its input (float16), and the second-order wavelet responses, the largest
 tensors of a step, are recomputed in the backward pass instead of stored.
 """
 
-import math
-
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ._morlet import MorletFilterBank, crop_band
+from ._scattering_kernels import (
+    _blocks,
+    filter_blocks,
+    full_spectrum,
+    wavelet_modulus,
+    weighted_blocks,
+)
 
 __all__ = ["Scattering2D", "compute_padding", "n_scattering_coefficients"]
 
-#: Working-set size that fits a core's L2 cache, for the loops that accumulate in place.
-_CACHE_BYTES = 512 * 1024
+#: kymatio 0.3.0 normalises phi with this value of pi (sic), and so must we to match it.
+KYMATIO_PI = 3.1415
+#: Width of kymatio's low-pass phi at J = 1 (it doubles with each scale).
+PHI_SIGMA0 = 0.8
+#: Target size of the largest intermediate of one pass (see Scattering2D._chunk_size).
+_CHUNK_BYTES = 32 << 20
 
 
 def compute_padding(M, N, J):
@@ -56,6 +68,11 @@ def n_scattering_coefficients(J, L, max_order=2):
     return 1 + J * L + (L * L * J * (J - 1) // 2 if max_order == 2 else 0)
 
 
+def _phi_sigma(J):
+    """Width of kymatio's low-pass Gaussian phi at J scales."""
+    return PHI_SIGMA0 * 2 ** (J - 1)
+
+
 def _lowpass_1d(size, J):
     """The Fourier low-pass of one axis per level, float64: kymatio's phi is separable.
 
@@ -63,7 +80,7 @@ def _lowpass_1d(size, J):
     DFT's real part is cropped to each coarser resolution (``crop_fourier``); every step
     factorises over the two axes.
     """
-    sigma = 0.8 * 2 ** (J - 1)
+    sigma = _phi_sigma(J)
     u = np.arange(-2 * size, 3 * size, dtype=np.float64)
     g = np.exp(-(u**2) / (2 * sigma**2)).reshape(5, size).sum(0)
     full = np.fft.fft(g).real
@@ -110,289 +127,6 @@ class _ReflectPad(nn.Module):
         if self.extra_cols:
             x = torch.cat([x[:, :, 1:2], x, x[:, :, -2:-1]], 2)
         return x
-
-
-def _blocks(y, k):
-    """View (..., M, N) as (..., k, M/k, k, N/k): the blocks that ``subsample_fourier`` averages."""
-    M, N = y.shape[-2:]
-    return y.reshape(y.shape[:-2] + (k, M // k, k, N // k))
-
-
-def filter_blocks(filters, k):
-    """Complex copies of real Fourier filters (F, M, N), laid out as contiguous blocks.
-
-    Returns (k, k, F, M/k, N/k): block (i, j) holds the frequencies that
-    ``subsample_fourier`` by k folds onto each other. Contiguous blocks make the products
-    below about a third faster than strided views.
-    """
-    blocks = _blocks(filters.detach(), k).permute(1, 3, 0, 2, 4)
-    return blocks.to(torch.complex64).contiguous()
-
-
-def _filter_subsample_forward(spectrum, blocks):
-    k = blocks.shape[0]
-    a = _blocks(spectrum.unsqueeze(-3), k)
-    out = a[..., 0, :, 0, :] * blocks[0, 0]
-    for i in range(k):
-        for j in range(k):
-            if i or j:
-                out.addcmul_(a[..., i, :, j, :], blocks[i, j])
-    return out
-
-
-def _filter_subsample_backward(grad, spectrum, blocks, needs):
-    """Gradients of :func:`filter_subsample` w.r.t. the spectrum and the (real) filters."""
-    k, _, n_filters = blocks.shape[:3]
-    grad_s = grad_f = None
-    if needs[0]:
-        # d/d spectrum: sum over the filters of grad * filter (filters are real). The
-        # accumulator is cut into pieces that stay in the CPU's L2 cache while the filters
-        # are summed into them (five times faster than whole-tensor passes at 400x400).
-        grad_s = spectrum.new_empty(spectrum.shape)
-        gs = _blocks(grad_s.reshape(-1, *spectrum.shape[-2:]), k)
-        g = grad.reshape(-1, *grad.shape[-3:])
-        step = max(1, _CACHE_BYTES // (g[0, 0].numel() * g.element_size()))
-        for i in range(k):
-            for j in range(k):
-                block = blocks[i, j]
-                for c in range(0, g.shape[0], step):
-                    acc = torch.mul(g[c : c + step, 0], block[0], out=gs[c : c + step, i, :, j, :])
-                    for f in range(1, n_filters):
-                        acc.addcmul_(g[c : c + step, f], block[f])
-    if needs[1]:
-        # d/d filter (real): Re(conj(spectrum) * grad), summed over everything else.
-        g = torch.view_as_real(grad).reshape(-1, *grad.shape[-3:], 2)
-        s = torch.view_as_real(spectrum).reshape(-1, *spectrum.shape[-2:], 2)
-        m, n = grad.shape[-2:]
-        grad_f = g.new_empty((n_filters, k * m, k * n))
-        gf = _blocks(grad_f, k)
-        # Large slices: accumulate in place; many small ones: fewer, bigger operations.
-        step = 1 if g[0].numel() >= 1 << 16 else max(1, (4 << 20) // (4 * g[0].numel()))
-        for i in range(k):
-            for j in range(k):
-                block = s[:, i * m : (i + 1) * m, j * n : (j + 1) * n].unsqueeze(1)
-                if step == 1:
-                    acc = g[0] * block[0]
-                    for c in range(1, g.shape[0]):
-                        acc.addcmul_(g[c], block[c])
-                else:
-                    acc = None
-                    for c in range(0, g.shape[0], step):
-                        part = (g[c : c + step] * block[c : c + step]).sum(0)
-                        acc = part if acc is None else acc.add_(part)
-                torch.add(acc[..., 0], acc[..., 1], out=gf[:, i, :, j, :])
-    return grad_s, grad_f
-
-
-class _FilterSubsample(torch.autograd.Function):
-    """Autograd for :func:`filter_subsample`, written out to keep the backward pass lean.
-
-    torch's own backward of the broadcast products would materialise the full
-    (..., F, M/k, N/k) product per block and reduce it over strided dimensions; here each
-    gradient is accumulated in place, which is several times faster on the CPU.
-    """
-
-    @staticmethod
-    def forward(ctx, spectrum, filters, blocks):
-        ctx.save_for_backward(spectrum, blocks)
-        return _filter_subsample_forward(spectrum, blocks)
-
-    @staticmethod
-    def backward(ctx, grad):
-        spectrum, blocks = ctx.saved_tensors
-        return (*_filter_subsample_backward(grad, spectrum, blocks, ctx.needs_input_grad), None)
-
-
-class _WaveletModulus(torch.autograd.Function):
-    """``|ifft2(filter_subsample(...))|`` that keeps nothing but its inputs for backward.
-
-    The complex wavelet responses are the largest tensors of a training step (for the
-    second order, 64 complex maps per input channel); recomputing them in the backward
-    pass costs one product and one inverse FFT, and saves storing them.
-    """
-
-    @staticmethod
-    def forward(ctx, spectrum, filters, blocks):
-        ctx.save_for_backward(spectrum, blocks)
-        return _wavelet_modulus(spectrum, blocks)
-
-    @staticmethod
-    def backward(ctx, grad):
-        spectrum, blocks = ctx.saved_tensors
-        z = torch.fft.ifft2(_filter_subsample_forward(spectrum, blocks))
-        # d|z| = Re(conj(z / |z|) dz); then the adjoint of ifft2 is fft2 / (M N).
-        grad_p = torch.fft.fft2(_scale(z, _inverse_modulus_times(z, grad)), norm="forward")
-        return (*_filter_subsample_backward(grad_p, spectrum, blocks, ctx.needs_input_grad), None)
-
-
-def _wavelet_modulus(spectrum, blocks):
-    return _modulus(torch.fft.ifft2(_filter_subsample_forward(spectrum, blocks)))
-
-
-def _scale(z, factor):
-    """z * factor in place, for complex z and real factor of z's shape.
-
-    Multiplying the real and imaginary parts separately is five times faster on the CPU
-    than torch's mixed complex-by-real product.
-    """
-    parts = torch.view_as_real(z)
-    parts[..., 0].mul_(factor)
-    parts[..., 1].mul_(factor)
-    return z
-
-
-def _differentiable(spectrum, filters):
-    return torch.is_grad_enabled() and (spectrum.requires_grad or filters.requires_grad)
-
-
-def filter_subsample(spectrum, filters, blocks):
-    """``subsample_fourier(spectrum[..., None, :, :] * filters, k)`` without the big product.
-
-    ``spectrum`` (..., M, N) complex; ``filters`` (F, M, N) real, already divided by
-    ``k**2``, and ``blocks`` the same from :func:`filter_blocks` (what the products use).
-    Returns (..., F, M/k, N/k). The product is accumulated block by block, so only the
-    subsampled result is ever stored (torch's reductions over strided block dimensions
-    are several times slower than these in-place multiply-adds).
-    """
-    if _differentiable(spectrum, filters):
-        return _FilterSubsample.apply(spectrum, filters, blocks)
-    return _filter_subsample_forward(spectrum, blocks)
-
-
-def wavelet_modulus(spectrum, filters, blocks, recompute=True):
-    """``|ifft2(filter_subsample(spectrum, filters, blocks))|``: a wavelet transform's modulus.
-
-    With ``recompute``, the complex responses are recomputed in the backward pass rather
-    than stored (less memory for one more product and inverse FFT); otherwise their
-    phase is stored (see :class:`_Modulus`).
-    """
-    if not _differentiable(spectrum, filters):
-        return _wavelet_modulus(spectrum, blocks)
-    if recompute:
-        return _WaveletModulus.apply(spectrum, filters, blocks)
-    return modulus(torch.fft.ifft2(_FilterSubsample.apply(spectrum, filters, blocks)))
-
-
-class _Modulus(torch.autograd.Function):
-    """|z| of a complex tensor, with kymatio's gradient convention: 0 where z = 0.
-
-    Computed as sqrt(re * re + im * im) on the real view, about three times faster on the
-    CPU than ``torch.abs`` (which calls hypot). The backward pass needs only the phase
-    z / |z|, which is kept as float16 pairs: half the memory of z in complex64,
-    for a relative error of the gradient near 1e-4 (far below the noise of SGD).
-    """
-
-    @staticmethod
-    def forward(ctx, z):
-        out = _modulus(z)
-        phase = torch.view_as_real(z) / out.unsqueeze(-1)
-        ctx.save_for_backward(phase.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0).half())
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (phase,) = ctx.saved_tensors
-        return _scale(torch.view_as_complex(phase.float()), grad)
-
-
-def _inverse_modulus_times(z, grad):
-    """grad / |z|, and 0 where z = 0 (kymatio's subgradient)."""
-    parts = torch.view_as_real(z)
-    re, im = parts[..., 0], parts[..., 1]
-    scale = re.square().addcmul_(im, im).rsqrt_().mul_(grad)
-    return scale.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _modulus(z):
-    parts = torch.view_as_real(z)
-    re, im = parts[..., 0], parts[..., 1]
-    # square() of the strided real part is several times faster than mul(re, re) here.
-    return re.square().addcmul_(im, im).sqrt_()
-
-
-def modulus(z):
-    """Complex modulus, differentiable (subgradient 0 at 0)."""
-    if torch.is_grad_enabled() and z.requires_grad:
-        return _Modulus.apply(z)
-    return _modulus(z)
-
-
-def _complete(half, n_cols):
-    out = half.new_empty(half.shape[:-1] + (n_cols,))
-    n_half = half.shape[-1]
-    out[..., :n_half] = half
-    # X[r, c] = conj(X[-r, N - c]) for the columns that rfft2 leaves out.
-    mirrored = half[..., 1 : n_cols - n_half + 1].flip((-2, -1))
-    out[..., n_half:] = torch.roll(mirrored, 1, -2).conj()
-    return out
-
-
-class _FullSpectrum(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, half, n_cols):
-        return _complete(half, n_cols)
-
-    @staticmethod
-    def backward(ctx, grad):
-        n_half = (grad.shape[-1] + 2) // 2
-        width = grad.shape[-1] - n_half
-        out = grad[..., :n_half].clone()
-        mirrored = torch.roll(grad[..., n_half:].conj(), -1, -2).flip((-2, -1))
-        out[..., 1 : width + 1] += mirrored
-        return out, None
-
-
-def full_spectrum(half, n_cols):
-    """The full 2-D DFT of a real signal from its ``rfft2`` (Hermitian symmetry).
-
-    ``torch.fft.fft2`` of a real tensor does the same, but several times slower on the CPU.
-    """
-    if torch.is_grad_enabled() and half.requires_grad:
-        return _FullSpectrum.apply(half, n_cols)
-    return _complete(half, n_cols)
-
-
-def _weighted_blocks(spectrum, phi, k):
-    n_half = phi.shape[-1]
-    y = _blocks(spectrum, k)[..., :n_half]
-    z = y[..., 0, :, 0, :] * phi[0, :, 0]
-    for i in range(k):
-        for j in range(k):
-            if i or j:
-                z = z.addcmul_(y[..., i, :, j, :], phi[i, :, j])
-    return z
-
-
-class _WeightedBlocks(torch.autograd.Function):
-    """Autograd of :func:`_weighted_blocks`: one zero fill, not one per block."""
-
-    @staticmethod
-    def forward(ctx, spectrum, phi, k):
-        ctx.k, ctx.shape = k, spectrum.shape
-        ctx.save_for_backward(phi)
-        return _weighted_blocks(spectrum, phi, k)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (phi,) = ctx.saved_tensors
-        k = ctx.k
-        out = grad.new_zeros(ctx.shape)
-        blocks = _blocks(out, k)[..., : phi.shape[-1]]
-        for i in range(k):
-            for j in range(k):
-                # phi is real-valued: its conjugate is itself.
-                torch.mul(grad, phi[i, :, j], out=blocks[..., i, :, j, :])
-        return out, None, None
-
-
-def weighted_blocks(spectrum, phi, k):
-    """``subsample_fourier(spectrum * phi)``, restricted to the columns of a half spectrum.
-
-    ``phi`` is given as its blocks (k, M/k, k, n_half), already divided by ``k**2``.
-    """
-    if torch.is_grad_enabled() and spectrum.requires_grad:
-        return _WeightedBlocks.apply(spectrum, phi, k)
-    return _weighted_blocks(spectrum, phi, k)
 
 
 class Scattering2D(nn.Module):
@@ -463,8 +197,8 @@ class Scattering2D(nn.Module):
         )
         Mp, Np = self.padded_shape
         rows, cols = _lowpass_1d(Mp, self.J), _lowpass_1d(Np, self.J)
-        # kymatio divides phi by 2 * 3.1415 * sigma**2; put it on the row factor.
-        norm = 2 * 3.1415 * (0.8 * 2 ** (self.J - 1)) ** 2
+        # kymatio divides phi by 2 * pi * sigma**2 (with its pi); put it on the row factor.
+        norm = 2 * KYMATIO_PI * _phi_sigma(self.J) ** 2
         Mo, No = self.output_shape
         for r in range(self.J):
             k = 2 ** (self.J - r)
@@ -540,10 +274,11 @@ class Scattering2D(nn.Module):
         return torch.matmul(rows, torch.matmul(u, cols))
 
     def _chunk_size(self):
-        """Signals per pass: keep the largest intermediate near 32 MB, to stay in cache."""
+        """Signals per pass: keep the largest intermediate near _CHUNK_BYTES, to stay in cache."""
         Mp, Np = self.padded_shape
+        # complex64 (8 bytes) responses of L wavelets, L/4 times more at the second order
         per_signal = 8 * self.L * Mp * Np * max(1, self.L // 4 if self.max_order == 2 else 1)
-        return max(1, (32 << 20) // per_signal)
+        return max(1, _CHUNK_BYTES // per_signal)
 
     def _scatter(self, signal, first, second):
         """Coefficients (n, K, H', W') of n padded real signals (n, Mp, Np)."""

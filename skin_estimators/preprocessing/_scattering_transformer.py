@@ -4,12 +4,12 @@ import numbers
 
 import numpy as np
 import torch
-from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..networks import Scattering2D
 from ..utils._device import resolve_device
+from ..utils._validation import check_channels_first_images, check_positive_int
 
 __all__ = ["ScatteringTransformer"]
 
@@ -84,30 +84,7 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
         raise ValueError(f"pooling must be None, a positive int or a pair of them, got {self.pooling!r}.")
 
     def _check_images(self, X, reset):
-        if issparse(X):
-            raise TypeError(
-                "Sparse data is not supported: ScatteringTransformer takes dense images "
-                "(n, C, H, W) from ChannelNormalizer()."
-            )
-        arr = X if hasattr(X, "ndim") else np.asarray(X)
-        if arr.dtype.kind == "c":
-            raise ValueError("Complex data not supported: ScatteringTransformer takes real images.")
-        if arr.dtype == object or arr.dtype.kind in "USO":
-            raise ValueError(
-                "ScatteringTransformer takes images as a float array (n, C, H, W), not file "
-                "paths: put ImageLoader() and ChannelNormalizer() in front of it."
-            )
-        if arr.ndim != 4:
-            raise ValueError(
-                "ScatteringTransformer expects a 4-D array of images (n_samples, channels, "
-                f"height, width), got shape {arr.shape}. ImageLoader() followed by "
-                "ChannelNormalizer() produces this layout from image files."
-            )
-        if arr.dtype == np.uint8:
-            raise ValueError(
-                "ScatteringTransformer got uint8 images: normalise them first with "
-                "ChannelNormalizer(), which also puts the channels first."
-            )
+        arr = check_channels_first_images(X, "ScatteringTransformer")
         arr = validate_data(self, arr, dtype=np.float32, allow_nd=True, reset=reset)
         if reset:
             self.input_shape_ = tuple(arr.shape[1:])
@@ -134,9 +111,7 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
         """
         pool = self._pool_size()
         for name in ("J", "L", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+            check_positive_int(getattr(self, name), name)
         X = self._check_images(X, reset=True)
         c, h, w = self.input_shape_
         if min(h, w) < 2**self.J:

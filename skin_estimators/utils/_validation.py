@@ -16,6 +16,7 @@ __all__ = [
     "check_positive_int",
     "check_positive_number",
     "check_tta",
+    "loaded_versions",
     "mirror_images",
     "versions",
 ]
