@@ -7,6 +7,7 @@ study's dataset, model files and the pretrained-weights helper. Optional compone
 
 from ._base import SkinNetClassifier
 from ._cnn import VanillaCNNClassifier
+from ._efficientnet_lite import EfficientNetLiteClassifier
 from ._feature_cache import clear_feature_cache, feature_cache_info, set_feature_cache_max_bytes
 from ._pretrained import BiTClassifier, ResNet50Classifier
 from ._recommended import make_recommended_classifier
@@ -16,14 +17,16 @@ from ._version import __version__
 from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .networks import download_weights
 from .persistence import ModelFileError, load_model, save_model
-from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError
+from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError, PretrainedFeatures
 
 __all__ = [
     "BiTClassifier",
     "ChannelNormalizer",
+    "EfficientNetLiteClassifier",
     "ImageLoadError",
     "ImageLoader",
     "ModelFileError",
+    "PretrainedFeatures",
     "ResNet50Classifier",
     "ScatteringClassifier",
     "ScatteringTransformer",

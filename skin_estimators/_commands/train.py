@@ -41,6 +41,7 @@ MODELS = {
     "scattering": ("ScatteringClassifier", "fold"),
     "resnet50": ("ResNet50Classifier", "imagenet"),
     "bit": ("BiTClassifier", "bit"),
+    "efficientnet_lite": ("EfficientNetLiteClassifier", "efficientnet_lite"),
 }
 
 
@@ -137,7 +138,7 @@ def _pick_row(path, rows, row):
 _TOP_KEYS = {"name", "data", "image_size", "resize", "normalization", "cv", "device",
              "threads", "models"}
 _MODEL_KEYS = {"name", "label", "normalization", "params", "grid", "reference"}
-_NORMALIZATIONS = ("auto", "fold", "study", "imagenet", "bit")
+_NORMALIZATIONS = ("auto", "fold", "study", "imagenet", "bit", "efficientnet_lite")
 
 
 def _read_config_minimal(path, overrides, model):

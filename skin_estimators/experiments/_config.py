@@ -25,7 +25,7 @@ from ._registry import default_normalization, resolve_model
 
 __all__ = ["ConfigError", "ExperimentConfig", "Row"]
 
-Normalization = Literal["auto", "fold", "study", "imagenet", "bit"]
+Normalization = Literal["auto", "fold", "study", "imagenet", "bit", "efficientnet_lite"]
 
 
 class ConfigError(ValueError):

@@ -17,6 +17,7 @@ MODELS = {
     "scattering": ("ScatteringClassifier", "fold"),
     "resnet50": ("ResNet50Classifier", "imagenet"),
     "bit": ("BiTClassifier", "bit"),
+    "efficientnet_lite": ("EfficientNetLiteClassifier", "efficientnet_lite"),
 }
 
 

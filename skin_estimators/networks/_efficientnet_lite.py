@@ -277,7 +277,8 @@ def create_efficientnet_lite(tag, n_classes, pretrained=True, zero_init_head=Fal
     tag : str
         ``"tf_efficientnet_lite0"``, ``"..._lite1"`` or ``"..._lite2"`` (or ``"lite0"``, ...).
     n_classes : int
-        Outputs of the head; 0 for none (pooled features).
+        Outputs of the head; 0 for none (pooled features). A new head (all but the
+        pretrained 1000 classes) starts from N(0, 0.01^2) weights and zero bias.
     pretrained : bool, str or path-like, default=True
         True: the ImageNet weights of the installed package. A path: a state dict in the
         package's layout or in timm's. False: random initialisation.
@@ -312,6 +313,13 @@ def create_efficientnet_lite(tag, n_classes, pretrained=True, zero_init_head=Fal
         _load_into(model, efficientnet_lite_file(variant), owner, head)
     elif pretrained is not False and pretrained is not None:
         _load_into(model, pretrained, owner, head)
+    if n_classes and not (head and pretrained is not False and pretrained is not None):
+        # A new head. timm's TensorFlow-style init draws it from U(+-1/sqrt(n_classes)): fine
+        # for 1000 classes, but for 3 its logits start in the tens and the first SGD steps
+        # blow up (NaN within one epoch from random weights). Small weights instead.
+        with torch.no_grad():
+            torch.nn.init.normal_(model.classifier.weight, std=0.01)
+            model.classifier.bias.zero_()
     if zero_init_head and n_classes:
         with torch.no_grad():
             model.classifier.weight.zero_()
@@ -331,7 +339,7 @@ def efficientnet_lite(variant="lite0", num_classes=1000, pretrained=True, **timm
     Parameters
     ----------
     variant : {"lite0", "lite1", "lite2"}, default="lite0"
-        3.4M, 4.6M or 4.9M parameters without the head.
+        3.4M, 4.1M or 4.8M parameters without the head.
     num_classes : int, default=1000
         1000 keeps the ImageNet classifier; another number gives a new, randomly
         initialised head; 0 removes it (the model returns the 1280 pooled features).
