@@ -78,8 +78,28 @@ def test_pickle_clone_and_params(images, fitted):
     assert not hasattr(clone(fitted), "backbone_")
 
 
+def test_stage_means_come_before_the_pooled_output(images, fitted):
+    staged = PretrainedFeatures(pretrained=False, stages=(2, 3, 4, 5, 6)).fit(images)
+    out = staged.transform(images)
+    assert out.shape == (6, 40 + 80 + 112 + 192 + 320 + 1280) == (6, staged.n_features_out_)
+    # the same random weights (seed 0), so the last 1280 columns are the plain features
+    np.testing.assert_allclose(out[:, 744:], fitted.transform(images), rtol=1e-4, atol=1e-5)
+    with torch.no_grad():
+        net = staged.backbone_
+        t = net.bn1(net.conv_stem(torch.from_numpy(images)))
+        t = net.blocks[1](net.blocks[0](t))
+        first = net.blocks[2](t).mean((2, 3))
+        first_m = net.blocks[2](net.blocks[1](net.blocks[0](net.bn1(net.conv_stem(
+            torch.flip(torch.from_numpy(images), [3])))))).mean((2, 3))
+    np.testing.assert_allclose(out[:, :40], ((first + first_m) / 2).numpy(), rtol=1e-4,
+                               atol=1e-5)
+
+
 @pytest.mark.parametrize("params, match", [
     (dict(model="vgg16"), "model must be one of"),
+    (dict(stages=(7,)), "between 0 and 6"),
+    (dict(stages=()), "between 0 and 6"),
+    (dict(model="resnet50", stages=(2,)), "only available for the EfficientNet-Lite"),
     (dict(mirror="yes"), "mirror must be True or False"),
     (dict(batch_size=0), "batch_size must be a positive integer"),
 ])

@@ -183,7 +183,9 @@ FEATURES = {
     **{f"{v}ms_{s}": (lambda p, v=v, s=s: stage_features(p, v, s))
        for v in ("lite0", "lite2") for s in (224, 300)},
     **{f"{v}msstd_{s}": (lambda p, v=v, s=s: stage_features(p, v, s, std=True))
-       for v in ("lite0",) for s in (300,)},
+       for v in ("lite0",) for s in (224, 300)},
+    "lite0ms1_224": lambda p: stage_features(p, "lite0", 224, stages=(1, 2, 3, 4, 5, 6)),
+    **{f"lite0ms_{s}": (lambda p, s=s: stage_features(p, "lite0", s)) for s in (160, 192, 256)},
     "lite0patch150_224": lambda p: patch_features(p, "lite0"),
 }
 
@@ -217,6 +219,27 @@ def logistic(C_grid=C_GRID, pca=None):
     return make_pipeline(*steps), {"logisticregression__C": C_grid}
 
 
+LITE0_GROUPS = [40, 80, 112, 192, 320, 1280]  # channels of stages 2-6 and of the head
+
+
+def balanced_logistic(groups=LITE0_GROUPS, C_grid=C_GRID):
+    """Standardise, then scale each stage's block by 1/sqrt(its width): every stage gets the
+    same total weight in the L2 penalty (the head's 1280 columns no longer dominate)."""
+    scale = np.concatenate([np.full(g, 1 / np.sqrt(g)) for g in groups])
+    return make_pipeline(StandardScaler(), FunctionTransformer(lambda X: X * scale),
+                         LogisticRegression(class_weight="balanced", max_iter=5000)), {
+        "logisticregression__C": [c * 10 for c in C_grid]}
+
+
+def shrinkage_lda():
+    """Linear discriminant analysis with Ledoit-Wolf shrinkage and equal class priors: no
+    hyperparameter to choose (the grid below is empty), so no inner-CV selection noise."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    return make_pipeline(StandardScaler(), LinearDiscriminantAnalysis(
+        solver="lsqr", shrinkage="auto", priors=np.full(3, 1 / 3))), {}
+
+
 def l2norm():
     return FunctionTransformer(lambda X: X / np.linalg.norm(X, axis=1, keepdims=True))
 
@@ -229,6 +252,10 @@ def cv_score(X, y, groups, build, seed):
     for train, test in outer.split(X, y, groups):
         model, grid = build()
         inner = StratifiedGroupKFold(3, shuffle=True, random_state=seed)
+        if not grid:
+            chosen.append({})
+            pred[test] = model.fit(X[train], y[train]).predict(X[test])
+            continue
         search = GridSearchCV(model, grid, scoring="balanced_accuracy", cv=inner)
         search.fit(X[train], y[train], groups=groups[train])
         chosen.append(search.best_params_)
@@ -258,10 +285,24 @@ def candidates(paths):
             c[f"LR on {v} stages 2-6 + head means @{s}"] = (
                 lambda v=v, s=s: load(f"{v}ms_{s}"), logistic)
     c["LR on lite0 stages 2-6 + head mean+std @300"] = (lambda: load("lite0msstd_300"), logistic)
+    c["LR on lite0 stages 2-6 + head mean+std @224"] = (lambda: load("lite0msstd_224"), logistic)
+    c["LR on lite0 stages 2-6 means (no head) @224"] = (lambda: load("lite0ms_224")[:, :744],
+                                                        logistic)
+    c["LR on lite0 stages 2-6 + head means @224, stages weighted equally"] = (
+        lambda: load("lite0ms_224"), balanced_logistic)
+    c["LR on lite0 stages 1-6 + head means @224"] = (lambda: load("lite0ms1_224"), logistic)
+    c["LR on lite0 + lite2 stages 2-6 + head means @224"] = (
+        lambda: np.hstack([load("lite0ms_224"), load("lite2ms_224")]), logistic)
     c["LR on lite0 3x3 patches (150 px -> 224), mean of patch+mirror features"] = (
         lambda: np.load(feature_file("lite0patch150_224")).mean((1, 2)), logistic)
     c["patch-level LR on lite0 3x3 patches (150 px -> 224) x mirror, mean proba"] = (
         lambda: np.load(feature_file("lite0patch150_224")).reshape(102, 18, -1), patch_logistic)
+    for s in (160, 192, 256):
+        c[f"LR on lite0 stages 2-6 + head means @{s}"] = (lambda s=s: load(f"lite0ms_{s}"),
+                                                          logistic)
+    c["LDA (shrinkage) on lite0 stages 2-6 + head means @224"] = (lambda: load("lite0ms_224"),
+                                                                  shrinkage_lda)
+    c["LDA (shrinkage) on lite0 @224, image+mirror"] = (lambda: load("lite0_224"), shrinkage_lda)
     c["probe: LR on 8x8 pixels"] = (lambda: pixels(paths, 8), logistic)
     c["probe: LR on 2x2 pixels"] = (lambda: pixels(paths, 2), logistic)
     c["probe: LR on mean colour"] = (lambda: pixels(paths, 1), logistic)

@@ -61,6 +61,13 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         True: the model's pretrained weights. A path: a weights file of that architecture.
         False: random weights, always the same ones (torch seed 0): a baseline, and
         fast tests.
+    stages : None or tuple of int, default=None
+        None: the network's pooled output only. A tuple of stage indices (EfficientNet-Lite
+        only; its 7 stages are numbered 0-6): the global mean of each of those stages'
+        outputs is put before the pooled output, e.g. ``(2, 3, 4, 5, 6)`` adds
+        40 + 80 + 112 + 192 + 320 = 744 mid-level (texture) features to the 1280. On the
+        study's photos these scored higher than the last layer alone
+        (``benchmarks/results/effnet_screening.md``).
     mirror : bool, default=True
         Average the features of each image and of its horizontal mirror (the lesions have
         no left and right; this halves the noise of the features).
@@ -104,10 +111,11 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     >>> probe.fit(filenames, labels)  # doctest: +SKIP
     """
 
-    def __init__(self, model="efficientnet_lite0", pretrained=True, mirror=True, batch_size=16,
-                 device="cpu"):
+    def __init__(self, model="efficientnet_lite0", pretrained=True, stages=None, mirror=True,
+                 batch_size=16, device="cpu"):
         self.model = model
         self.pretrained = pretrained
+        self.stages = stages
         self.mirror = mirror
         self.batch_size = batch_size
         self.device = device
@@ -119,6 +127,16 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         if not isinstance(self.pretrained, bool | str | os.PathLike) or self.pretrained == "":
             raise ValueError("PretrainedFeatures: pretrained must be True, False or the path of "
                              f"a weights file, got {self.pretrained!r}.")
+        if self.stages is not None:
+            if PRETRAINED_FEATURE_MODELS[self.model][0] != "efficientnet_lite":
+                raise ValueError(f"PretrainedFeatures: stages is only available for the "
+                                 f"EfficientNet-Lite models, not {self.model!r}; use "
+                                 "stages=None.")
+            stages = self.stages if isinstance(self.stages, tuple | list) else [self.stages]
+            if not stages or any(not isinstance(i, numbers.Integral) or isinstance(i, bool)
+                                 or not 0 <= i <= 6 for i in stages):
+                raise ValueError("PretrainedFeatures: stages must be None or a tuple of stage "
+                                 f"indices between 0 and 6, got {self.stages!r}.")
         if not isinstance(self.mirror, bool | np.bool_):
             raise ValueError(f"PretrainedFeatures: mirror must be True or False, got "
                              f"{self.mirror!r}.")
@@ -169,8 +187,34 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self.backbone_ = _build(self.model, self.pretrained)
         for param in self.backbone_.parameters():
             param.requires_grad_(False)
-        self.n_features_out_ = int(self.backbone_.num_features)
+        widths = [self.backbone_.blocks[i][-1].conv_pwl.out_channels
+                  if hasattr(self.backbone_.blocks[i][-1], "conv_pwl")
+                  else self.backbone_.blocks[i][-1].conv_pw.out_channels
+                  for i in self._stages()]
+        self.n_features_out_ = int(self.backbone_.num_features) + sum(widths)
         return self
+
+    def _stages(self):
+        if self.stages is None:
+            return []
+        stages = self.stages if isinstance(self.stages, tuple | list) else [self.stages]
+        return sorted({int(i) for i in stages})
+
+    def _forward(self, x):
+        """Pooled output, after the global means of the chosen stages' outputs."""
+        import torch
+
+        model, stages = self.backbone_, self._stages()
+        if not stages:
+            return model(x)
+        means = []
+        t = model.bn1(model.conv_stem(x))
+        for i, stage in enumerate(model.blocks):
+            t = stage(t)
+            if i in stages:
+                means.append(t.mean((2, 3)))
+        pooled = model.forward_head(model.bn2(model.conv_head(t)), pre_logits=True)
+        return torch.cat([*means, pooled], 1)
 
     def _signature(self):
         """Everything besides the image that determines the features: the weights."""
@@ -178,7 +222,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         for name, tensor in self.backbone_.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().numpy().tobytes())
-        return ("pretrained_features", self.model, digest.hexdigest())
+        return ("pretrained_features", self.model, tuple(self._stages()), digest.hexdigest())
 
     def transform(self, X):
         """Pooled features of each image (averaged with its mirror's when ``mirror=True``).
@@ -205,7 +249,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
         def compute(images):
             with torch.no_grad():
-                return backbone(torch.from_numpy(images).to(device)).float().cpu().numpy()
+                return self._forward(torch.from_numpy(images).to(device)).float().cpu().numpy()
 
         features = cached_features(self._signature(), X, compute, mirrored=bool(self.mirror),
                                    batch_size=self.batch_size)
