@@ -112,7 +112,7 @@ def stage_features(paths, variant, size, stages=(2, 3, 4, 5, 6), std=False):
     return np.stack(out, 1)
 
 
-def patch_features(paths, variant, crop=150, grid=3, size=224):
+def patch_features(paths, variant, crop=150, grid=3, size=224, stages=None):
     """Pooled features of a grid x grid of crop-pixel patches of the 298 px controlled square,
     each enlarged to ``size`` (a closer look at the skin), and of their mirrors."""
     from skin_estimators.networks import efficientnet_lite
@@ -123,14 +123,32 @@ def patch_features(paths, variant, crop=150, grid=3, size=224):
     patches = np.stack([
         np.stack([np.asarray(Image.fromarray(a[t:t + crop, l:l + crop]).resize(
             (size, size), Image.BILINEAR)) for t in starts for l in starts]) for a in squares])
+    forward = staged_forward(model, stages)
     x = torch.from_numpy(patches.reshape(-1, size, size, 3)).permute(0, 3, 1, 2).float() / 255
     x = (x - 0.5) / 0.5
     out = []
     with torch.no_grad():
         for flip in (False, True):
-            out.append(torch.cat([model(torch.flip(b, [3]) if flip else b)
+            out.append(torch.cat([forward(torch.flip(b, [3]) if flip else b)
                                   for b in x.split(16)]).numpy())
     return np.stack(out, 1).reshape(len(paths), grid * grid, 2, -1)
+
+
+def staged_forward(model, stages):
+    if stages is None:
+        return model
+
+    def forward(b):
+        out = []
+        t = model.bn1(model.conv_stem(b))
+        for i, stage in enumerate(model.blocks):
+            t = stage(t)
+            if i in stages:
+                out.append(t.mean((2, 3)))
+        out.append(model.bn2(model.conv_head(t)).mean((2, 3)))
+        return torch.cat(out, 1)
+
+    return forward
 
 
 class PatchLogistic(ClassifierMixin, BaseEstimator):
@@ -187,6 +205,7 @@ FEATURES = {
     "lite0ms1_224": lambda p: stage_features(p, "lite0", 224, stages=(1, 2, 3, 4, 5, 6)),
     **{f"lite0ms_{s}": (lambda p, s=s: stage_features(p, "lite0", s)) for s in (160, 192, 256)},
     "lite0patch150_224": lambda p: patch_features(p, "lite0"),
+    "lite0mspatch150_224": lambda p: patch_features(p, "lite0", stages=(2, 3, 4, 5, 6)),
 }
 
 
@@ -303,6 +322,14 @@ def candidates(paths):
     c["LDA (shrinkage) on lite0 stages 2-6 + head means @224"] = (lambda: load("lite0ms_224"),
                                                                   shrinkage_lda)
     c["LDA (shrinkage) on lite0 @224, image+mirror"] = (lambda: load("lite0_224"), shrinkage_lda)
+    c["LR on lite0 3x3 patches, stages 2-6 + head means, mean over patches+mirrors"] = (
+        lambda: np.load(feature_file("lite0mspatch150_224")).mean((1, 2)), logistic)
+    c["LR on lite0 stages 2-6 + head @224 ++ 3x3 patch means"] = (
+        lambda: np.hstack([load("lite0ms_224"),
+                           np.load(feature_file("lite0mspatch150_224")).mean((1, 2))]), logistic)
+    c["patch-level LR on lite0 3x3 patches, stages 2-6 + head means, mean proba"] = (
+        lambda: np.load(feature_file("lite0mspatch150_224")).reshape(102, 18, -1),
+        patch_logistic)
     c["probe: LR on 8x8 pixels"] = (lambda: pixels(paths, 8), logistic)
     c["probe: LR on 2x2 pixels"] = (lambda: pixels(paths, 2), logistic)
     c["probe: LR on mean colour"] = (lambda: pixels(paths, 1), logistic)
