@@ -65,7 +65,13 @@ def controlled(path, size):
 
 
 def images(paths, size):
-    return np.stack([controlled(p, size) for p in paths])
+    x = np.stack([controlled(p, size) for p in paths])
+    if os.environ.get("GRAYWORLD"):
+        # grey-world colour constancy: every channel's mean scaled to the image's grey mean
+        f = x.astype(np.float32)
+        means = f.mean((1, 2), keepdims=True)
+        x = np.clip(f * means.mean(3, keepdims=True) / means, 0, 255).astype(np.uint8)
+    return x
 
 
 def effnet_features(paths, variant, size):
@@ -204,8 +210,11 @@ FEATURES = {
        for v in ("lite0",) for s in (224, 300)},
     "lite0ms1_224": lambda p: stage_features(p, "lite0", 224, stages=(1, 2, 3, 4, 5, 6)),
     **{f"lite0ms_{s}": (lambda p, s=s: stage_features(p, "lite0", s)) for s in (160, 192, 256)},
+    "lite0msgw_224": lambda p: stage_features(p, "lite0", 224),  # run with GRAYWORLD=1
     "lite0patch150_224": lambda p: patch_features(p, "lite0"),
     "lite0mspatch150_224": lambda p: patch_features(p, "lite0", stages=(2, 3, 4, 5, 6)),
+    "lite0mspatch200_224": lambda p: patch_features(p, "lite0", crop=200,
+                                                    stages=(2, 3, 4, 5, 6)),
 }
 
 
@@ -330,6 +339,10 @@ def candidates(paths):
     c["patch-level LR on lite0 3x3 patches, stages 2-6 + head means, mean proba"] = (
         lambda: np.load(feature_file("lite0mspatch150_224")).reshape(102, 18, -1),
         patch_logistic)
+    c["LR on lite0 3x3 patches of 200 px, stages 2-6 + head means, mean over patches+mirrors"] = (
+        lambda: np.load(feature_file("lite0mspatch200_224")).mean((1, 2)), logistic)
+    c["LR on lite0 stages 2-6 + head means @224, grey-world colour"] = (
+        lambda: load("lite0msgw_224"), logistic)
     c["probe: LR on 8x8 pixels"] = (lambda: pixels(paths, 8), logistic)
     c["probe: LR on 2x2 pixels"] = (lambda: pixels(paths, 2), logistic)
     c["probe: LR on mean colour"] = (lambda: pixels(paths, 1), logistic)

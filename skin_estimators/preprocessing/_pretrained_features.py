@@ -245,15 +245,19 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self._check_params()
         X = self._check_images(X, reset=False)
         device = resolve_device(self.device)
-        backbone = self.backbone_.to(device).eval()
+        signature = self._signature()  # hashed on the CPU, before any move
 
         def compute(images):
+            # Called only for images not in the cache yet.
+            self.backbone_.to(device).eval()
             with torch.no_grad():
                 return self._forward(torch.from_numpy(images).to(device)).float().cpu().numpy()
 
-        features = cached_features(self._signature(), X, compute, mirrored=bool(self.mirror),
-                                   batch_size=self.batch_size)
-        self.backbone_.to("cpu")
+        try:
+            features = cached_features(signature, X, compute, mirrored=bool(self.mirror),
+                                       batch_size=self.batch_size)
+        finally:
+            self.backbone_.to("cpu")  # the fitted transformer stays picklable on any machine
         return features.mean(axis=1) if self.mirror else features
 
     def get_feature_names_out(self, input_features=None):
