@@ -180,6 +180,32 @@ class PatchLogistic(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(1)]
 
 
+class BlockEnsemble(ClassifierMixin, BaseEstimator):
+    """One logistic regression per block of columns (one view of the image), probabilities
+    averaged."""
+
+    def __init__(self, widths=(2024,), C=1.0):
+        self.widths = widths
+        self.C = C
+
+    def _blocks(self, X):
+        edges = np.cumsum((0, *self.widths))
+        return [X[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+    def fit(self, X, y):
+        self.models_ = [make_pipeline(StandardScaler(), LogisticRegression(
+            C=self.C, class_weight="balanced", max_iter=5000)).fit(B, y)
+            for B in self._blocks(X)]
+        self.classes_ = self.models_[0].classes_
+        return self
+
+    def predict_proba(self, X):
+        return np.mean([m.predict_proba(B) for m, B in zip(self.models_, self._blocks(X))], 0)
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+
 def patch_logistic():
     return PatchLogistic(), {"C": C_GRID}
 
@@ -343,6 +369,11 @@ def candidates(paths):
         lambda: np.load(feature_file("lite0mspatch200_224")).mean((1, 2)), logistic)
     c["LR on lite0 stages 2-6 + head means @224, grey-world colour"] = (
         lambda: load("lite0msgw_224"), logistic)
+    c["ensemble (mean proba) of 3 LRs: stages+head @224, 3x3 patches 150 px, 3x3 patches 200 px"] = (
+        lambda: np.hstack([load("lite0ms_224"),
+                           np.load(feature_file("lite0mspatch150_224")).mean((1, 2)),
+                           np.load(feature_file("lite0mspatch200_224")).mean((1, 2))]),
+        lambda: (BlockEnsemble((2024, 2024, 2024)), {"C": C_GRID}))
     c["probe: LR on 8x8 pixels"] = (lambda: pixels(paths, 8), logistic)
     c["probe: LR on 2x2 pixels"] = (lambda: pixels(paths, 2), logistic)
     c["probe: LR on mean colour"] = (lambda: pixels(paths, 1), logistic)
