@@ -8,6 +8,7 @@ study's dataset, model files and the pretrained-weights helper. Optional compone
 from ._version import __version__
 from .classifiers import (
     BiTClassifier,
+    EfficientNetLiteClassifier,
     ResNet50Classifier,
     ScatteringClassifier,
     SkinNetClassifier,
@@ -17,7 +18,13 @@ from .classifiers import (
 from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .networks import download_weights
 from .persistence import ModelFileError, load_model, save_model
-from .preprocessing import ChannelNormalizer, ImageLoader, ImageLoadError, ScatteringTransformer
+from .preprocessing import (
+    ChannelNormalizer,
+    ImageLoader,
+    ImageLoadError,
+    PretrainedFeatures,
+    ScatteringTransformer,
+)
 from .utils._coefficient_cache import (
     clear_feature_cache,
     feature_cache_info,
@@ -27,9 +34,11 @@ from .utils._coefficient_cache import (
 __all__ = [
     "BiTClassifier",
     "ChannelNormalizer",
+    "EfficientNetLiteClassifier",
     "ImageLoadError",
     "ImageLoader",
     "ModelFileError",
+    "PretrainedFeatures",
     "ResNet50Classifier",
     "ScatteringClassifier",
     "ScatteringTransformer",

@@ -14,7 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from skin_estimators import (
     BiTClassifier,
     ChannelNormalizer,
+    EfficientNetLiteClassifier,
     ImageLoader,
+    PretrainedFeatures,
     ResNet50Classifier,
     ScatteringClassifier,
     ScatteringTransformer,
@@ -35,6 +37,7 @@ TABULAR = SkinNetClassifier(MLP, lr=0.1, max_epochs=20, batch_size=16, random_st
 
 
 SCATTERING_2D = "uses 2-D numeric data; ScatteringTransformer takes 4-D images (n, C, H, W) only"
+FEATURES_2D = "uses 2-D numeric data; PretrainedFeatures takes 4-D images (n, 3, H, W) only"
 
 
 def _expected_failed_checks(estimator):
@@ -42,12 +45,15 @@ def _expected_failed_checks(estimator):
         return {"check_no_attributes_set_in_init": SKORCH_INIT}
     if isinstance(estimator, ScatteringTransformer):
         return dict.fromkeys([*_CHECKS_2D, "check_transformer_preserve_dtypes"], SCATTERING_2D)
+    if isinstance(estimator, PretrainedFeatures):
+        return dict.fromkeys([*_CHECKS_2D, "check_transformer_preserve_dtypes"], FEATURES_2D)
     # The image transformers take image files / image arrays, not the 2-D tables these checks use.
     return _image_transformer_failures(estimator)
 
 
 @parametrize_with_checks(
-    [TABULAR, ImageLoader(), ChannelNormalizer(), ScatteringTransformer()],
+    [TABULAR, ImageLoader(), ChannelNormalizer(), ScatteringTransformer(),
+     PretrainedFeatures(pretrained=False)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
@@ -60,6 +66,7 @@ IMAGE_ESTIMATORS = [
     # BiT-R101 is 42M parameters: training only its head keeps these checks to seconds; full
     # fine-tuning of BiT is exercised in tests/test_pretrained.py.
     BiTClassifier(pretrained=False, freeze_backbone=True, max_epochs=1, batch_size=4),
+    EfficientNetLiteClassifier(pretrained=False, max_epochs=1, batch_size=4),
     ScatteringClassifier(max_epochs=1),
     ScatteringClassifier(max_epochs=1, learnable=False),
 ]

@@ -26,6 +26,7 @@ ESTIMATOR_NAMES = (
     "ScatteringClassifier",
     "ResNet50Classifier",
     "BiTClassifier",
+    "EfficientNetLiteClassifier",
     "ImageLoader",
     "ChannelNormalizer",
 )

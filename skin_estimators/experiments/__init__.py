@@ -19,7 +19,7 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
     #   groups: atlas_page     # atlas_page (default) or null (then no grouped CV)
     image_size: 400            # int, or [height, width]
     resize: stretch            # stretch | pad | crop (ImageLoader)
-    normalization: auto        # auto | fold | study | imagenet | bit (see below)
+    normalization: auto        # auto | fold | study | imagenet | bit | efficientnet_lite
     cv:
       protocol: stratified     # stratified | group | both
       n_splits: 5
@@ -27,7 +27,7 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
     device: auto               # auto | cpu | cuda | cuda:1 ...
     threads: null              # torch threads per fit (null: torch's default)
     models:                    # one entry per model; each grid combination is one row
-      - name: cnn              # cnn | scattering | resnet50 | bit | recommended | package.module:Class
+      - name: cnn              # cnn | scattering | resnet50 | bit | efficientnet_lite | recommended | package.module:Class
         label: cnn (study)     # optional name in the tables
         normalization: fold    # optional, overrides the top-level one for this entry
         params: {batch_size: 4, lr: 0.0001, max_epochs: 26}   # estimator parameters
@@ -36,9 +36,10 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
 
 ``normalization``: ``fold`` fits a ``ChannelNormalizer`` on each training fold (no test
 statistics leak into training); ``study`` uses the study's fixed per-channel values;
-``imagenet`` and ``bit`` the statistics of the pretrained weights. ``auto`` means ``fold``
-for ``cnn`` and ``scattering``, ``imagenet`` for ``resnet50``, ``bit`` for ``bit`` and
-``study`` for ``recommended`` (:func:`~skin_estimators.make_recommended_classifier`).
+``imagenet``, ``bit`` and ``efficientnet_lite`` the statistics of the pretrained weights.
+``auto`` means ``fold`` for ``cnn`` and ``scattering``, ``imagenet`` for ``resnet50``, ``bit``
+for ``bit``, ``efficientnet_lite`` for ``efficientnet_lite`` and ``study`` for ``recommended``
+(:func:`~skin_estimators.make_recommended_classifier`).
 Each row's estimator gets ``random_state`` = the CV seed and ``device`` = the config's
 device unless its ``params`` say otherwise.
 

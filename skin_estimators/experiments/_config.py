@@ -27,7 +27,7 @@ from ._registry import default_normalization, resolve_model
 
 __all__ = ["CONTROLLED", "PROTOCOL_SETS", "ConfigError", "ExperimentConfig", "Row"]
 
-Normalization = Literal["auto", "fold", "study", "imagenet", "bit"]
+Normalization = Literal["auto", "fold", "study", "imagenet", "bit", "efficientnet_lite"]
 
 
 class ConfigError(ValueError):

@@ -18,6 +18,7 @@ MODELS = {
     "scattering": ("ScatteringClassifier", "fold"),
     "resnet50": ("ResNet50Classifier", "imagenet"),
     "bit": ("BiTClassifier", "bit"),
+    "efficientnet_lite": ("EfficientNetLiteClassifier", "efficientnet_lite"),
     "recommended": ("make_recommended_classifier", "study"),
 }
 

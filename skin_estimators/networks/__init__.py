@@ -1,6 +1,14 @@
 """Pure PyTorch networks (no scikit-learn, no skorch): the modules the estimators wrap."""
 
 from ._cnn import VanillaCNN
+from ._efficientnet_lite import (
+    EFFICIENTNET_LITE_VARIANTS,
+    create_efficientnet_lite,
+    efficientnet_lite,
+    efficientnet_lite_file,
+    from_efficientnet_pytorch,
+    to_efficientnet_pytorch,
+)
 from ._mlp import MLP
 from ._morlet import MorletFilterBank
 from ._scattering import Scattering2D
@@ -11,6 +19,7 @@ from ._wrn import WideResNetTop
 
 __all__ = [
     "BACKBONES",
+    "EFFICIENTNET_LITE_VARIANTS",
     "LinearTop",
     "MLP",
     "MorletFilterBank",
@@ -20,6 +29,11 @@ __all__ = [
     "WeightsUnavailableError",
     "WideResNetTop",
     "create_backbone",
+    "create_efficientnet_lite",
     "download_weights",
+    "efficientnet_lite",
+    "efficientnet_lite_file",
+    "from_efficientnet_pytorch",
     "pretrained_stats",
+    "to_efficientnet_pytorch",
 ]

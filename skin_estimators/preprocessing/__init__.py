@@ -3,7 +3,7 @@
 :class:`ImageLoader` reads and resizes images (file paths to ``uint8`` ``(n, H, W, 3)``);
 :class:`ChannelNormalizer` scales and normalises them (to ``float32`` ``(n, 3, H, W)``);
 :class:`ScatteringTransformer` turns those into scattering coefficients for any scikit-learn
-model.
+model, :class:`PretrainedFeatures` into a frozen pretrained network's pooled features.
 A typical pipeline is ``make_pipeline(ImageLoader(size=400), ChannelNormalizer(), clf)``.
 """
 
@@ -13,14 +13,17 @@ from ._errors import ImageLoadError
 from ._image_loader import CONTROLLED_INPUTS, ImageLoader
 from ._normalizer import NORMALIZATION_PRESETS, ChannelNormalizer
 from ._scattering_transformer import ScatteringTransformer
+from ._pretrained_features import PRETRAINED_FEATURE_MODELS, PretrainedFeatures
 
 __all__ = [
     "CONTROLLED_INPUTS",
     "MIN_IMAGE_SIZE",
     "NORMALIZATION_PRESETS",
+    "PRETRAINED_FEATURE_MODELS",
     "ChannelNormalizer",
     "ImageLoadError",
     "ImageLoader",
+    "PretrainedFeatures",
     "ScatteringTransformer",
     "clear_image_cache",
     "image_cache_info",

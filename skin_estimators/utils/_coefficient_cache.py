@@ -1,4 +1,5 @@
-"""A process-wide cache of scattering coefficients computed with frozen wavelets.
+"""A process-wide cache of features that never change: scattering with frozen wavelets, frozen
+networks' pooled features.
 
 With fixed filters the scattering of an image never changes, so ``ScatteringClassifier(
 learnable=False)`` computes it once per image (and once per mirrored image) and trains only
@@ -16,6 +17,7 @@ import torch
 from ._array_cache import ArrayCache
 
 __all__ = [
+    "cached_features",
     "clear_feature_cache",
     "feature_cache_info",
     "scattering_features",
@@ -66,7 +68,29 @@ def scattering_features(scattering, X, mirrored=False, device="cpu", batch_size=
     ndarray of shape (n, C*K, H', W'), or (n, 2, C*K, H', W') with ``mirrored=True``
     (index 1 of the second axis: the mirrored image), dtype float16.
     """
-    signature = _signature(scattering)
+    scattering = scattering.to(device)
+
+    def compute(images):
+        with torch.no_grad():
+            out = scattering(torch.from_numpy(images).to(device))
+        return out.cpu().numpy().astype(STORAGE_DTYPE)
+
+    return cached_features(_signature(scattering), X, compute, mirrored, batch_size)
+
+
+def cached_features(signature, X, compute, mirrored=False, batch_size=4):
+    """Features of the images X (n, C, H, W) that are deterministic, through the cache.
+
+    ``compute(images)`` maps a batch ``(b, C, H, W)`` to ``(b, ...)`` features; only images
+    not yet cached under ``signature`` (everything besides the image that determines the
+    features: transform, weights, sizes) reach it. Shared by the scattering coefficients and
+    the pretrained networks' pooled features.
+
+    Returns
+    -------
+    ndarray of shape (n, ...), or (n, 2, ...) with ``mirrored=True`` (index 1 of the second
+    axis: the horizontally mirrored image).
+    """
     digests = [_digest(image) for image in X]
     variants = (False, True) if mirrored else (False,)
     found, missing = {}, []
@@ -77,16 +101,12 @@ def scattering_features(scattering, X, mirrored=False, device="cpu", batch_size=
                 missing.append((i, flip))
             else:
                 found[i, flip] = value
-    scattering = scattering.to(device)
-    with torch.no_grad():
-        for start in range(0, len(missing), batch_size):
-            chunk = missing[start : start + batch_size]
-            images = np.stack([X[i][..., ::-1] if flip else X[i] for i, flip in chunk])
-            coefficients = scattering(torch.from_numpy(images).to(device))
-            coefficients = coefficients.cpu().numpy().astype(STORAGE_DTYPE)
-            for (i, flip), value in zip(chunk, coefficients):
-                found[i, flip] = value
-                _CACHE.put((signature, digests[i], flip), value)
+    for start in range(0, len(missing), batch_size):
+        chunk = missing[start : start + batch_size]
+        images = np.stack([X[i][..., ::-1] if flip else X[i] for i, flip in chunk])
+        for (i, flip), value in zip(chunk, compute(images), strict=True):
+            found[i, flip] = value
+            _CACHE.put((signature, digests[i], flip), value)
     out = np.stack([np.stack([found[i, flip] for flip in variants]) for i in range(len(X))])
     return out if mirrored else out[:, 0]
 

