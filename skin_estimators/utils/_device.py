@@ -1,4 +1,5 @@
-"""Turning the ``device`` parameter into a torch device, and refusing impossible ones early."""
+"""The ``device`` parameter: resolving it to a torch device, refusing impossible ones early, and
+the descriptor that lets skorch see a real device while ``get_params`` keeps the raw value."""
 
 import torch
 
@@ -50,3 +51,21 @@ def check_device_available(device, owner="estimator"):
             "Use device='auto' or device='cpu'."
         )
     return resolved
+
+
+class DeviceParameter:
+    """Data descriptor for ``device``: stores what the user gave, hands skorch a real device.
+
+    skorch reads ``self.device`` in many places (moving modules, tensors, unpickling), so
+    ``"auto"`` has to look like ``"cuda"`` or ``"cpu"`` to it. ``get_params`` reports the raw
+    value, so ``clone`` and ``GridSearchCV`` keep ``"auto"`` and a model saved on a GPU
+    machine picks the CPU where there is none.
+    """
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return resolve_device(obj.__dict__.get("device", "cpu"))
+
+    def __set__(self, obj, value):
+        obj.__dict__["device"] = value
