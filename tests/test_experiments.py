@@ -21,8 +21,8 @@ import yaml
 
 from skin_estimators.cli import main as cli_main
 from skin_estimators.experiments import ConfigError, load_config, run_experiment
-from skin_estimators.experiments._data import make_splits
 from skin_estimators.experiments._baselines import BASELINES
+from skin_estimators.experiments._data import make_splits
 from skin_estimators.experiments._results import REQUIRED_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,8 +187,8 @@ def test_quick_config_end_to_end_through_the_cli(tmp_path, skin3_root, monkeypat
 def test_controlled_protocol_is_grouped_on_controlled_inputs(tmp_path, skin3_root):
     import numpy as np
 
-    from skin_estimators.experiments._runner import plan_experiment
     from skin_estimators.experiments._fold import run_fold
+    from skin_estimators.experiments._runner import plan_experiment
 
     path = write_config(tmp_path / "cfg", skin3_root, [cnn()],
                         cv={"protocol": "controlled", "n_splits": 2, "seeds": [0]})
@@ -200,7 +200,7 @@ def test_controlled_protocol_is_grouped_on_controlled_inputs(tmp_path, skin3_roo
     grouped = make_splits(data, "group", 2, 0)
     for task, (train, test) in zip(plan.tasks, grouped, strict=True):
         assert not set(data.groups[task.train]) & set(data.groups[task.test])
-        assert np.array_equal(task.test, test)
+        assert np.array_equal(task.train, train) and np.array_equal(task.test, test)
     task = plan.tasks[0]
     task.keep_model = True
     _, model = run_fold(task, data.controlled_images, data.target)

@@ -21,7 +21,7 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
     resize: stretch            # stretch | pad | crop (ImageLoader)
     normalization: auto        # auto | fold | study | imagenet | bit | efficientnet_lite
     cv:
-      protocol: stratified     # stratified | group | both
+      protocol: stratified     # stratified | group | controlled | both | all
       n_splits: 5
       seeds: [42]              # one CV run per seed; the table pools all their folds
     device: auto               # auto | cpu | cuda | cuda:1 ...
@@ -46,8 +46,12 @@ device unless its ``params`` say otherwise.
 Protocols: ``stratified`` is the study's ``StratifiedKFold(n_splits, shuffle=True,
 random_state=seed)``. ``group`` is ``StratifiedGroupKFold`` with the same arguments on the
 atlas pages: photographs of one page (often one patient) never fall on both sides of a
-split. **The grouped figure is the one that predicts performance on new patients**; the
-stratified one overestimates it.
+split. ``controlled`` is the grouped protocol on controlled inputs (the ImageLoader gets
+:data:`~skin_estimators.preprocessing.CONTROLLED_INPUTS`: no file size, aspect or watermark
+to learn from). ``both`` is stratified and group, ``all`` the three. **The controlled figure
+is the one to trust**; the others let a model read the image file and overestimate. Every
+table holds the *shortcut baselines* (a forest on the files' width, height and aspect, and
+one on the corners of the inputs) under the same splits as the models.
 """
 
 from ._config import ConfigError, ExperimentConfig, Row

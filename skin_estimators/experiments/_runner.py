@@ -33,8 +33,8 @@ class ExperimentResult:
     Attributes
     ----------
     table : list of dict
-        One dict per (row, protocol), sorted by mean macro recall: the rows of
-        ``results.csv``.
+        One dict per (row, protocol), and per (shortcut baseline, protocol) with
+        ``baseline: True``, sorted by mean macro recall: the rows of ``results.csv``.
     out_dir, csv_path, markdown_path : pathlib.Path
         The output folder and the two tables in it.
     tracking_uri : str or None
@@ -129,8 +129,10 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     ...     "threads": 1, "cv": {"protocol": "both", "n_splits": 2},
     ...     "models": [{"name": "cnn", "params": {"max_epochs": 1, "lr": 0.01}}]})
     >>> result = run_experiment(config, tempfile.mkdtemp(), tracking=False, progress=False)
-    >>> sorted(row["cv"] for row in result.table)
+    >>> sorted(row["cv"] for row in result.table if row["model"] == "cnn")
     ['group', 'stratified']
+    >>> sorted({row["model"] for row in result.table if row.get("baseline")})
+    ['baseline:corners', 'baseline:geometry']
     >>> 0 <= result.table[0]["recall_macro_mean"] <= 1, result.n_fits_run
     (True, 4)
     >>> result.csv_path.name, result.markdown_path.name
