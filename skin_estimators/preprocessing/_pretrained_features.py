@@ -234,7 +234,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features_out_), float32
+        ndarray of shape (n_samples, ``n_features_out_``), float32
         """
         import torch
 
