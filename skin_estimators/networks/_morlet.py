@@ -232,12 +232,17 @@ class _Filter:
         return x * n_half + y, conj
 
 
+def _zero_mean_factor(filt, gabor, envelope):
+    """``K = G_xi[0] / G_0[0]``, from the band points that fold onto frequency 0."""
+    g_idx, e_idx = filt.index
+    return gabor[g_idx == 0].sum() / envelope[e_idx == 0].sum()
+
+
 def _fourier_loss(filt, values, grad_flat):
     """``sum_k grad[k] psi^[k]`` for a Fourier-domain filter, from its two bands' values."""
     gabor, envelope = (v.reshape(-1) for v in values)
     g_idx, e_idx = filt.index
-    # K = G_xi[0] / G_0[0]: the band points that fold onto frequency 0.
-    k = gabor[g_idx == 0].sum() / envelope[e_idx == 0].sum()
+    k = _zero_mean_factor(filt, gabor, envelope)
     return (gabor * grad_flat[g_idx]).sum() - k * (envelope * grad_flat[e_idx]).sum()
 
 
@@ -273,7 +278,7 @@ class _MorletFourier(torch.autograd.Function):
                 values = _fourier_values(*args, shape, filt.points)
                 gabor, envelope = (v.reshape(-1) for v in values)
                 g_idx, e_idx = filt.index
-                k = gabor[g_idx == 0].sum() / envelope[e_idx == 0].sum()
+                k = _zero_mean_factor(filt, gabor, envelope)
                 flat = torch.zeros(M * N, dtype=torch.float64, device=theta.device)
                 flat.index_add_(0, g_idx, gabor).index_add_(0, e_idx, -k * envelope)
                 out[i] = flat.reshape(M, N)
@@ -376,9 +381,10 @@ class MorletFilterBank(nn.Module):
     Filter ``j * L + l`` has the four scalars ``theta[j*L + l]`` (orientation), ``sigma``
     (width of the Gaussian envelope, pixels), ``xi`` (central frequency, radians per pixel)
     and ``slant`` (ratio of the envelope's widths): kymatio's Morlet wavelets in the
-    "canonical" parameterisation of Gauthier et al. The filters are built in torch at the
-    padded size, made zero-mean and transformed to the Fourier domain, so gradients reach
-    all four parameters. ``sigma`` and ``slant`` are projected back onto
+    "canonical" parameterisation of Gauthier et al. The filters are built in torch on the
+    padded grid, zero-mean and exactly periodised, each in space or in closed form in the
+    Fourier domain (see the module's docstring), so gradients reach all four parameters
+    and the cost does not depend on the wavelets' shape. ``sigma`` and ``slant`` are projected back onto
     ``[MIN_SIGMA, inf)`` and ``[MIN_SLANT, inf)`` before each use (projected gradient
     descent), so whatever the optimiser does they stay positive.
 
