@@ -165,22 +165,87 @@ def test_wrn_top_size_and_output():
     assert net(torch.randn(2, 3, 32, 32)).shape == (2, 3)
 
 
-@pytest.mark.parametrize("shape, sigma, slant, folded", [
-    ((64, 48), [1.0, 0.8], 0.5, False),
-    ((16, 12), [2.0, 1.2], 0.02, True),
-])
-def test_morlet_fourier_equals_the_dft_of_the_window_even_when_it_exceeds_the_grid(shape, sigma, slant, folded):
-    # Elongated wavelets (small slant) have windows wider than the grid: they are folded onto
-    # it and FFT'd instead of going through the matrix DFT; both must equal the plain DFT.
-    from skin_estimators.networks._morlet import _gabor_window, morlet_fourier
+def _brute_force_morlet(shape, theta, sigma, xi, slant, tail=45.0):
+    """kymatio's Morlet in float64 numpy, summed over every periodic copy that matters."""
+    M, N = shape
+    c, s = np.cos(theta), np.sin(theta)
+    rx = int(np.ceil(np.sqrt(2 * tail * sigma**2 * (c * c + s * s / slant**2))))
+    ry = int(np.ceil(np.sqrt(2 * tail * sigma**2 * (s * s + c * c / slant**2))))
+    x, y = np.arange(-rx, rx + 1)[:, None], np.arange(-ry, ry + 1)[None, :]
+    inv = 1 / (2 * sigma**2)
+    g2 = slant**2
+    a, b, d = (c * c + g2 * s * s) * inv, c * s * (1 - g2) * inv, (s * s + g2 * c * c) * inv
+    env = np.exp(-(a * x * x + 2 * b * x * y + d * y * y))
+    gabor = env * np.exp(1j * xi * (c * x + s * y))
+    morlet = (gabor - env * (gabor.sum() / env.sum())) / (2 * 3.1415 * sigma**2 / slant)
+    folded = np.zeros(shape, complex)
+    np.add.at(folded, (np.remainder(x, M), np.remainder(y, N)), morlet)
+    return np.fft.fft2(folded).real
 
-    args = [torch.tensor(v, dtype=torch.float64) for v in ([0.4, 2.0], sigma, [1.5, 0.8], [slant, 1.0])]
-    re, im, lo_x, lo_y = _gabor_window(shape, *args, morlet=True)
-    w = (re + 1j * im).numpy()
-    x = np.arange(lo_x, lo_x + w.shape[1])
-    y = np.arange(lo_y, lo_y + w.shape[2])
-    ex = np.exp(-2j * np.pi * np.outer(np.arange(shape[0]), x) / shape[0])
-    ey = np.exp(-2j * np.pi * np.outer(np.arange(shape[1]), y) / shape[1])
-    expected = np.einsum("kx,fxy,ly->fkl", ex, w, ey).real
-    assert (w.shape[1] > shape[0] or w.shape[2] > shape[1]) == folded
-    np.testing.assert_allclose(morlet_fourier(shape, *args).numpy(), expected, atol=2e-6 * np.abs(expected).max())
+
+# (theta, sigma, xi, slant): elongated (slant at its floor 0.01, turned and not), tiny
+# (sigma 0.05..0.2), and wide; on small odd grids so that many copies overlap.
+_DEGENERATE = [
+    (0.3, 1.0, 2.0, 0.01),
+    (1.2, 2.0, 0.7, 0.01),
+    (0.0, 1.5, 1.0, 0.01),
+    (2.5, 0.1, 2.5, 0.01),
+    (0.7, 0.05, 1.0, 0.5),
+    (-0.4, 0.2, 3.0, 1.0),
+    (1.9, 0.12, 0.4, 0.3),
+    (0.9, 6.0, 0.5, 0.8),
+]
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (13, 20)])
+def test_morlet_fourier_is_the_exact_periodisation_for_degenerate_wavelets(shape):
+    from skin_estimators.networks._morlet import _plan, morlet_fourier
+
+    params = [torch.tensor(v, dtype=torch.float64) for v in zip(*_DEGENERATE, strict=True)]
+    out = morlet_fourier(shape, *params)
+    assert out.dtype == torch.float64
+    # Both constructions are exercised.
+    assert {_plan(shape, *p) for p in _DEGENERATE} == {"space", "fourier"}
+    for filt, p in zip(out.numpy(), _DEGENERATE, strict=True):
+        expected = _brute_force_morlet(shape, *p)
+        atol = 1e-10 * np.abs(expected).max()
+        np.testing.assert_allclose(filt, expected, atol=atol, err_msg=str(p))
+
+
+def test_morlet_fourier_float32_equals_float64():
+    from skin_estimators.networks._morlet import morlet_fourier
+
+    params = [torch.tensor(v, dtype=torch.float64) for v in zip(*_DEGENERATE, strict=True)]
+    exact = morlet_fourier((16, 12), *params)
+    single = morlet_fourier((16, 12), *(p.float() for p in params))
+    assert single.dtype == torch.float32
+    torch.testing.assert_close(single.double(), exact, rtol=0, atol=1e-6 * exact.abs().max().item())
+
+
+def test_morlet_fourier_gradcheck():
+    from skin_estimators.networks._morlet import _plan, morlet_fourier
+
+    shape = (10, 8)
+    chosen = [_DEGENERATE[i] for i in (0, 3, 4, 7)] + [(0.5, 0.8, 2.3, 0.5)]
+    assert {_plan(shape, *p) for p in chosen} == {"space", "fourier"}
+    params = [
+        torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in zip(*chosen, strict=True)
+    ]
+    assert torch.autograd.gradcheck(
+        lambda *p: morlet_fourier(shape, *p), params, eps=1e-6, atol=1e-6, fast_mode=True
+    )
+
+
+@pytest.mark.parametrize("slant, sigma", [(0.01, None), (0.01, 5.0), (None, 0.2)])
+def test_degenerate_bank_stays_cheap(slant, sigma):
+    # The old construction grew one window for all filters to 5M x 5N as slant fell to 0.01.
+    bank = MorletFilterBank((64, 64), J=3, L=8)
+    with torch.no_grad():
+        if slant is not None:
+            bank.slant.fill_(slant)
+        if sigma is not None:
+            bank.sigma.fill_(sigma)
+    levels = bank()
+    (levels[0].sum() + levels[1].square().sum()).backward()
+    for p in bank.parameters():
+        assert torch.isfinite(p.grad).all()
