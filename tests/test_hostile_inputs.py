@@ -443,3 +443,20 @@ def test_memory_error_is_one_line(capsys, monkeypatch):
 
     assert run_reporting_errors("skin-estimators x", hungry, None) == 1
     assert "not enough memory" in capsys.readouterr().err
+
+
+def test_train_on_controlled_inputs(tmp_path):
+    """The model `train` writes sees the inputs its protocol measured."""
+    from skin_estimators import load_model
+    from skin_estimators.cli import main
+    from skin_estimators.preprocessing import CONTROLLED_INPUTS
+
+    _tiny_folder(tmp_path / "data")
+    config = _config(tmp_path, "data: {path: data, groups: null}\nimage_size: 8\n"
+                     "models:\n  - name: cnn\n    params: {max_epochs: 1, batch_size: 4}\n",
+                     name="c.yaml")
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(out), "--quiet",
+                 "--test-size", "0", "--controlled"]) == 0
+    loader = load_model(out / "model.safetensors")[0]
+    assert {k: loader.get_params()[k] for k in CONTROLLED_INPUTS} == CONTROLLED_INPUTS

@@ -72,6 +72,10 @@ def add_parser(subparsers):
     p.add_argument("--format", choices=["safe", "joblib"], default="safe",
                    help="model file format (default: safe)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or epoch table")
+    p.add_argument("--controlled", action=argparse.BooleanOptionalAction, default=None,
+                   help="train on controlled inputs (watermark band cut, common pixel scale, "
+                        "centre square), as the controlled protocol evaluates; default: when "
+                        "the config's cv.protocol is controlled")
     p.add_argument("--allow-import", action="store_true",
                    help="accept model names that are import paths outside skin_estimators "
                         "('package.module:Class'); importing runs that code, so only use it "
@@ -93,7 +97,7 @@ def run(args):
                            code=2)
     say(f"Training {row.label} (test size {args.test_size}) ...", quiet=args.quiet)
     final = fit_final(config, row, args.test_size, random_state=args.random_state,
-                      verbose=0 if args.quiet else 1)
+                      verbose=0 if args.quiet else 1, controlled=args.controlled)
     # Made only now: a fit that fails leaves no empty output folder behind.
     os.makedirs(args.out, exist_ok=True)
     name = "model.safetensors" if args.format == "safe" else "model.joblib"

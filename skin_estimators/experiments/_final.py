@@ -150,7 +150,7 @@ def _split(config, filenames, target, test_size, random_state):
     return X_train, y_train, X_test, y_test
 
 
-def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0):
+def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, controlled=None):
     """Fit one config row's pipeline on a stratified training split of the config's images.
 
     Parameters
@@ -168,6 +168,11 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0):
     verbose : int, default=0
         The estimator's ``verbose`` during this fit (1: progress bar and epoch table); the
         returned model has the row's own ``verbose``.
+    controlled : bool or None, default=None
+        Train on controlled inputs (``CONTROLLED_INPUTS``: watermark band cut, common pixel
+        scale, centre square), as the ``controlled`` protocol evaluates. None: when the
+        config's ``cv.protocol`` is ``controlled``, so that the model you train is the one
+        that protocol measured.
 
     Returns
     -------
@@ -207,7 +212,9 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0):
     filenames, target = np.asarray(bunch.filenames), np.asarray(bunch.target)
     X_train, y_train, X_test, y_test = _split(config, filenames, target, test_size, random_state)
 
-    model = row.make_pipeline(random_state, config.device)
+    if controlled is None:
+        controlled = config.cv.protocol == "controlled"
+    model = row.make_pipeline(random_state, config.device, controlled=controlled)
     est = model[-1]
     if "verbose" in est.get_params(deep=False):
         est.set_params(verbose=verbose)
