@@ -209,7 +209,9 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0):
 
     model = row.make_pipeline(random_state, config.device)
     est = model[-1]
-    if "verbose" in est.get_params(deep=False):
+    # A net's epoch log; a scikit-learn pipeline (the recommended model) has no epochs.
+    logs_epochs = "verbose" in est.get_params(deep=False) and not hasattr(est, "steps")
+    if logs_epochs:
         est.set_params(verbose=verbose)
     old_threads = torch.get_num_threads()
     if config.threads:
@@ -218,7 +220,7 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0):
         model.fit(X_train, y_train)
     finally:
         torch.set_num_threads(old_threads)
-    if "verbose" in est.get_params(deep=False):
+    if logs_epochs:
         est.set_params(verbose=row.params.get("verbose", 0))  # the progress bar was this run's
 
     training = {
