@@ -181,15 +181,17 @@ BEST = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "best.ya
 
 
 def test_train_best_config_then_predict(skin3_root, new_images, tmp_path):
-    """The README's final-model command on the recommended config (1 epoch, 32 px, 4 images
-    per class), then `predict` with the model it wrote."""
+    """The README's final-model command on the recommended config (random backbone weights,
+    32 px, 4 images per class), then `predict` with the model it wrote."""
     out = tmp_path / "best"
     assert main(["train", "--config", str(BEST), "--test-size", "0", "--out", str(out), "-q",
                  "--set", "image_size=32", "--set", "data.images_per_class=4",
-                 "--set", "models.0.params.max_epochs=1"]) == 0
+                 "--set", "models.0.params.pretrainedfeatures__pretrained=false"]) == 0
     model = load_model(out / "model.safetensors")
-    assert type(model[-1]).__name__ == "ScatteringClassifier" and model[-1].tta == "hflip"
-    assert model[0].size == 32 and model[1].mean == "study"
+    assert [name for name, _ in model[-1].steps] == [
+        "pretrainedfeatures", "standardscaler", "logisticregression"]
+    assert model[-1][0].stages == (2, 3, 4, 5, 6) and model[-1][0].mirror
+    assert model[0].size == 32 and model[1].mean == "efficientnet_lite"
     files = [str(new_images / "a.jpg"), str(new_images / "sub" / "c.jpg")]
     assert main(["predict", str(out / "model.safetensors"), *files,
                  "--out", str(tmp_path / "p.csv"), "-q"]) == 0
@@ -203,20 +205,25 @@ def test_train_best_config_then_predict(skin3_root, new_images, tmp_path):
 @pytest.mark.parametrize("name, params", [
     ("cnn", {}),
     ("scattering", {}),
-    ("recommended", {}),
-    ("skin_estimators:make_recommended_classifier", {}),
+    ("recommended", {"pretrainedfeatures__pretrained": False}),
+    ("skin_estimators:make_recommended_classifier", {"pretrainedfeatures__pretrained": False}),
+    ("skin_estimators.classifiers._recommended:make_scattering_recommended", {}),
     ("resnet50", {"pretrained": False}),
     ("bit", {"pretrained": False}),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_every_registry_name_trains(name, params, subset, tmp_path):
     config = tmp_path / "c.yaml"
-    params = {"max_epochs": 1, "batch_size": 8, "random_state": 0, **params}
+    net = "pretrainedfeatures__pretrained" not in params  # the recommended model has no epochs
+    if net:
+        params = {"max_epochs": 1, "batch_size": 8, "random_state": 0, **params}
     config.write_text(f"data: {{path: {subset}, images_per_class: 3}}\nimage_size: 32\n"
                       f"models:\n  - {{name: '{name}', params: {params}}}\n")
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"),
                  "--test-size", "0", "-q"]) == 0
     model = load_model(tmp_path / "o" / "model.safetensors")
-    assert model[-1].max_epochs == 1 and len(model[-1].classes_) == 3
+    assert len(model[-1].classes_) == 3
+    if net:
+        assert model[-1].max_epochs == 1
 
 
 # ------------------------------------------------------------------ predict

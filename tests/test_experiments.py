@@ -226,6 +226,22 @@ def test_protocol_all_gives_three_columns_and_the_baselines(tmp_path, skin3_root
     assert "*shortcut baseline: image geometry" in markdown
 
 
+def test_a_scikit_learn_pipeline_row_runs_through_the_same_runner(tmp_path, skin3_root):
+    """The recommended model (features + logistic regression, not a skorch net): its folds
+    record no training settings, and the tables show "–" for them."""
+    path = write_config(tmp_path / "cfg", skin3_root, [
+        {"name": "recommended", "params": {"pretrainedfeatures__pretrained": False}}],
+        cv={"protocol": "controlled", "n_splits": 2, "seeds": [0]})
+    result = run_experiment(path, tmp_path / "out", tracking=False, progress=False)
+    with open(result.csv_path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["model"] == "recommended"]
+    assert len(rows) == 1 and 0 <= float(rows[0]["recall_macro_mean"]) <= 1
+    assert rows[0]["batch_size"] == rows[0]["lr"] == rows[0]["num_epochs"] == ""
+    line = next(x for x in result.markdown_path.read_text().splitlines()
+                if x.startswith("| recommended |"))
+    assert line.split(" | ")[2:6] == ["–"] * 4  # batch, lr, params, epochs
+
+
 # ---------------------------------------------------------------------------- MLflow server
 def _free_port():
     with socket.socket() as s:

@@ -378,6 +378,38 @@ def test_crafted_safe_file_is_refused_without_touching_anything(saved_cnn, tmp_p
     assert not os.path.exists("/tmp/attacker-chosen")
 
 
+def test_recommended_pipeline_loads_from_its_file_alone(tmp_path, touched):
+    """The frozen backbone's weights are in the file: loading never opens the weights package
+    (a file saying pretrained=True or naming a weights path reads nothing but itself)."""
+    import os
+
+    import numpy as np
+    import torch
+
+    from skin_estimators import load_model, make_recommended_classifier, save_model
+
+    _RECORDING[0] = False
+    X = np.random.RandomState(0).randn(6, 3, 32, 32).astype("float32")
+    y = np.array(["acne", "herpes", "lichen"] * 2)
+    clf = make_recommended_classifier(pretrainedfeatures__pretrained=False).fit(X, y)
+    with torch.no_grad():  # weights no random rebuild has: the loaded ones must be the file's
+        for p in clf[0].backbone_.parameters():
+            p.add_(0.01)
+    clf[0].set_params(pretrained="/etc/passwd")  # as a crafted file could say
+    path = tmp_path / "recommended.safetensors"
+    save_model(clf, path)
+    before = sorted(os.listdir(tmp_path))
+    _RECORDING[0] = True
+    loaded = load_model(path)
+    _RECORDING[0] = False
+    opened = {os.path.abspath(os.fsdecode(a)) for e, a in touched
+              if e == "open" and isinstance(a, (str, bytes, os.PathLike))}
+    assert opened <= {os.path.abspath(path)}, opened
+    assert not [e for e in touched if e[0] != "open"]
+    assert sorted(os.listdir(tmp_path)) == before
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5)
+
+
 def test_cuda_saved_safe_file_loads_on_a_cpu_machine(saved_cnn, tmp_path):
     import numpy as np
     import torch

@@ -198,7 +198,8 @@ def test_callbacks_outside_the_allow_list_are_never_built(tmp_path):
 
     X = np.random.RandomState(0).randn(8, 3, SIZE, SIZE).astype("float32")
     path = tmp_path / "m.safetensors"
-    save_model(make_recommended_classifier(max_epochs=1, random_state=0).fit(X, [0, 1] * 4), path)
+    save_model(make_recommended_classifier(kind="scattering", max_epochs=1,
+                                           random_state=0).fit(X, [0, 1] * 4), path)
     assert load_model(path).callbacks[0][1].start == 0.5
 
     def rename(doc):  # a re-sealed file that names a class outside the allow-list

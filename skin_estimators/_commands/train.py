@@ -75,7 +75,7 @@ def add_parser(subparsers):
     p.add_argument("--controlled", action=argparse.BooleanOptionalAction, default=None,
                    help="train on controlled inputs (watermark band cut, common pixel scale, "
                         "centre square), as the controlled protocol evaluates; default: when "
-                        "the config's cv.protocol is controlled")
+                        "the config's cv.protocol is controlled or all")
     p.add_argument("--allow-import", action="store_true",
                    help="accept model names that are import paths outside skin_estimators "
                         "('package.module:Class'); importing runs that code, so only use it "

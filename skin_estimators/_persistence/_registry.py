@@ -29,7 +29,15 @@ ESTIMATOR_NAMES = (
     "EfficientNetLiteClassifier",
     "ImageLoader",
     "ChannelNormalizer",
+    "PretrainedFeatures",
 )
+
+#: scikit-learn estimators a safe file may hold (the recommended model's scaler and linear
+#: model): their fitted attributes are plain arrays and numbers.
+SKLEARN_ESTIMATORS = {
+    "sklearn.preprocessing.StandardScaler": ("sklearn.preprocessing", "StandardScaler"),
+    "sklearn.linear_model.LogisticRegression": ("sklearn.linear_model", "LogisticRegression"),
+}
 
 
 @functools.cache
@@ -45,7 +53,11 @@ def _estimators():
         namespaces.append(preprocessing)
     except ImportError:
         pass
+    import importlib
+
     table = {"sklearn.pipeline.Pipeline": sklearn.pipeline.Pipeline}
+    for name, (module, attr) in SKLEARN_ESTIMATORS.items():
+        table[name] = getattr(importlib.import_module(module), attr)
     for name in ESTIMATOR_NAMES:
         for namespace in namespaces:
             cls = getattr(namespace, name, None)

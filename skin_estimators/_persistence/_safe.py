@@ -96,6 +96,18 @@ def describe(est, tensors, where="model", prefix=""):
     skip = set(_SKORCH_RUNTIME) if _is_net(est) else set()
     if _is_net(est):
         skip |= {n + "_" for n in est._modules + est._criteria + est._optimizers}
+    else:
+        # A frozen network fitted into a transformer (PretrainedFeatures.backbone_): its
+        # weights go into the file as tensors, so loading never re-reads the weights package.
+        frozen = _frozen_networks(est)
+        if frozen:
+            spec["frozen_modules"] = {}
+            for attr, module in frozen.items():
+                key = f"{prefix}{attr}."
+                spec["frozen_modules"][attr] = key
+                for k, v in module.state_dict().items():
+                    tensors[key + k] = v.detach().to("cpu").contiguous().clone()
+            skip |= set(frozen)
     for attr, value in vars(est).items():
         if attr.endswith("_") and not attr.startswith("_") and attr not in skip:
             fitted[attr] = encode(value, f"{where}.{attr}")
@@ -128,7 +140,40 @@ def build(spec, tensors, where="model"):
         setattr(est, attr, decode(value, f"{where}.{attr}"))
     if "classes" in spec:
         _restore_net(est, spec, tensors, where)
+    if "frozen_modules" in spec:
+        _restore_frozen(est, spec, tensors, where)
     return est
+
+
+def _frozen_networks(est):
+    """Fitted attributes of ``est`` that are torch networks (non-skorch estimators only)."""
+    import torch
+
+    return {attr: value for attr, value in vars(est).items()
+            if attr.endswith("_") and not attr.startswith("_")
+            and isinstance(value, torch.nn.Module)}
+
+
+def _restore_frozen(est, spec, tensors, where):
+    """Rebuild a transformer's frozen networks (random weights, no file read), load the file's."""
+    import torch
+
+    if not hasattr(est, "_initialize_for_loading"):
+        raise ValueError(f"{where} stores networks, but {type(est).__name__} cannot rebuild them")
+    with torch.random.fork_rng(devices=[]):
+        est._initialize_for_loading()  # builds the networks without their pretrained weights
+    for attr, key in spec["frozen_modules"].items():
+        module = getattr(est, attr, None)
+        if not isinstance(module, torch.nn.Module):
+            raise ValueError(f"{where}.{attr} is not a network this version builds")
+        state = {k[len(key):]: v for k, v in tensors.items() if k.startswith(key)}
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"the weights of {where}.{attr} do not fit the network this version builds "
+                f"from its parameters ({str(exc).splitlines()[0]})"
+            ) from None
 
 
 #: ``module__*`` keywords that make a network read a file or reach the network when built.

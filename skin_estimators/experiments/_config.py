@@ -316,8 +316,9 @@ class Row:
             default = inspect.signature(model).parameters.get("max_epochs")
             if default is not None and default.default is not inspect.Parameter.empty:
                 return int(default.default)
-        # A factory (or a class that takes **kwargs): only an instance knows its default.
-        return int(model().get_params()["max_epochs"])
+        # A factory (or a class that takes **kwargs): only an instance knows its default. An
+        # estimator without epochs (features + linear model) counts as one step of progress.
+        return int(model().get_params().get("max_epochs", 1))
 
     def make_pipeline(self, random_state, device, *, cache=True, controlled=False):
         """The row as a model from file paths: ImageLoader -> ChannelNormalizer -> estimator.
@@ -344,7 +345,8 @@ class Row:
         est = cls()
         defaults = {"random_state": seed, "device": device, "verbose": 0}
         names = est.get_params(deep=False)
-        params = {k: v for k, v in defaults.items() if k in names}
+        # (a scikit-learn pipeline's verbose is a bool, and it has no random_state or device)
+        params = {k: v for k, v in defaults.items() if k in names and not hasattr(est, "steps")}
         params.update(self.params)
         if isinstance(params.get("optimizer"), str):  # "Adam" -> torch.optim.Adam
             from ._loading import optimizer_class

@@ -171,8 +171,8 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
     controlled : bool or None, default=None
         Train on controlled inputs (``CONTROLLED_INPUTS``: watermark band cut, common pixel
         scale, centre square), as the ``controlled`` protocol evaluates. None: when the
-        config's ``cv.protocol`` is ``controlled``, so that the model you train is the one
-        that protocol measured.
+        config's ``cv.protocol`` is ``controlled`` or ``all`` (whose headline is the
+        controlled column), so that the model you train is the one that protocol measured.
 
     Returns
     -------
@@ -213,10 +213,12 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
     X_train, y_train, X_test, y_test = _split(config, filenames, target, test_size, random_state)
 
     if controlled is None:
-        controlled = config.cv.protocol == "controlled"
+        controlled = config.cv.protocol in ("controlled", "all")
     model = row.make_pipeline(random_state, config.device, controlled=controlled)
     est = model[-1]
-    if "verbose" in est.get_params(deep=False):
+    # A net's epoch log; a scikit-learn pipeline (the recommended model) has no epochs.
+    logs_epochs = "verbose" in est.get_params(deep=False) and not hasattr(est, "steps")
+    if logs_epochs:
         est.set_params(verbose=verbose)
     old_threads = torch.get_num_threads()
     if config.threads:
@@ -225,7 +227,7 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
         model.fit(X_train, y_train)
     finally:
         torch.set_num_threads(old_threads)
-    if "verbose" in est.get_params(deep=False):
+    if logs_epochs:
         est.set_params(verbose=row.params.get("verbose", 0))  # the progress bar was this run's
 
     training = {

@@ -117,6 +117,31 @@ def _fold_device(device):
     return device
 
 
+def _estimator_device(est):
+    """The estimator's device (``device`` of a skorch net, of a pipeline's step, else CPU)."""
+    device = getattr(est, "device", None)
+    if device is None and hasattr(est, "steps"):
+        device = next((d for _, step in est.steps
+                       if (d := getattr(step, "device", None)) is not None), None)
+    if device in (None, "auto"):
+        return "cpu"
+    return device
+
+
+def _training_fields(est):
+    """The training record of a skorch net; None (no loss curve: []) for any other estimator."""
+    history = getattr(est, "history_", None)
+    module = getattr(est, "module_", None)
+    if history is None or module is None:
+        return dict(train_loss=[], epochs=None, batch_size=None, lr=None,
+                    trainable_parameters=None)
+    return dict(
+        train_loss=[float(v) for v in history[:, "train_loss"]], epochs=len(history),
+        batch_size=int(est.batch_size), lr=float(est.lr),
+        trainable_parameters=int(sum(p.numel() for p in module.parameters() if p.requires_grad)),
+    )
+
+
 def run_fold(task, images, target, ticker=None):
     """Fit and evaluate one fold; return ``(FoldRecord, model or None)``.
 
@@ -135,11 +160,14 @@ def run_fold(task, images, target, ticker=None):
         pipeline = row.make_pipeline(task.seed, _fold_device(task.device),
                                      controlled=task.controlled)
         norm, est = pipeline[1], pipeline[-1]
-        user_callbacks = est.get_params()["callbacks"]
-        if ticker is not None:
+        # A skorch estimator reports its epochs to the progress bar; a plain scikit-learn
+        # one (the recommended features + linear pipeline) has no callbacks and no epochs.
+        skorch_like = hasattr(est, "initialize_callbacks")
+        user_callbacks = est.get_params()["callbacks"] if skorch_like else None
+        if ticker is not None and skorch_like:
             est.set_params(callbacks=[*(user_callbacks or []), ("experiment_progress", ticker)])
         target = np.asarray(target)
-        device = torch.device(est.device)
+        device = torch.device(_estimator_device(est))
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
 
@@ -155,7 +183,7 @@ def run_fold(task, images, target, ticker=None):
         y_true = target[task.test]
         metrics, per_class, cm = fold_metrics(y_true, y_pred, task.labels)
         peak, peak_kind = _peak_memory_mb(device)
-        history = est.history_
+        training = _training_fields(est)
         record = FoldRecord(
             row_id=row.row_id, model=row.model, label=row.label, params=row.params,
             cv=task.protocol, seed=task.seed, fold=task.fold, n_folds=task.n_folds,
@@ -163,17 +191,14 @@ def run_fold(task, images, target, ticker=None):
             metrics=metrics, per_class=per_class, labels=list(task.labels),
             confusion_matrix=cm, test_index=[int(i) for i in task.test],
             y_pred=[str(p) for p in y_pred],
-            train_loss=[float(v) for v in history[:, "train_loss"]], epochs=len(history),
-            batch_size=int(est.batch_size), lr=float(est.lr),
-            trainable_parameters=int(sum(
-                p.numel() for p in est.module_.parameters() if p.requires_grad)),
+            **training,
             fit_time_s=fit_time, predict_time_s=predict_time, peak_memory_mb=float(peak),
             peak_memory_kind=peak_kind, device=_device_name(device),
             threads=torch.get_num_threads(), host=platform.node(), versions=library_versions(),
         )
         model = None
         if task.keep_model:
-            if ticker is not None:  # the saved model carries no progress bar callback
+            if ticker is not None and skorch_like:  # the saved model carries no progress bar callback
                 est.set_params(callbacks=user_callbacks)
                 est.initialize_callbacks()
             model = pipeline  # predicts from file paths, as the user will use it

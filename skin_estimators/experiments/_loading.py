@@ -332,7 +332,9 @@ def _check_models(config, path, allow_import=False):
             continue
         try:
             est = cls()
-            names = set(est.get_params(deep=False))
+            # A scikit-learn pipeline (the recommended model) takes its steps' parameters
+            # by nested name ("logisticregression__C"); a skorch net its own only.
+            names = set(est.get_params(deep=not hasattr(est, "prefixes_")))
         except Exception as exc:  # a custom class that cannot be built without arguments
             problems.append((f"models[{i}].name", f"cannot create {spec.name}(): {exc}"))
             continue

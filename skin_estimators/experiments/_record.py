@@ -32,10 +32,11 @@ class FoldRecord:
     test_index: list
     y_pred: list
     train_loss: list
-    epochs: int
-    batch_size: int
-    lr: float
-    trainable_parameters: int
+    # None for an estimator that is not a skorch net (e.g. features + logistic regression).
+    epochs: int | None
+    batch_size: int | None
+    lr: float | None
+    trainable_parameters: int | None
     fit_time_s: float
     predict_time_s: float
     peak_memory_mb: float

@@ -11,15 +11,15 @@ __all__ = ["MODELS", "available_models", "default_normalization", "resolve_model
 
 #: Config name -> (class or factory name in ``skin_estimators``, normalisation used when the
 #: config says "auto"). Networks trained from scratch learn the statistics of each training
-#: fold; pretrained backbones must see the statistics of their pretraining; the recommended
-#: model was chosen with the study's fixed statistics (benchmarks/configs/best.yaml).
+#: fold; pretrained backbones must see the statistics of their pretraining (the recommended
+#: model is frozen EfficientNet-Lite0 features + a linear model).
 MODELS = {
     "cnn": ("VanillaCNNClassifier", "fold"),
     "scattering": ("ScatteringClassifier", "fold"),
     "resnet50": ("ResNet50Classifier", "imagenet"),
     "bit": ("BiTClassifier", "bit"),
     "efficientnet_lite": ("EfficientNetLiteClassifier", "efficientnet_lite"),
-    "recommended": ("make_recommended_classifier", "study"),
+    "recommended": ("make_recommended_classifier", "efficientnet_lite"),
 }
 
 
@@ -43,7 +43,7 @@ def available_models():
 
 #: Functions of this library that a config may name without ``allow_import``: they only build
 #: an estimator. (Other library functions, e.g. ``download_weights``, touch the network.)
-LIBRARY_FACTORIES = {"make_recommended_classifier"}
+LIBRARY_FACTORIES = {"make_recommended_classifier", "make_scattering_recommended"}
 
 
 def _is_library_estimator(module_name, obj):
@@ -81,8 +81,8 @@ def resolve_model(name, allow_import=False):
     'VanillaCNNClassifier'
     >>> resolve_model("skin_estimators:ScatteringClassifier").__name__
     'ScatteringClassifier'
-    >>> resolve_model("recommended")().tta
-    'hflip'
+    >>> resolve_model("recommended")().steps[0][0]
+    'pretrainedfeatures'
     >>> resolve_model("os:abort")
     Traceback (most recent call last):
     ...

@@ -116,6 +116,13 @@ def write_csv(path, table):
             writer.writerow(row)
 
 
+def _cell(value, spec=""):
+    """A training setting; "–" where the estimator has none (not a skorch net)."""
+    if value is None or value == "" or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return format(value, spec)
+
+
 def _pm(row, metric, digits=3):
     return f"{row[f'{metric}_mean']:.{digits}f} ± {row[f'{metric}_std']:.{digits}f}"
 
@@ -137,8 +144,8 @@ def _main_table(rows, with_reference):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sort_table(rows):
         ref = r if with_reference else {}
-        training = ([str(r["batch_size"]), f"{r['lr']:g}", str(r["trainable_parameters"]),
-                     str(r["num_epochs"])] if not _is_baseline(r) else ["–"] * 4)
+        training = ([_cell(r["batch_size"]), _cell(r["lr"], "g"), _cell(r["trainable_parameters"]),
+                     _cell(r["num_epochs"])] if not _is_baseline(r) else ["–"] * 4)
         cells = [_name(r), _with_ref(f"{r['total_time_s']:.1f}", ref, "total_time_s", 1),
                  *training, _with_ref(_pm(r, "recall_macro"), ref, "recall"),
                  _with_ref(_pm(r, "precision_macro"), ref, "precision"),
@@ -164,8 +171,8 @@ def _side_by_side(table, protocols):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for p in rows:
         first = p[protocols[0]]
-        training = ([str(first["batch_size"]), f"{first['lr']:g}", str(first["num_epochs"])]
-                    if not _is_baseline(first) else ["–"] * 3)
+        training = ([_cell(first["batch_size"]), _cell(first["lr"], "g"),
+                     _cell(first["num_epochs"])] if not _is_baseline(first) else ["–"] * 3)
         cells = [_name(first), *training] + [_pm(p[q], "recall_macro") for q in protocols]
         if with_diff:
             diff = p["group"]["recall_macro_mean"] - p["stratified"]["recall_macro_mean"]

@@ -22,7 +22,7 @@ PRETRAINED_FEATURE_MODELS = {
 }
 
 
-def _build(model, pretrained):
+def _build(model, pretrained, seeded=True):
     from ..networks import create_backbone, create_efficientnet_lite
 
     import torch
@@ -32,7 +32,9 @@ def _build(model, pretrained):
     # Random weights are always the same ones (seed 0, global RNG untouched): every fit of a
     # cross-validation then sees the same features, and the cache serves them.
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+        if seeded:  # (unseeded: a model file overwrites the weights; manual_seed would also
+            # make torch record the caller's stack for CUDA, reading source files)
+            torch.manual_seed(0)
         # n_classes=0: timm drops the head and returns the globally pooled features.
         return build(tag=tag, n_classes=0, pretrained=pretrained,
                      owner=f"PretrainedFeatures({model!r})").eval()
@@ -184,7 +186,20 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         self._check_images(X, reset=True)
-        self.backbone_ = _build(self.model, self.pretrained)
+        self._set_backbone(_build(self.model, self.pretrained))
+        return self
+
+    def _initialize_for_loading(self):
+        """Persistence hook: the backbone without its weights (a safe file supplies them).
+
+        Builds the architecture with random weights, reading no file, so that loading a
+        model file touches only that file.
+        """
+        self._check_params()
+        self._set_backbone(_build(self.model, False, seeded=False))
+
+    def _set_backbone(self, backbone):
+        self.backbone_ = backbone
         for param in self.backbone_.parameters():
             param.requires_grad_(False)
         widths = [self.backbone_.blocks[i][-1].conv_pwl.out_channels
