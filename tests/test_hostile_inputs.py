@@ -492,3 +492,16 @@ def test_train_on_controlled_inputs(tmp_path):
                  "--test-size", "0", "--controlled"]) == 0
     loader = load_model(out / "model.safetensors")[0]
     assert {k: loader.get_params()[k] for k in CONTROLLED_INPUTS} == CONTROLLED_INPUTS
+
+
+def test_train_never_writes_over_its_config(tmp_path, capsys):
+    from skin_estimators.cli import main
+
+    _tiny_folder(tmp_path / "data")
+    config = _config(tmp_path, "data: {path: data, groups: null}\nimage_size: 8\n"
+                     "models:\n  - name: cnn\n    params: {max_epochs: 1, batch_size: 4}\n",
+                     name="config.yaml")
+    before = config.read_text()
+    code = main(["train", "--config", str(config), "--out", str(tmp_path), "--quiet"])
+    assert code == 2 and "is one of the inputs" in capsys.readouterr().err
+    assert config.read_text() == before

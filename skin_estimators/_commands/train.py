@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from ._common import CommandError, open_csv, say
+from ._common import CommandError, check_output_file, open_csv, say
 
 DESCRIPTION = """\
 Fit the configured pipeline (ImageLoader -> ChannelNormalizer -> classifier) on a stratified
@@ -95,6 +95,9 @@ def run(args):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)
+    if os.path.isdir(args.out):  # what train writes must never replace its config
+        for name in ("config.yaml", "report.txt", "model.safetensors", "model.joblib"):
+            check_output_file(os.path.join(args.out, name), [args.config])
     say(f"Training {row.label} (test size {args.test_size}) ...", quiet=args.quiet)
     final = fit_final(config, row, args.test_size, random_state=args.random_state,
                       verbose=0 if args.quiet else 1, controlled=args.controlled)
