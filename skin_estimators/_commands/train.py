@@ -136,6 +136,15 @@ def _write_config(args, final, model_name):
         yaml.safe_dump(final.config, f, sort_keys=False)
 
 
+def _inputs(loader):
+    """How the images reach the model, as the fitted ImageLoader says (controlled or not)."""
+    p = loader.get_params()
+    if p.get("crop_bottom") or p.get("common_scale"):
+        return (f"controlled inputs (bottom {p['crop_bottom']:.0%} cut, shorter side "
+                f"{p['common_scale']} px, resize {p['resize']})")
+    return f"resize {p['resize']}"
+
+
 def _write_report(args, final):
     """report.txt, and with held-out images the confusion matrix and the misclassified ones."""
     import csv
@@ -150,7 +159,7 @@ def _write_report(args, final):
     report_path = os.path.join(args.out, "report.txt")
     norm = "learned from the training images" if row.normalization == "fold" else row.normalization
     header = (f"model: {row.model} ({type(model[-1]).__name__}), "
-              f"image size {row.image_size}, resize {row.resize}, normalization {norm}\n"
+              f"image size {row.image_size}, {_inputs(model[0])}, normalization {norm}\n"
               f"data: {training['data']}; {len(final.y_train)} training images, "
               f"{len(y_test)} test images "
               f"(--test-size {args.test_size}, --random-state {args.random_state})\n"
