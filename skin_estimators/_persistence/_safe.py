@@ -51,9 +51,7 @@ def versions():
 
 
 def _is_net(est):
-    from ..classifiers import SkinNetClassifier
-
-    return isinstance(est, SkinNetClassifier)
+    return _is_net_class(type(est))
 
 
 def describe(est, tensors, where="model", prefix=""):
