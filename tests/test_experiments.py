@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -441,3 +442,27 @@ def test_max_epochs_of_a_task_builds_no_estimator(monkeypatch):
         monkeypatch.setattr(cls, "__init__", counting)
     assert [row.max_epochs for row in config.rows()] == [26, 3]
     assert built == []
+
+
+def test_pooled_recall_sums_each_seeds_folds_before_averaging():
+    """A fold with two photos of a class swings its macro recall; pooling weighs each photo once.
+
+    Seed 0, two folds: fold 0 gets class 1's single photo wrong (recall 0 for it), fold 1
+    gets its 9 photos of class 1 right. Fold mean of macro recall: (0.5 + 1.0) / 2 = 0.75;
+    pooled: class 0 all right, class 1 9 of 10 -> (1 + 0.9) / 2 = 0.95. An incomplete seed
+    (one of two folds) is left out.
+    """
+    from dataclasses import fields, replace
+
+    from skin_estimators.experiments._record import FoldRecord
+    from skin_estimators.experiments._results import pooled_recall
+
+    base = FoldRecord(**{f.name: None for f in fields(FoldRecord)})
+    folds = [replace(base, seed=0, fold=0, n_folds=2, confusion_matrix=[[5, 0], [1, 0]]),
+             replace(base, seed=0, fold=1, n_folds=2, confusion_matrix=[[5, 0], [0, 9]]),
+             replace(base, seed=1, fold=0, n_folds=2, confusion_matrix=[[0, 5], [0, 5]])]
+    assert pooled_recall(folds) == pytest.approx(0.95)
+    # a class absent from a seed's data is left out of its average, not counted as 0
+    assert pooled_recall([replace(folds[0], n_folds=1, confusion_matrix=[[4, 1], [0, 0]])]) \
+        == pytest.approx(0.8)
+    assert np.isnan(pooled_recall(folds[2:]))
