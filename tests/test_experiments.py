@@ -227,13 +227,34 @@ def test_protocol_all_gives_three_columns_and_the_baselines(tmp_path, skin3_root
     assert "*shortcut baseline: image geometry" in markdown
 
 
-def test_a_scikit_learn_pipeline_row_runs_through_the_same_runner(tmp_path, skin3_root):
+def test_a_scikit_learn_pipeline_row_runs_through_the_same_runner(tmp_path, skin3_root,
+                                                                  monkeypatch):
     """The recommended model (features + logistic regression, not a skorch net): its folds
-    record no training settings, and the tables show "–" for them."""
+    record no training settings, the tables show "–" for them, and the progress bar still
+    advances by one step per fold (it has no epochs to report)."""
+    from skin_estimators.experiments import _runner
+
+    class RecordingBar:  # tqdm's methods that the runner calls; a disabled tqdm counts nothing
+        def __init__(self, total, enabled=True):
+            self.total, self.n = total, 0
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def set_description(self, text):
+            pass
+
+        def close(self):
+            pass
+
+    bars = []
+    monkeypatch.setattr(_runner, "make_bar", RecordingBar)
     path = write_config(tmp_path / "cfg", skin3_root, [
         {"name": "recommended", "params": {"pretrainedfeatures__pretrained": False}}],
         cv={"protocol": "controlled", "n_splits": 2, "seeds": [0]})
     result = run_experiment(path, tmp_path / "out", tracking=False, progress=False)
+    assert [(bar.total, bar.n) for bar in bars] == [(2, 2)]
     with open(result.csv_path, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["model"] == "recommended"]
     assert len(rows) == 1 and 0 <= float(rows[0]["recall_macro_mean"]) <= 1

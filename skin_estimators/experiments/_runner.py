@@ -234,7 +234,12 @@ def execute(tasks, data, on_result, *, backend="serial", scheduler=None, progres
                 bar.set_description(f"fit {i + 1}/{len(tasks)} {task.row.label} {task.protocol} "
                                     f"fold {task.fold + 1}/{task.n_folds}")
                 images = data.controlled_images if task.controlled else data.images
-                on_result(task, *run_fold(task, images, data.target, ticker=ticker))
+                before = bar.n
+                result = run_fold(task, images, data.target, ticker=ticker)
+                # A fit that reported fewer epochs than planned (a scikit-learn pipeline
+                # reports none, early stopping ends sooner) still completes its share.
+                bar.update(max(0, task.max_epochs - (bar.n - before)))
+                on_result(task, *result)
         else:
             from ._dask import run_on_dask
 
