@@ -441,3 +441,15 @@ def test_bad_config_is_a_usage_error_for_cv_and_train(tmp_path, capsys):
     assert cv_err.replace("skin-estimators cv", "CMD") == \
         train_err.replace("skin-estimators train", "CMD")
     assert train_err.count("error:") == 1 and "Traceback" not in train_err
+
+
+def test_train_says_what_it_trains_on(subset, tmp_path, capsys):
+    """The first line counts the training images per class and the held-out ones."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{path: {subset}}}\nimage_size: 16\n"
+                      "models:\n  - {name: cnn, params: {max_epochs: 1, batch_size: 8}}\n")
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"),
+                 "--test-size", "6"]) == 0
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("Training cnn on 18 images (")
+    assert "6 held out for testing; 16x16 stretch inputs" in first

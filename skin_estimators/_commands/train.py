@@ -98,7 +98,7 @@ def run(args):
     if os.path.isdir(args.out):  # what train writes must never replace its config
         for name in ("config.yaml", "report.txt", "model.safetensors", "model.joblib"):
             check_output_file(os.path.join(args.out, name), [args.config])
-    say(f"Training {row.label} (test size {args.test_size}) ...", quiet=args.quiet)
+    # fit_final says what it trains on (images per class, held-out count) unless quiet.
     final = fit_final(config, row, args.test_size, random_state=args.random_state,
                       verbose=0 if args.quiet else 1, controlled=args.controlled)
     # Made only now: a fit that fails leaves no empty output folder behind.

@@ -5,6 +5,7 @@
 """
 
 import hashlib
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,6 +151,16 @@ def _split(config, filenames, target, test_size, random_state):
     return X_train, y_train, X_test, y_test
 
 
+def _announcement(row, y_train, y_test, config, controlled):
+    """'Training cnn on 81 images (acne 32, ...); 21 held out; 400x400 controlled inputs ...'"""
+    labels, counts = np.unique(y_train, return_counts=True)
+    per_class = ", ".join(f"{label} {n}" for label, n in zip(labels, counts, strict=True))
+    held_out = f"{len(y_test)} held out for testing" if len(y_test) else "none held out"
+    inputs = "controlled" if controlled else config.resize
+    return (f"Training {row.label} on {len(y_train)} images ({per_class}); {held_out}; "
+            f"{config.image_size}x{config.image_size} {inputs} inputs ...")
+
+
 def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, controlled=None):
     """Fit one config row's pipeline on a stratified training split of the config's images.
 
@@ -167,7 +178,8 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
         Seed of the split, and of the estimator unless the row's params set one.
     verbose : int, default=0
         The estimator's ``verbose`` during this fit (1: progress bar and epoch table); the
-        returned model has the row's own ``verbose``.
+        returned model has the row's own ``verbose``. With ``verbose >= 1`` a line on stderr
+        first says what is trained on what (images per class, held-out images, inputs).
     controlled : bool or None, default=None
         Train on controlled inputs (``CONTROLLED_INPUTS``: watermark band cut, common pixel
         scale, centre square), as the ``controlled`` protocol evaluates. None: when the
@@ -214,6 +226,9 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
 
     if controlled is None:
         controlled = config.cv.protocol in ("controlled", "all")
+    if verbose:
+        print(_announcement(row, y_train, y_test, config, controlled), file=sys.stderr,
+              flush=True)
     model = row.make_pipeline(random_state, config.device, controlled=controlled)
     est = model[-1]
     # A net's epoch log; a scikit-learn pipeline (the recommended model) has no epochs.
