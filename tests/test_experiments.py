@@ -356,6 +356,13 @@ def test_dask_gives_the_same_metrics_as_serial(tmp_path, skin3_root):
                                   dashboard_address=None) as cluster:
         dask = run_experiment(path, tmp_path / "dask", tracking=False, progress=False,
                               backend="dask", scheduler=cluster.scheduler_address)
+        if sys.platform.startswith("linux"):
+            # the nanny's malloc setting was undone on the workers (see the next test)
+            namespace = {}
+            exec(_FAULTS_OF_1MIB_ALLOCATIONS, namespace)
+            with distributed.Client(cluster.scheduler_address, set_as_default=False) as client:
+                faults = client.run(namespace["faults"])
+            assert faults and all(f < 200 * 10 for f in faults.values()), faults
     assert dask.n_fits_run == serial.n_fits_run == 4
     a, b = metrics_of(serial.table), metrics_of(dask.table)
     assert a.keys() == b.keys()
@@ -366,6 +373,33 @@ def test_dask_gives_the_same_metrics_as_serial(tmp_path, skin3_root):
         other = fold_records(tmp_path / "dask")[name]
         assert other["train_loss"] == pytest.approx(record["train_loss"], abs=1e-6)
         assert other["y_pred"] == record["y_pred"]
+
+
+_FAULTS_OF_1MIB_ALLOCATIONS = """
+import resource, numpy as np
+def faults(n=200):
+    start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        np.ones(1 << 18, np.float32)  # 1 MiB, allocated, written and freed
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_restore_malloc_thresholds_undoes_the_dask_nanny_setting():
+    """With Dask's MALLOC_TRIM_THRESHOLD_=65536 every 1 MiB tensor gets fresh zero-filled
+    pages (256 page faults each); after restore_malloc_thresholds they are reused."""
+    code = _FAULTS_OF_1MIB_ALLOCATIONS + (
+        "from skin_estimators.experiments._dask import restore_malloc_thresholds\n"
+        "before = faults()\n"
+        "assert restore_malloc_thresholds()\n"
+        "faults()\n"
+        "print(before, faults())\n")
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    before, after = int(out[0]), int(out[1])
+    assert before > 200 * 200 and after < 200 * 10, (before, after)
 
 
 # ---------------------------------------------------------------------------- resume
