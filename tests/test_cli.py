@@ -453,3 +453,25 @@ def test_train_says_what_it_trains_on(subset, tmp_path, capsys):
     first = capsys.readouterr().err.splitlines()[0]
     assert first.startswith("Training cnn on 18 images (")
     assert "6 held out for testing; 16x16 stretch inputs" in first
+
+
+def test_ctrl_c_during_train_saves_no_model(subset, tmp_path, monkeypatch, capsys):
+    """skorch ends a fit quietly on KeyboardInterrupt; train must not save that model."""
+    import signal
+
+    from skorch.callbacks import EpochTimer
+
+    original = EpochTimer.on_epoch_end
+
+    def ctrl_c_at_epoch_2(self, net, **kwargs):
+        original(self, net, **kwargs)
+        if len(net.history) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(EpochTimer, "on_epoch_end", ctrl_c_at_epoch_2)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data: {{path: {subset}}}\nimage_size: 16\n"
+                      "models:\n  - {name: cnn, params: {max_epochs: 5, batch_size: 8}}\n")
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "o"), "-q"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -402,6 +402,30 @@ def test_restore_malloc_thresholds_undoes_the_dask_nanny_setting():
     assert before > 200 * 200 and after < 200 * 10, (before, after)
 
 
+def test_ctrl_c_during_a_fit_stops_the_run_and_stores_no_truncated_fold(tmp_path, skin3_root,
+                                                                        monkeypatch):
+    """skorch swallows KeyboardInterrupt and returns a net trained for fewer epochs; the runner
+    used to store that fold as finished, go on, and exit 0 (then --resume reused it)."""
+    from skorch.callbacks import Callback
+
+    from skin_estimators.experiments import _runner
+
+    class CtrlCAtEpoch2(Callback):  # stands in for the progress bar's ticker
+        def __init__(self, bar=None):
+            self.bar = bar
+
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(_runner, "EpochTicker", CtrlCAtEpoch2)
+    path = write_config(tmp_path / "cfg", skin3_root, [cnn(max_epochs=5)])
+    with pytest.raises(KeyboardInterrupt, match="interrupted while fitting cnn"):
+        run_experiment(path, tmp_path / "out", tracking=False, progress=False)
+    assert not list((tmp_path / "out").glob("folds/*.json"))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
 # ---------------------------------------------------------------------------- resume
 def test_killed_run_resumes_to_the_same_table(tmp_path, skin3_root):
     path = write_config(tmp_path / "cfg", skin3_root,

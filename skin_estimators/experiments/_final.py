@@ -12,6 +12,7 @@ import numpy as np
 
 from ._config import ConfigError
 from ._data import load_experiment_files
+from ._fold import noticing_interrupts
 
 __all__ = ["FinalFit", "config_as_run", "data_hash", "fit_final", "select_row"]
 
@@ -239,9 +240,12 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        model.fit(X_train, y_train)
+        with noticing_interrupts() as interrupts:
+            model.fit(X_train, y_train)
     finally:
         torch.set_num_threads(old_threads)
+    if interrupts:  # skorch stopped early on Ctrl-C and returned: no model to save
+        raise KeyboardInterrupt(f"interrupted while training {row.label}")
     if logs_epochs:
         est.set_params(verbose=row.params.get("verbose", 0))  # the progress bar was this run's
 

@@ -5,9 +5,12 @@ model), so that the parent can store it, resume from it and log it to MLflow wit
 worker's help.
 """
 
+import contextlib
 import platform
 import resource
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -17,7 +20,7 @@ import numpy as np
 from ._config import CONTROLLED, Row
 from ._record import FoldRecord
 
-__all__ = ["FoldTask", "library_versions", "run_fold"]
+__all__ = ["FoldTask", "library_versions", "noticing_interrupts", "run_fold"]
 
 
 @dataclass
@@ -142,6 +145,33 @@ def _training_fields(est):
     )
 
 
+@contextlib.contextmanager
+def noticing_interrupts():
+    """Yield a list that gets an entry when Ctrl-C (SIGINT) arrives inside the block.
+
+    skorch ends a fit quietly on KeyboardInterrupt (it is also how its EarlyStopping stops)
+    and returns a model trained for fewer epochs; a fold fitted so must be neither stored
+    nor reported, and the run must stop. The usual handler still runs (it raises
+    KeyboardInterrupt where the signal lands). Only the main thread can set a handler: on a
+    Dask worker the list stays empty.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield []  # not the main thread, or SIGINT ignored / left to the system
+        return
+    noticed = []
+
+    def handler(signum, frame):
+        noticed.append(signum)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield noticed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_fold(task, images, target, ticker=None):
     """Fit and evaluate one fold; return ``(FoldRecord, model or None)``.
 
@@ -172,8 +202,12 @@ def run_fold(task, images, target, ticker=None):
             torch.cuda.reset_peak_memory_stats(device)
 
         start = time.perf_counter()
-        X_train = norm.fit_transform(images[task.train])
-        est.fit(X_train, target[task.train])
+        with noticing_interrupts() as interrupts:
+            X_train = norm.fit_transform(images[task.train])
+            est.fit(X_train, target[task.train])
+        if interrupts:  # skorch stopped the fit early and returned: this fold is not done
+            raise KeyboardInterrupt(f"interrupted while fitting {row.label} {task.protocol} "
+                                    f"fold {task.fold + 1}/{task.n_folds}")
         fit_time = time.perf_counter() - start
         del X_train
         start = time.perf_counter()
