@@ -455,7 +455,7 @@ def test_train_says_what_it_trains_on(subset, tmp_path, capsys):
     assert "6 held out for testing; 16x16 stretch inputs" in first
 
 
-def test_ctrl_c_during_train_saves_no_model(subset, tmp_path, monkeypatch, capsys):
+def test_ctrl_c_during_train_saves_no_model(subset, tmp_path, monkeypatch, capsys, request):
     """skorch ends a fit quietly on KeyboardInterrupt; train must not save that model."""
     import signal
 
@@ -469,6 +469,10 @@ def test_ctrl_c_during_train_saves_no_model(subset, tmp_path, monkeypatch, capsy
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(EpochTimer, "on_epoch_end", ctrl_c_at_epoch_2)
+    # Python's own Ctrl-C handler, even where the test runner was started with SIGINT ignored
+    # (a background job of a non-interactive shell); restored afterwards.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     config = tmp_path / "c.yaml"
     config.write_text(f"data: {{path: {subset}}}\nimage_size: 16\n"
                       "models:\n  - {name: cnn, params: {max_epochs: 5, batch_size: 8}}\n")

@@ -403,7 +403,7 @@ def test_restore_malloc_thresholds_undoes_the_dask_nanny_setting():
 
 
 def test_ctrl_c_during_a_fit_stops_the_run_and_stores_no_truncated_fold(tmp_path, skin3_root,
-                                                                        monkeypatch):
+                                                                        monkeypatch, request):
     """skorch swallows KeyboardInterrupt and returns a net trained for fewer epochs; the runner
     used to store that fold as finished, go on, and exit 0 (then --resume reused it)."""
     from skorch.callbacks import Callback
@@ -419,11 +419,15 @@ def test_ctrl_c_during_a_fit_stops_the_run_and_stores_no_truncated_fold(tmp_path
                 os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(_runner, "EpochTicker", CtrlCAtEpoch2)
+    # Python's own Ctrl-C handler, even where the test runner was started with SIGINT ignored
+    # (a background job of a non-interactive shell); restored afterwards.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     path = write_config(tmp_path / "cfg", skin3_root, [cnn(max_epochs=5)])
     with pytest.raises(KeyboardInterrupt, match="interrupted while fitting cnn"):
         run_experiment(path, tmp_path / "out", tracking=False, progress=False)
     assert not list((tmp_path / "out").glob("folds/*.json"))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # fold's handler undone
 
 
 # ---------------------------------------------------------------------------- resume
