@@ -19,7 +19,8 @@ import numpy as np
 
 from ._data import CONTROLLED_NOTE, GROUP_NOTE
 
-__all__ = ["REQUIRED_COLUMNS", "pooled_recall", "summarize", "table_protocols", "write_csv", "write_markdown"]
+__all__ = ["REQUIRED_COLUMNS", "pooled_recall", "summarize", "table_protocols", "write_csv",
+           "write_markdown"]
 
 #: Metrics averaged over the folds (each gets ``_mean`` and ``_std`` columns).
 METRICS = ["recall_macro", "precision_macro", "f1_macro", "geometric_mean", "accuracy"]
@@ -232,7 +233,8 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
              "in 'total s').", "",
              "Metrics: mean ± std over the folds (macro averages over the classes); 'recall "
              "pooled' is the macro recall of each seed's out-of-fold predictions taken together, "
-             "averaged over the seeds (steadier when a fold holds two photos of a class); 'total s' is "
+             "averaged over the seeds (steadier when a fold holds two photos of a class); "
+             "'total s' is "
              "the sum of the folds' fit and predict times; 'peak MB' is the GPU memory allocated "
              "at most on CUDA, else the peak resident memory of the process that fitted.", "",
              f"> {CONTROLLED_NOTE if 'controlled' in protocols else GROUP_NOTE}", "",
