@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -504,6 +505,20 @@ def test_fold_record_round_trips_and_old_folds_still_read(tmp_path):
     path.write_text(json.dumps({"row_id": "x"}))
     with pytest.warns(RuntimeWarning, match="unreadable"):
         assert store.load_fold(*record.key) is None
+    # folds stored before epoch_time_s existed still read, with no epoch times
+    old = {n: v for n, v in asdict(record).items() if n != "epoch_time_s"}
+    assert FoldRecord.from_json(json.dumps(old)).epoch_time_s == []
+
+
+def test_fold_record_keeps_each_epochs_duration(tmp_path, skin3_root):
+    path = write_config(tmp_path / "cfg", skin3_root,
+                        [{"name": "cnn", "params": {"max_epochs": 2, "batch_size": 4}}])
+    run_experiment(path, tmp_path / "out", tracking=False, progress=False)
+    records = fold_records(tmp_path / "out").values()
+    assert records
+    for record in records:
+        assert len(record["epoch_time_s"]) == record["epochs"] == 2
+        assert all(t > 0 for t in record["epoch_time_s"])
 
 
 def test_max_epochs_of_a_task_builds_no_estimator(monkeypatch):

@@ -137,11 +137,12 @@ def _training_fields(est):
     module = getattr(est, "module_", None)
     if history is None or module is None:
         return dict(train_loss=[], epochs=None, batch_size=None, lr=None,
-                    trainable_parameters=None)
+                    trainable_parameters=None, epoch_time_s=[])
     return dict(
         train_loss=[float(v) for v in history[:, "train_loss"]], epochs=len(history),
         batch_size=int(est.batch_size), lr=float(est.lr),
         trainable_parameters=int(sum(p.numel() for p in module.parameters() if p.requires_grad)),
+        epoch_time_s=[float(v) for v in history[:, "dur"]],
     )
 
 

@@ -6,7 +6,7 @@ one key per field, so the folds of runs stored before this class existed resume 
 """
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 __all__ = ["FoldRecord"]
 
@@ -45,6 +45,9 @@ class FoldRecord:
     threads: int
     host: str
     versions: dict
+    # Seconds per epoch (skorch's history "dur"); [] for non-skorch estimators and for the
+    # folds stored before this field existed. Shows whether training slowed down mid-fit.
+    epoch_time_s: list = field(default_factory=list)
 
     @property
     def key(self):
@@ -58,8 +61,11 @@ class FoldRecord:
     def from_json(cls, text):
         """The record of a stored fold; ValueError if the text is not one."""
         data = json.loads(text)
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
-        if not isinstance(data, dict) or missing:
-            raise ValueError(f"not a fold record (missing {', '.join(missing) or 'everything'})")
-        return cls(**{n: data[n] for n in names})
+        if not isinstance(data, dict):
+            raise ValueError("not a fold record (missing everything)")
+        required = [f.name for f in fields(cls)
+                    if f.default is MISSING and f.default_factory is MISSING]
+        missing = [n for n in required if n not in data]
+        if missing:
+            raise ValueError(f"not a fold record (missing {', '.join(missing)})")
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
