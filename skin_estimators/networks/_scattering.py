@@ -32,7 +32,9 @@ from ._scattering_kernels import (
     _blocks,
     filter_blocks,
     full_spectrum,
+    half_spectrum,
     wavelet_modulus,
+    wavelet_modulus_of_half,
     weighted_blocks,
 )
 
@@ -293,12 +295,13 @@ class Scattering2D(nn.Module):
             if self.max_order < 2 or j1 == J - 1:
                 order1.append(self._lowpass_signal(u1, j1))
                 continue
-            u1_hat = full_spectrum(torch.fft.rfft2(u1), u1.shape[-1])
-            order1.append(self._lowpass_spectrum(u1_hat, j1))
+            u1_half = half_spectrum(u1)
+            order1.append(self._lowpass_spectrum(full_spectrum(u1_half, u1.shape[-1]), j1))
             paths = []
             for j2 in range(j1 + 1, J):
-                # Second order: L times more responses; recomputed in the backward pass.
-                u2 = wavelet_modulus(u1_hat, *second[j1, j2], recompute=True)
+                # Second order: L times more responses; recomputed in the backward pass
+                # from the half spectrum of u1 (the full one is rebuilt there).
+                u2 = wavelet_modulus_of_half(u1_half, u1.shape[-1], *second[j1, j2])
                 paths.append(self._lowpass_signal(u2, j2))
             paths = torch.cat(paths, 2)
             order2.append(paths.reshape(paths.shape[0], -1, *paths.shape[-2:]))
