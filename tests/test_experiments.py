@@ -177,6 +177,9 @@ def test_quick_config_end_to_end_through_the_cli(tmp_path, skin3_root, monkeypat
     assert model_rows[0]["device"] == "cpu" and float(model_rows[0]["peak_memory_mb"]) > 0
     markdown = (out / "results.md").read_text()
     assert "side by side" in markdown and "new patients" in markdown
+    # the leaky stratified column is sorted first but never called the one to trust
+    assert "The grouped column is the estimate to trust" in markdown
+    assert "stratified column is the estimate to trust" not in markdown
     # MLflow's default store is beside the results, never in the working directory.
     assert (out / "mlflow.db").exists() and (out / "mlartifacts").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

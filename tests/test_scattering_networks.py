@@ -112,6 +112,31 @@ def test_gradient_matches_finite_differences():
         assert analytic == pytest.approx((up - down) / 2e-3, rel=0.02, abs=1e-3)
 
 
+def test_half_spectrum_kernels_match_the_full_spectrum_path():
+    """The memory-lean kernels (rfft2 that keeps nothing, second order that keeps the half
+    spectrum) give the outputs and gradients of the plain composition."""
+    from skin_estimators.networks._scattering_kernels import (
+        filter_blocks, full_spectrum, half_spectrum, wavelet_modulus, wavelet_modulus_of_half)
+
+    gen = torch.Generator().manual_seed(0)
+    filters = torch.rand(3, 12, 20, generator=gen, requires_grad=True)
+    results = []
+    for lean in (True, False):
+        x = torch.randn(2, 12, 20, generator=torch.Generator().manual_seed(1), requires_grad=True)
+        blocks = filter_blocks(filters, 2)
+        if lean:
+            out = wavelet_modulus_of_half(half_spectrum(x), 20, filters, blocks)
+        else:
+            out = wavelet_modulus(full_spectrum(torch.fft.rfft2(x), 20), filters, blocks)
+        grads = torch.autograd.grad((out * torch.arange(out.numel()).reshape(out.shape)).sum(),
+                                    (x, filters))
+        results.append((out, *grads))
+    for lean, plain in zip(*results):
+        torch.testing.assert_close(lean, plain, rtol=1e-5, atol=1e-5)
+    x = torch.randn(2, 6, 10, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(half_spectrum, (x,))
+
+
 def test_sigma_and_slant_stay_positive():
     scattering = Scattering2D(2, (16, 16), L=4, learnable=True)
     with torch.no_grad():

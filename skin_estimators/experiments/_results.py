@@ -184,6 +184,14 @@ def _main_table(rows, with_reference):
     return lines
 
 
+def _trust_sentence(protocols):
+    """Which column of the side-by-side table to believe: never the stratified (leaky) one."""
+    if "controlled" in protocols:
+        return "The controlled column is the estimate to trust (the others are leaky)."
+    return ("The grouped column is the estimate to trust for new patients (the stratified one "
+            "shares atlas pages between training and test folds, and overestimates).")
+
+
 def _side_by_side(table, protocols):
     """One line per row, a recall column per protocol (headline first), sorted by it."""
     by_row = {}
@@ -250,9 +258,7 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
     if len(protocols) >= 2:
         lines += [f"## {'All' if len(protocols) > 2 else 'Both'} protocols side by side (sorted by "
                   f"{_SHORT[protocols[0]]} recall)", "",
-                  f"The {_SHORT[protocols[0]]} column is the estimate to trust"
-                  + (" (the others are leaky)." if protocols[0] == "controlled"
-                     else " for new patients."), ""]
+                  _trust_sentence(protocols), ""]
         lines += _side_by_side(table, protocols) + [""]
     lines += ["## Per class: recall (sensitivity) and specificity, mean over the folds", ""]
     lines += _per_class(table, labels) + [""]
