@@ -148,10 +148,17 @@ class _WaveletModulus(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         spectrum, blocks = ctx.saved_tensors
-        z = torch.fft.ifft2(_filter_subsample_forward(spectrum, blocks))
-        # d|z| = Re(conj(z / |z|) dz); then the adjoint of ifft2 is fft2 / (M N).
-        grad_p = torch.fft.fft2(_scale(z, _inverse_modulus_times(z, grad)), norm="forward")
-        return (*_filter_subsample_backward(grad_p, spectrum, blocks, ctx.needs_input_grad), None)
+        return (*_wavelet_modulus_backward(grad, spectrum, blocks, ctx.needs_input_grad[:2]),
+                None)
+
+
+def _wavelet_modulus_backward(grad, spectrum, blocks, needs):
+    """Gradients of ``|ifft2(filter_subsample(spectrum, ., blocks))|`` w.r.t. the spectrum
+    and the filters, recomputing the complex responses."""
+    z = torch.fft.ifft2(_filter_subsample_forward(spectrum, blocks))
+    # d|z| = Re(conj(z / |z|) dz); then the adjoint of ifft2 is fft2 / (M N).
+    grad_p = torch.fft.fft2(_scale(z, _inverse_modulus_times(z, grad)), norm="forward")
+    return _filter_subsample_backward(grad_p, spectrum, blocks, needs)
 
 
 class _WaveletModulusOfHalf(torch.autograd.Function):
@@ -170,11 +177,9 @@ class _WaveletModulusOfHalf(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         half, blocks = ctx.saved_tensors
-        spectrum = _complete(half, ctx.n_cols)
-        z = torch.fft.ifft2(_filter_subsample_forward(spectrum, blocks))
-        grad_p = torch.fft.fft2(_scale(z, _inverse_modulus_times(z, grad)), norm="forward")
         needs = (ctx.needs_input_grad[0], ctx.needs_input_grad[2])
-        grad_s, grad_f = _filter_subsample_backward(grad_p, spectrum, blocks, needs)
+        grad_s, grad_f = _wavelet_modulus_backward(grad, _complete(half, ctx.n_cols), blocks,
+                                                   needs)
         grad_half = None if grad_s is None else _complete_adjoint(grad_s)
         return grad_half, None, grad_f, None
 
