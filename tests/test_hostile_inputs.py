@@ -90,9 +90,8 @@ def test_optimizer_by_name_becomes_the_torch_class(tmp_path):
     assert est.optimizer is torch.optim.Adam
 
 
-def test_billion_laughs_in_params_is_refused_quickly(tmp_path):
-    import time
-
+@pytest.mark.timeout(120)  # a hang guard: expanding all 10**9 values would never finish
+def test_billion_laughs_in_params_is_refused_before_expanding(tmp_path):
     from skin_estimators.experiments import ConfigError, load_config
 
     lol = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
@@ -100,10 +99,8 @@ def test_billion_laughs_in_params_is_refused_quickly(tmp_path):
         lol.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
     text = "data: fetch_skin3\nmodels:\n  - name: cnn\n    params:\n      module__x:\n" + \
         "\n".join("        " + line for line in lol) + "\n"
-    start = time.perf_counter()
     with pytest.raises(ConfigError, match="expands to more than 100,000 values"):
         load_config(_config(tmp_path, text))
-    assert time.perf_counter() - start < 5
 
 
 def test_binary_config_names_the_file(tmp_path):

@@ -326,8 +326,14 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
         X, y = self._validate_X(X, y, reset=True)
         y_codes = self._encode_labels(y)
         self.class_weight_ = self._compute_class_weight(y)
-        with self._seeded():
-            super().fit(X, y_codes, **fit_params)
+        # skorch's fit trains through partial_fit with the encoded labels; the flag tells
+        # partial_fit so without relying on how a skorch release routes the call.
+        self._fitting_encoded = True
+        try:
+            with self._seeded():
+                super().fit(X, y_codes, **fit_params)
+        finally:
+            del self._fitting_encoded
         return self
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
@@ -335,9 +341,9 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
 
         On a fresh estimator this is the same as :meth:`fit`.
         """
-        if fit_params.get("_routing_method") == "fit" or not self.__sklearn_is_fitted__():
-            if "_routing_method" in fit_params:  # called by skorch's own fit: y is encoded
-                return super().partial_fit(X, y, classes=classes, **fit_params)
+        if getattr(self, "_fitting_encoded", False):  # called by skorch's fit: y is encoded
+            return super().partial_fit(X, y, classes=classes, **fit_params)
+        if not self.__sklearn_is_fitted__():
             return self.fit(X, y, **fit_params)
         X, y = self._validate_X(X, y, reset=False)
         y = np.asarray(y)
@@ -392,17 +398,23 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        ndarray of shape (n_samples, n_classes), dtype float32
+            float32, the precision the network computes in (as skorch returns it). The
+            last bits of a row may depend on the other rows of its batch: vectorised float32
+            kernels (AVX-512, AMX, GPUs) round a sum differently with its position in the
+            batch, so the same photo predicted alone or among others agrees to float32
+            precision (about 1e-6 relative), not bit for bit. Widening to float64 would
+            claim digits the computation does not have.
         """
         self._check_fitted()
         X, _ = self._validate_X(X, reset=False)
         # torch's DataLoader draws a seed from the global generator even without shuffling;
         # predicting should not change the random stream of the caller.
         with torch.random.fork_rng(devices=[]):
-            proba = np.asarray(super().predict_proba(X), dtype=np.float64)
+            proba = np.asarray(super().predict_proba(X), dtype=np.float32)
             if self.tta == "hflip":
                 mirrored = mirror_images(X)
-                proba = (proba + np.asarray(super().predict_proba(mirrored), dtype=np.float64)) / 2
+                proba = (proba + np.asarray(super().predict_proba(mirrored), dtype=np.float32)) / 2
         return proba
 
     def predict(self, X):

