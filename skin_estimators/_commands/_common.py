@@ -1,10 +1,10 @@
 """Helpers shared by the subcommands: argument types, model loading, files, atomic writes."""
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
+
+from ..utils._atomic import atomic_open
 
 __all__ = [
     "CommandError", "add_model_arguments", "atomic_open", "check_output_file", "collect_files",
@@ -122,33 +122,6 @@ def collect_files(paths):
         else:
             files.append(path)
     return files
-
-
-@contextlib.contextmanager
-def atomic_open(path, mode="w", **kwargs):
-    """Open a temporary file next to ``path``; on success it replaces ``path`` in one step.
-
-    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was: a
-    reader never sees a half-written file. (After a hard kill a hidden ``.<name>.*.tmp`` may
-    remain, never a partial ``path``.)
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def check_output_file(out, inputs, option="--out"):

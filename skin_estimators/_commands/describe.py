@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from ._common import CommandError, positive_int, say
+from ._common import CommandError, atomic_open, positive_int, say
 
 DESCRIPTION = """\
 Describe a class-per-folder image dataset: images per class, the range of widths and heights,
@@ -130,7 +130,7 @@ def run(args):
         "mean_per_image_std": None if std is None else [round(float(v), 4) for v in image_std],
         "unreadable": errors,
     }
-    with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
+    with atomic_open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
 
     _figures.class_distribution(counts, os.path.join(args.out, "class_distribution.png"))
