@@ -24,10 +24,23 @@ def _naming(exc, path):
     return OSError(exc.errno, exc.strerror or str(exc), path)
 
 
-def _user_mode():
-    umask = os.umask(0)
+def _umask():
+    # Read where the system shows it: setting the umask to learn it (os.umask) would, for a
+    # moment, change it for every thread of the process (Dask workers write fold files).
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o077)  # briefly a strict umask, never a permissive one
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _user_mode():
+    return 0o666 & ~_umask()
 
 
 @contextlib.contextmanager
