@@ -25,6 +25,8 @@ import os
 
 import numpy as np
 
+from .utils._atomic import atomic_write
+
 __all__ = ["METHODS", "explain_images", "overlay", "saliency_maps"]
 
 METHODS = ("auto", "gradcam", "gradient")
@@ -344,7 +346,8 @@ def explain_images(model, paths, out_dir, method="auto", batch_size=8, progress=
                     m, p, used_method = results[i]
                     target = os.path.join(out_dir, _unique_name(path, used))
                     try:
-                        overlay(path, m, resize=resize).save(target)
+                        picture = overlay(path, m, resize=resize)
+                        atomic_write(target, lambda f, p=picture: p.save(f, format="PNG"))
                     except OSError as exc:
                         rec["error"] = f"could not write the overlay: {exc}"
                     else:

@@ -1,15 +1,15 @@
 """Helpers shared by the subcommands: argument types, model loading, files, atomic writes."""
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
+
+from ..utils._atomic import atomic_open
 
 __all__ = [
-    "CommandError", "add_model_arguments", "atomic_open", "check_output_file", "collect_files",
-    "display_name", "load_cli_data", "load_cli_model", "open_csv", "positive_int",
-    "run_reporting_errors", "say",
+    "CommandError", "add_model_arguments", "atomic_open", "check_out_outside",
+    "check_output_file", "collect_files", "data_folders", "display_name", "load_cli_data",
+    "load_cli_model", "open_csv", "positive_int", "run_reporting_errors", "say",
 ]
 
 
@@ -105,16 +105,29 @@ def load_cli_data(data, groups="atlas_page"):
 def collect_files(paths):
     """Expand folders (recursively, sorted, hidden entries skipped); keep files as given.
 
-    A path that does not exist is kept too: it gets its own "file not found" row, so that
-    every input the user named is accounted for.
+    Links are followed, as :func:`~skin_estimators.datasets.load_image_folder` does: a link
+    to a folder is searched like a folder, a link to a file is a file. Each real folder is
+    searched once, so a link back to a folder above it (a loop) ends the search there, with
+    a warning. A path that does not exist is kept too: it gets its own "file not found" row,
+    so that every input the user named is accounted for.
     """
     files = []
     for path in paths:
         path = os.fspath(path)
         if os.path.isdir(path):
             found = []
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            seen = {os.path.realpath(path)}
+            for root, dirs, names in os.walk(path, followlinks=True):
+                kept = []
+                for d in sorted(d for d in dirs if not d.startswith(".")):
+                    real = os.path.realpath(os.path.join(root, d))
+                    if real in seen:
+                        print(f"warning: skipped {os.path.join(root, d)!r}: it leads to "
+                              f"{real!r}, a folder already searched", file=sys.stderr)
+                        continue
+                    seen.add(real)
+                    kept.append(d)
+                dirs[:] = kept
                 found += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
             if not found:
                 print(f"warning: no files in folder {path!r}", file=sys.stderr)
@@ -122,33 +135,6 @@ def collect_files(paths):
         else:
             files.append(path)
     return files
-
-
-@contextlib.contextmanager
-def atomic_open(path, mode="w", **kwargs):
-    """Open a temporary file next to ``path``; on success it replaces ``path`` in one step.
-
-    On any error (or Ctrl-C) the temporary file is removed and ``path`` is left as it was: a
-    reader never sees a half-written file. (After a hard kill a hidden ``.<name>.*.tmp`` may
-    remain, never a partial ``path``.)
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, mode, **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 def check_output_file(out, inputs, option="--out"):
@@ -174,6 +160,38 @@ def check_output_file(out, inputs, option="--out"):
             if same:
                 raise CommandError(f"{option} {out!r} is one of the inputs ({os.fspath(path)!r}); "
                                    "writing to it would destroy it: choose another file", code=2)
+
+
+def data_folders(data, loaded):
+    """The folders a command reads ``DATA`` from: the data folder and each class folder.
+
+    ``data`` is the DATA argument (a path, or ``"skin3"``), ``loaded`` what
+    :func:`load_cli_data` returned. A class folder may be a link to a folder elsewhere.
+    """
+    class_folders = sorted({os.path.dirname(os.fspath(f)) for f in loaded.filenames})
+    if data == "skin3":
+        root = os.path.commonpath([os.path.dirname(f) for f in class_folders])
+    else:
+        root = os.fspath(data)
+    return [root, *class_folders]
+
+
+def check_out_outside(out, folders, option="--out", what="the data folder"):
+    """Refuse an output path that is, or lies inside, one of the folders a command reads.
+
+    What a command writes there would be read back as input by the next run on that folder
+    (a picture as one more photo of a class, a new folder as an unknown class). Links and
+    relative paths are resolved first (``os.path.realpath``), so another name for the same
+    folder is refused too. The error is a usage error (exit 2).
+    """
+    real_out = os.path.realpath(os.fspath(out))
+    for folder in folders:
+        real = os.path.realpath(os.fspath(folder))
+        if os.path.commonpath([real_out, real]) == real:
+            raise CommandError(
+                f"{option} {os.fspath(out)!r} lies inside {what} {os.fspath(folder)!r}: the "
+                "next run would read what this one writes there as input; choose "
+                f"{option} outside it", code=2)
 
 
 def open_csv(path):

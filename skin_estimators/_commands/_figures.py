@@ -2,6 +2,7 @@
 
 import os
 
+from ..utils._atomic import atomic_savefig
 from ._common import display_name
 
 __all__ = ["class_distribution", "confusion_matrix", "contact_sheet", "samples_grid",
@@ -29,8 +30,10 @@ def _thumbnail(path, side=256):
 def _save(fig, path):
     plt = _pyplot()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        atomic_savefig(fig, path, dpi=100)  # never a partial or empty PNG
+    finally:
+        plt.close(fig)
 
 
 def confusion_matrix(y_true, y_pred, labels, path):

@@ -2,7 +2,7 @@
 
 import argparse
 
-from ._common import load_cli_data, positive_int, say
+from ._common import check_out_outside, data_folders, load_cli_data, positive_int, say
 
 DESCRIPTION = """\
 Look for what a model could learn instead of the disease, from the files alone: shortcut
@@ -33,7 +33,9 @@ def add_parser(subparsers):
     p.add_argument("data", metavar="DATA",
                    help="folder with one sub-folder of images per class, or 'skin3' for the "
                         "study's dataset (fetch_skin3)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (created); not inside DATA, where the next run would "
+                        "read its files as photos")
     p.add_argument("--controlled", action="store_true",
                    help="also probe the images after the controlled input pipeline")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
@@ -55,6 +57,7 @@ def run(args):
     from ..audit import audit_images, write_audit_report
 
     data = load_cli_data(args.data)
+    check_out_outside(args.out, data_folders(args.data, data))
     result = audit_images(data.filenames, data.target, data.groups, controlled=args.controlled,
                           image_size=args.image_size, seeds=args.seeds,
                           n_estimators=args.n_estimators, n_jobs=args.n_jobs)

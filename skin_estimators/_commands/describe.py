@@ -3,7 +3,14 @@
 import argparse
 import os
 
-from ._common import CommandError, positive_int, say
+from ._common import (
+    CommandError,
+    atomic_open,
+    check_out_outside,
+    data_folders,
+    positive_int,
+    say,
+)
 
 DESCRIPTION = """\
 Describe a class-per-folder image dataset: images per class, the range of widths and heights,
@@ -107,6 +114,7 @@ def run(args):
         data = fetch_skin3() if args.data == "skin3" else load_image_folder(args.data, groups=None)
     except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
         raise CommandError(str(exc)) from None
+    check_out_outside(args.out, data_folders(args.data, data))
     os.makedirs(args.out, exist_ok=True)
     names = [str(n) for n in data.target_names]
     counts = {n: int(np.sum(data.target == n)) for n in names}
@@ -130,7 +138,7 @@ def run(args):
         "mean_per_image_std": None if std is None else [round(float(v), 4) for v in image_std],
         "unreadable": errors,
     }
-    with open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
+    with atomic_open(os.path.join(args.out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
 
     _figures.class_distribution(counts, os.path.join(args.out, "class_distribution.png"))

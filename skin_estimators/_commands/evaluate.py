@@ -6,7 +6,9 @@ from ._common import (
     CommandError,
     add_model_arguments,
     atomic_open,
+    check_out_outside,
     check_output_file,
+    data_folders,
     load_cli_data,
     load_cli_model,
     open_csv,
@@ -21,9 +23,11 @@ training set's shortcuts, so this is how to check what cross-validation cannot.
 
 Writes into DIR: predictions.csv (one row per file: image_path, true_class, pred_class,
 proba_<class>..., error), report.txt (macro recall, accuracy, per-class precision, recall =
-sensitivity, specificity) and confusion_matrix.png, and prints the report. A file that
+sensitivity, specificity) and confusion_matrix.png, and prints the report. Macro averages
+are over the classes DATA holds; the model's classes it lacks are named. A file that
 cannot be read gets its reason in the error column and is left out of the scores. A class
-folder the model does not know is an error.
+folder the model does not know is an error. Class folders and images may be links (to
+folders and files elsewhere): they are followed, as predict follows them.
 
 Exit status: 0 if every file was scored, 1 if any row has an error (or the run failed),
 2 for a usage error.
@@ -44,7 +48,9 @@ def add_parser(subparsers):
     add_model_arguments(p)
     p.add_argument("data", metavar="DATA",
                    help="folder with one sub-folder of images per class, or 'skin3'")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output folder (created); not inside DATA, where the next run would "
+                        "read its files as photos")
     p.add_argument("--tta", action="store_true",
                    help="average over each image and its left-right mirror image")
     p.add_argument("--batch-size", type=positive_int, default=16,
@@ -74,6 +80,7 @@ def run(args):
     from . import _figures
 
     data = load_cli_data(args.data, groups=None)
+    check_out_outside(args.out, data_folders(args.data, data))
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)
@@ -89,8 +96,14 @@ def run(args):
     os.makedirs(args.out, exist_ok=True)
     _write_csv(os.path.join(args.out, "predictions.csv"), result)
     n_ok = len(result.filenames) - result.n_errors
+    absent = ""
+    if n_ok and result.absent_classes:
+        absent = (f"Classes of the model with no photo here, left out of every macro average "
+                  f"(a photo predicted as one of them counts as an error): "
+                  f"{', '.join(result.absent_classes)}.\n")
     text = (f"{n_ok} of {len(result.filenames)} photos scored; macro recall "
-            f"{result.macro_recall:.3f}, accuracy {result.accuracy:.3f}.\n\n{result.report}\n")
+            f"{result.macro_recall:.3f}, accuracy {result.accuracy:.3f}.\n{absent}\n"
+            f"{result.report}\n")
     with atomic_open(os.path.join(args.out, "report.txt"), "w", encoding="utf-8") as f:
         f.write(text)
     if n_ok:

@@ -5,6 +5,7 @@ import argparse
 from ._common import (
     CommandError,
     add_model_arguments,
+    check_out_outside,
     check_output_file,
     collect_files,
     load_cli_model,
@@ -59,6 +60,8 @@ def run(args):
     table = os.path.join(args.out, "explanations.csv")
     if os.path.isdir(args.out):
         check_output_file(table, [args.model, *files])
+    check_out_outside(args.out, [p for p in args.images if os.path.isdir(p)],
+                      what="the folder given as IMAGE")
     model = load_cli_model(args)
     try:
         records = explain_images(model, files, args.out, method=args.method,

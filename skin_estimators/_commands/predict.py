@@ -5,6 +5,7 @@ import argparse
 from ._common import (
     CommandError,
     add_model_arguments,
+    check_out_outside,
     check_output_file,
     collect_files,
     load_cli_model,
@@ -15,6 +16,8 @@ from ._common import (
 
 DESCRIPTION = """\
 Predict the class of every image file given, or found (recursively) in the folders given.
+Links to folders and files are followed, as evaluate and train follow linked class folders;
+each folder is searched once, so a link loop ends.
 
 The CSV has one row per input file, always: image_path, pred_class, one probability column
 per class (proba_<class>) and error. A file that cannot be read as an image (corrupt,
@@ -43,7 +46,8 @@ def add_parser(subparsers):
     add_model_arguments(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--out", default="predictions.csv",
-                   help="CSV file to write (default: predictions.csv)")
+                   help="CSV file to write (default: predictions.csv); not inside a folder "
+                        "given as PATH, where the next run would read it as an image")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average over each image and its left-right "
                         "mirror image")
@@ -55,6 +59,7 @@ def add_parser(subparsers):
 
 def run(args):
     import csv
+    import os
 
     import numpy as np
 
@@ -62,6 +67,8 @@ def run(args):
 
     files = collect_files(args.paths)
     check_output_file(args.out, [args.model, *files])
+    check_out_outside(args.out, [p for p in args.paths if os.path.isdir(p)],
+                      what="the folder given as PATH")
     if not files:
         raise CommandError("no files to predict: the folders given are empty")
     model = load_cli_model(args)

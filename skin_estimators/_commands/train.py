@@ -3,7 +3,7 @@
 import argparse
 import os
 
-from ._common import CommandError, check_output_file, open_csv, say
+from ._common import CommandError, atomic_open, check_output_file, open_csv, say
 
 DESCRIPTION = """\
 Fit the configured pipeline (ImageLoader -> ChannelNormalizer -> classifier) on a stratified
@@ -131,7 +131,7 @@ def _write_config(args, final, model_name):
         f"model file: {model_name}",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
     ]
-    with open(os.path.join(args.out, "config.yaml"), "w", encoding="utf-8") as f:
+    with atomic_open(os.path.join(args.out, "config.yaml"), "w", encoding="utf-8") as f:
         f.write("".join(f"# {line}\n" for line in header))
         yaml.safe_dump(final.config, f, sort_keys=False)
 
@@ -165,7 +165,7 @@ def _write_report(args, final):
               f"(--test-size {args.test_size}, --random-state {args.random_state})\n"
               f"training data sha256: {training['data_sha256']}\n\n")
     if not len(y_test):
-        with open(report_path, "w", encoding="utf-8") as f:
+        with atomic_open(report_path, "w", encoding="utf-8") as f:
             f.write(header + "No held-out test images (--test-size 0): nothing to evaluate.\n")
         say(f"Model and report written to {args.out}", quiet=args.quiet)
         return 0
@@ -175,7 +175,7 @@ def _write_report(args, final):
     pred = classes[proba.argmax(axis=1)]
     report = clinical_report(y_test, pred, labels=classes)
     accuracy = float(np.mean(pred == y_test))
-    with open(report_path, "w", encoding="utf-8") as f:
+    with atomic_open(report_path, "w", encoding="utf-8") as f:
         f.write(header + f"accuracy on the test images: {accuracy:.3f}\n\n" + report)
     _figures.confusion_matrix(y_test, pred, classes, os.path.join(args.out, "confusion_matrix.png"))
     wrong = np.flatnonzero(pred != y_test)

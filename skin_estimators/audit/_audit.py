@@ -33,7 +33,9 @@ _EXAMPLES_PER_CLASS = 6  # images per class in the corner montage
 
 
 def _check(X, y, groups, seeds, n_splits, margin, n_duplicates, image_size, n_estimators):
-    filenames = [os.fspath(f) for f in X]
+    # Plain str: a NumPy string (from an array of paths) would show as np.str_('...') in
+    # every message that names a file.
+    filenames = [str(os.fsdecode(f)) for f in X]
     if len(filenames) < 2:
         raise ValueError(f"audit_images needs at least 2 images, got {len(filenames)}.")
     y = np.asarray(y)

@@ -50,11 +50,16 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
     result : :class:`~sklearn.utils.Bunch`
         ``filenames``, ``y_true``, ``y_pred`` (``""`` where unreadable), ``proba``
         ``(n_files, n_classes)`` (NaN rows where unreadable), ``errors`` (a reason or
-        None per file), ``classes`` (the model's), ``n_errors``, ``macro_recall`` and
-        ``accuracy`` (over the readable files; NaN if none), ``report`` (the text of
+        None per file), ``classes`` (the model's), ``absent_classes`` (the model's classes
+        with no readable photo here), ``n_errors``, ``macro_recall`` and ``accuracy`` (over
+        the readable files; NaN if none), ``report`` (the text of
         :func:`~skin_estimators.metrics.clinical_report`, per class sensitivity and
         specificity) and ``confusion_matrix`` (rows: true, columns: predicted, in the
         order of ``classes``).
+
+        Every macro average (``macro_recall`` and the report's) is over the classes the
+        photos hold, not over ``absent_classes``: a class without photos has no recall. A
+        photo predicted as an absent class is still an error of its own class.
 
     Raises
     ------
@@ -88,7 +93,7 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
     from ..inference import predict_files
     from ..metrics import clinical_report
 
-    filenames = [os.fspath(f) for f in X]
+    filenames = [str(os.fsdecode(f)) for f in X]  # plain str, also for NumPy strings
     y_true = np.asarray(y).astype(str)
     if y_true.shape != (len(filenames),):
         raise ValueError(
@@ -115,6 +120,7 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
         classes=classes, n_errors=int((~ok).sum()),
         macro_recall=float("nan"), accuracy=float("nan"), report="no readable file",
         confusion_matrix=np.zeros((len(labels), len(labels)), dtype=int),
+        absent_classes=[c for c in labels if c not in set(y_true[ok].tolist())],
     )
     if ok.any():
         from sklearn.exceptions import UndefinedMetricWarning
@@ -122,14 +128,16 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
 
         truth, pred = y_true[ok], y_pred[ok].astype(str)
         present = [c for c in labels if c in set(truth.tolist())]
-        # Macro recall over the classes the photos hold: a class with no photo has no
-        # recall to average.
+        result.absent_classes = [c for c in labels if c not in present]
+        # Every macro figure is over the classes the photos hold: a class with no photo has
+        # no recall to average. A prediction of an absent class is still an error (a missed
+        # photo of its true class), and it stays in the confusion matrix.
         result.macro_recall = float(recall_score(truth, pred, labels=present, average="macro",
                                                  zero_division=0))
         result.accuracy = float(accuracy_score(truth, pred))
         with warnings.catch_warnings():
-            # A model class without photos here has no sensitivity: reported as 0, by design.
+            # A class nobody predicted has no precision: reported as 0, by design.
             warnings.simplefilter("ignore", UndefinedMetricWarning)
-            result.report = clinical_report(truth, pred, labels=labels)
+            result.report = clinical_report(truth, pred, labels=present)
         result.confusion_matrix = confusion_matrix(truth, pred, labels=labels)
     return result

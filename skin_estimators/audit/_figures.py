@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 
+from ..utils._atomic import atomic_savefig
+
 __all__ = ["draw_all"]
 
 _PAIRS_SHOWN = 6
@@ -21,8 +23,10 @@ def _pyplot():
 def _save(fig, path):
     plt = _pyplot()
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        atomic_savefig(fig, path, dpi=90)  # never a partial or empty PNG
+    finally:
+        plt.close(fig)
 
 
 def shortcuts(result, path):

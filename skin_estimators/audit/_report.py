@@ -3,6 +3,7 @@
 import json
 import os
 
+from ..utils._atomic import atomic_open
 from ._findings import headline_protocol
 
 __all__ = ["write_audit_report"]
@@ -143,7 +144,9 @@ def write_audit_report(result, out, pictures=True):
     result : Bunch
         What :func:`audit_images` returned.
     out : str or path-like
-        The folder; created if missing, files in it are replaced.
+        The folder; created if missing, files in it are replaced. Each file is written to a
+        temporary file beside it and renamed when complete, so that an interrupted run or
+        a full disk never leaves a partial or empty file behind.
     pictures : bool, default=True
         Also draw ``shortcuts.png`` (each property's macro recall against chance),
         ``corners.png`` (the corners of a few images per class) and ``duplicates.png``
@@ -153,6 +156,11 @@ def write_audit_report(result, out, pictures=True):
     -------
     paths : list of str
         The files written.
+
+    Raises
+    ------
+    OSError
+        If a file cannot be written (full disk, no permission); the message names it.
 
     Examples
     --------
@@ -184,11 +192,11 @@ def write_audit_report(result, out, pictures=True):
         drawn = _figures.draw_all(result, out)
         written += [os.path.join(out, name) for name in drawn]
     path = os.path.join(out, "report.md")
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(_markdown(result, drawn))
     written.insert(0, path)
     path = os.path.join(out, "audit.json")
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_open(path, "w", encoding="utf-8") as f:
         json.dump({k: result[k] for k in _JSON_KEYS}, f, indent=1)
         f.write("\n")
     written.insert(1, path)

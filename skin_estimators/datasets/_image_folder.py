@@ -79,7 +79,12 @@ def _scan_image_folder(root):
 
 
 def _atlas_pages(names):
-    """The atlas page of each file name; the file stem (with one warning) where there is none."""
+    """The atlas page of each file name; the file stem (with one warning) where there is none.
+
+    Files of one stem share a group, also across class folders: the same name filed under
+    two classes is most likely the same photograph (or page), and a grouped split must not
+    put one copy in training and the other in test.
+    """
     pages, unmatched = [], []
     for name in names:
         match = _ATLAS_PAGE.match(name)
@@ -89,11 +94,19 @@ def _atlas_pages(names):
         else:
             pages.append(match.group(0))
     if unmatched:
+        stems = Counter(os.path.splitext(name)[0] for name in unmatched)
+        shared = sorted(stem for stem, n in stems.items() if n > 1)
+        also = ""
+        if shared:
+            also = (f" {len(shared)} of these groups hold several files of one name without "
+                    f"extension, e.g. in two class folders ({_name_list(shared, limit=10)}): "
+                    "they stay together, as probable copies of one photograph.")
         warnings.warn(
             f"{len(unmatched)} file name(s) do not start with an atlas page "
-            f"'<chapter>-<number>' ({_name_list(unmatched, limit=10)}); each of these files "
-            "is its own group (its file name without extension). Pass groups=None for no "
-            "groups, or a callable mapping a file name to its group.",
+            f"'<chapter>-<number>' ({_name_list(unmatched, limit=10)}); these files are "
+            "grouped by their file name without extension, so files of the same name share a "
+            f"group.{also} Pass groups=None for no groups, or a callable mapping a file name "
+            "to its group.",
             UserWarning,
             stacklevel=3,
         )
@@ -123,6 +136,11 @@ def load_image_folder(root, groups="atlas_page"):
     folders, files directly in ``root``, non-image files and nested folders are left out and
     named in one ``UserWarning``.
 
+    Links are followed: a link to a folder in ``root`` is a class folder, a link to an image
+    file is an image (the ``predict`` command follows links the same way). Links cannot loop
+    here, since nested folders are never searched. A broken link is left out, with the
+    warning.
+
     Parameters
     ----------
     root : str or path-like
@@ -135,8 +153,11 @@ def load_image_folder(root, groups="atlas_page"):
         - ``"atlas_page"``: the leading ``<chapter>-<number>`` of the file name, the page of
           the dermatology atlas the photograph comes from (``"4-102"`` for
           ``"4-102-11.jpg"``, ``"4-101"`` for ``"4-101_S.jpg"``). A file name that does not
-          start that way is its own group, its file name without extension, and all such
-          files are named in one ``UserWarning``.
+          start that way is grouped by its file name without extension, and all such files
+          are named in one ``UserWarning``. Files of the same name (in two class folders, or
+          ``x.jpg`` and ``x.png``) thus share a group, as files of one atlas page do: they
+          are most likely copies of one photograph, and a grouped split keeps them on one
+          side.
         - a callable: called with each file name (no folder, e.g. ``"4-102-11.jpg"``) and
           returns its group.
         - ``None``: no groups; ``groups`` in the result is ``None``.

@@ -6,6 +6,8 @@ safe in a worker thread.
 
 import numpy as np
 
+from ..utils._atomic import atomic_savefig
+
 __all__ = ["confusion_matrix_png", "loss_curve_png"]
 
 
@@ -20,7 +22,7 @@ def confusion_matrix_png(path, matrix, labels, title):
     ConfusionMatrixDisplay(np.asarray(matrix), display_labels=labels).plot(
         ax=ax, colorbar=False, cmap="Blues", xticks_rotation=30)
     ax.set_title(title, fontsize=10)
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     return path
 
 
@@ -38,5 +40,5 @@ def loss_curve_png(path, curves, title):
     ax.set_title(title, fontsize=10)
     if len(curves) > 1:
         ax.legend(fontsize=8)
-    fig.savefig(path, dpi=100)
+    atomic_savefig(fig, path, dpi=100)
     return path

@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 
+from ..utils._atomic import atomic_open
 from ._data import CONTROLLED_NOTE, GROUP_NOTE
 
 __all__ = ["REQUIRED_COLUMNS", "pooled_recall", "summarize", "table_protocols", "write_csv",
@@ -137,7 +138,7 @@ def write_csv(path, table):
     columns = list(REQUIRED_COLUMNS)
     for row in table:
         columns += [c for c in row if c not in columns]
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         for row in sort_table(table):
@@ -264,5 +265,5 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
     lines += _per_class(table, labels) + [""]
     lines += ["## Library versions", "",
               ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines))

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..utils._atomic import atomic_open
 from ._baselines import baseline_table
 from ._config import CONTROLLED, PROTOCOL_SETS, ExperimentConfig
 from ._data import CONTROLLED_NOTE, GROUP_NOTE, load_experiment_data, make_splits
@@ -371,6 +372,6 @@ def _write_config_snapshot(config, path):
     if config.data.path is not None:
         snapshot["data"]["path"] = str(config.data_root())
     snapshot["source"] = str(config.source) if config.source else None
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path, "w", encoding="utf-8") as fh:
         yaml.safe_dump(snapshot, fh, sort_keys=False)
 

@@ -7,36 +7,23 @@ Layout of the output folder::
     tracked/<row id>__<cv>.json                        the MLflow run a table row was logged to
 
 Files are written to a temporary name in the same folder, flushed to disk and renamed: a
-killed process leaves either the whole file or none of it, never half of one.
+killed process leaves either the whole file or none of it, never half of one. They get
+the user's umask permissions, as a plain ``open()`` would.
 """
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
+from ..utils._atomic import atomic_write
 from ._record import FoldRecord
 
 __all__ = ["FoldStore"]
 
 
 def _atomic_write(path, write):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, write)
 
 
 class FoldStore:
