@@ -117,7 +117,7 @@ def check_finite(value, where, _seen=0):
         return
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f" and not np.isfinite(value).all():
-            bad = value[~np.isfinite(value)].ravel()[0]
+            bad = float(value[~np.isfinite(value)].ravel()[0])
             raise InconsistentModelError(f"{where} holds {bad!r} ({(~np.isfinite(value)).sum()} of "
                              f"{value.size} values are not finite numbers)")
         if value.dtype.kind == "O":
@@ -295,7 +295,7 @@ def check_pipeline(pipeline, where):
 
     steps = pipeline.steps
     name, last = steps[-1]
-    if not is_classifier(last):
+    if isinstance(last, str) or not is_classifier(last):
         what = "'passthrough'" if isinstance(last, str) else f"a {type(last).__name__}"
         raise InconsistentModelError(f"{where}[{name!r}], the last step, is {what}, not a classifier; "
                          "a model file's pipeline ends with its classifier")
