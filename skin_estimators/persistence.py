@@ -213,8 +213,10 @@ def load_model(path, trust_pickle=False):
     ------
     ModelFileError
         The file is missing, not a model file, truncated, corrupted or modified after it
-        was saved, written by an incompatible version, or a joblib file without
-        ``trust_pickle=True``.
+        was saved, inconsistent (a NaN weight, duplicated classes, arrays of the wrong
+        shape, an unknown device, a pipeline that does not end with a classifier), written
+        by an incompatible version, or a joblib file without ``trust_pickle=True``. The
+        message names the file and the field; nothing else escapes from a safe file.
 
     Examples
     --------

@@ -18,7 +18,8 @@ import numpy as np
 
 from ._registry import callback_class, callback_name, type_by_name, type_name
 
-__all__ = ["MAX_DEPTH", "UnrepresentableError", "check_device_name", "decode", "encode"]
+__all__ = ["MAX_DEPTH", "InconsistentModelError", "UnrepresentableError", "check_device_name",
+           "decode", "encode"]
 
 # Kinds of numpy arrays that JSON can hold exactly (float64 reprs round-trip in Python's json).
 _ARRAY_KINDS = "biufUO"
@@ -33,13 +34,18 @@ _DEVICE = re.compile(r"(cpu|cuda|cuda:[0-9]{1,4}|mps)")
 
 
 def check_device_name(name, where):
-    """Return ``name`` if it is a device a model can run on; ValueError otherwise."""
+    """Return ``name`` if it is a device a model can run on; InconsistentModelError otherwise."""
     if not isinstance(name, str) or not _DEVICE.fullmatch(name):
-        raise ValueError(
+        raise InconsistentModelError(
             f"{where} names the device {name!r:.40}, which is not 'cpu', 'cuda', 'cuda:N' "
             "or 'mps'"
         )
     return name
+
+
+class InconsistentModelError(ValueError):
+    """A model file whose description contradicts itself or the estimator classes it names
+    (a NaN weight, a device no model runs on, a structure nested without bound, ...)."""
 
 
 class UnrepresentableError(ValueError):
@@ -105,7 +111,7 @@ def decode(obj, where="value", _depth=0):
     if obj is None or isinstance(obj, (bool, str, int, float)):
         return obj
     if _depth >= MAX_DEPTH:
-        raise ValueError(f"{where} nests more than {MAX_DEPTH} levels deep")
+        raise InconsistentModelError(f"{where} nests more than {MAX_DEPTH} levels deep")
     _depth += 1
     if isinstance(obj, list):
         return [decode(v, where, _depth) for v in obj]

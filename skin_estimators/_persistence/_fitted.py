@@ -11,6 +11,8 @@ The tests fit every allow-listed estimator and check that each attribute the wri
 is listed here, so the tables cannot silently fall behind the estimators.
 """
 
+from ._codec import InconsistentModelError
+
 __all__ = ["FITTED", "REQUIRED", "check_fitted_names", "is_fitted_name"]
 
 # What every skorch classifier of the library stores (classes_ is a property of the label
@@ -53,12 +55,6 @@ REQUIRED = {
 }
 
 
-def _inconsistent():
-    from ._consistency import InconsistentModelError
-
-    return InconsistentModelError
-
-
 def is_fitted_name(name):
     """Whether ``name`` has the form of a fitted attribute: public and ending in ``_``."""
     return (isinstance(name, str) and name.isidentifier() and name.endswith("_")
@@ -66,7 +62,7 @@ def is_fitted_name(name):
 
 
 def check_fitted_names(class_name, names, where):
-    """Raise InconsistentModelError (a ValueError) unless ``names`` are fitted attributes that ``class_name`` has.
+    """Raise InconsistentModelError (a ValueError) unless ``class_name`` has all ``names``.
 
     Parameters
     ----------
@@ -83,12 +79,12 @@ def check_fitted_names(class_name, names, where):
     for name in names:
         if not is_fitted_name(name) or name not in allowed:
             listed = ", ".join(allowed) if allowed else "none"
-            raise _inconsistent()(
+            raise InconsistentModelError(
                 f"{where}.{name!s:.60} is not a fitted attribute of {short} (it has: "
                 f"{listed}), refusing it"
             )
     missing = [name for name in REQUIRED.get(class_name, ()) if name not in names]
     if missing:
-        raise _inconsistent()(
+        raise InconsistentModelError(
             f"{where} is a {short} without its fitted attribute(s) {', '.join(missing)}"
         )

@@ -11,8 +11,10 @@ for the classifier of a three-step pipeline). Its string metadata holds two entr
 - ``sha256``: a digest of that JSON and of every tensor's name, dtype, shape and bytes.
 
 The digest catches corrupted, truncated and edited files. It is not a signature: whoever can
-edit a file can recompute it. Safety against hostile files comes from never unpickling and
-from building only allow-listed classes.
+edit a file can recompute it. Safety against hostile files comes from never unpickling, from
+building only allow-listed classes, from setting only the fitted attributes each class has
+(``_fitted.py``) and from checking that the description is consistent before anything
+predicts with it (``_consistency.py``: finite numbers, shapes, devices, nesting, pipelines).
 
 Loading builds each estimator from its class and parameters, restores the fitted attributes,
 lets the estimator create its networks with the fitted shapes through its persistence hook
@@ -67,6 +69,12 @@ def describe(est, tensors, where="model", prefix=""):
             + ", ".join(_registry.ESTIMATOR_NAMES)
             + ") only")
     if isinstance(est, Pipeline):
+        from sklearn.base import is_classifier
+
+        last = est.steps[-1][1] if est.steps else None
+        if last is None or isinstance(last, str) or not is_classifier(last):
+            raise UnrepresentableError(
+                where, est, "which holds pipelines that end with a classifier (a model)")
         params = est.get_params(deep=False)
         steps = []
         for i, (step_name, step) in enumerate(params.pop("steps")):
