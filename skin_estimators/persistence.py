@@ -21,6 +21,7 @@ import os
 import sys
 
 from ._persistence import _safe
+from ._persistence._consistency import InconsistentModelError
 from ._persistence._codec import UnrepresentableError, decode  # noqa: F401 (re-exported)
 
 __all__ = ["ModelFileError", "load_model", "load_model_metadata", "model_file_format",
@@ -212,8 +213,10 @@ def load_model(path, trust_pickle=False):
     ------
     ModelFileError
         The file is missing, not a model file, truncated, corrupted or modified after it
-        was saved, written by an incompatible version, or a joblib file without
-        ``trust_pickle=True``.
+        was saved, inconsistent (a NaN weight, duplicated classes, arrays of the wrong
+        shape, an unknown device, a pipeline that does not end with a classifier), written
+        by an incompatible version, or a joblib file without ``trust_pickle=True``. The
+        message names the file and the field; nothing else escapes from a safe file.
 
     Examples
     --------
@@ -297,9 +300,12 @@ def _load_safe(path):
         doc, tensors = _safe.read(path)
     except ValueError as exc:
         raise ModelFileError(path, str(exc)) from None
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 - safetensors' own errors on damaged files
         raise ModelFileError(path, f"the file is damaged or truncated ({exc})") from None
-    written = doc.get("versions", {}).get("skin_estimators", "an unknown version")
+    versions = doc.get("versions") if isinstance(doc.get("versions"), dict) else {}
+    written = versions.get("skin_estimators", "an unknown version")
     if doc.get("format_version") != _safe.FORMAT_VERSION:
         from ._version import __version__
 
@@ -310,13 +316,23 @@ def _load_safe(path):
             f"{_safe.FORMAT_VERSION}. Load it with the version that wrote it, or re-save it",
         )
     try:
-        model = _safe.build(doc["estimator"], tensors)
+        model = _safe.build(doc.get("estimator"), tensors)
         metadata = decode(doc.get("metadata", {}), "metadata")
+    except MemoryError:
+        raise
+    except InconsistentModelError as exc:
+        raise ModelFileError(path, f"{exc}; it was modified, or not written by "
+                                   "skin-estimators' save_model") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise ModelFileError(
             path, f"it does not fit this version of skin-estimators (written by {written}): {exc}"
         ) from None
-    return model, {"format": "safe", "versions": doc.get("versions", {}), "metadata": metadata}
+    except Exception as exc:  # noqa: BLE001 - the one boundary: a file never gives a traceback
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ModelFileError(
+            path, f"its metadata cannot be read ({type(exc).__name__}: {first:.200})"
+        ) from None
+    return model, {"format": "safe", "versions": versions, "metadata": metadata}
 
 
 #: Modules that moved when the package was reorganised (version 0.2 layout): a joblib file

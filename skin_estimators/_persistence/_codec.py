@@ -12,15 +12,40 @@ only, never from its fitted state.
 """
 
 import numbers
+import re
 
 import numpy as np
 
 from ._registry import callback_class, callback_name, type_by_name, type_name
 
-__all__ = ["UnrepresentableError", "decode", "encode"]
+__all__ = ["MAX_DEPTH", "InconsistentModelError", "UnrepresentableError", "check_device_name",
+           "decode", "encode"]
 
 # Kinds of numpy arrays that JSON can hold exactly (float64 reprs round-trip in Python's json).
 _ARRAY_KINDS = "biufUO"
+
+#: How deeply lists, tuples and dicts may nest in a model file. The library writes at most a
+#: handful of levels (a training log is a list of dicts of lists of dicts); the bound keeps a
+#: crafted file from exhausting the interpreter's stack.
+MAX_DEPTH = 64
+
+#: The devices a file may name: the CPU, a CUDA GPU (optionally numbered) and Apple's MPS.
+_DEVICE = re.compile(r"(cpu|cuda|cuda:[0-9]{1,4}|mps)")
+
+
+def check_device_name(name, where):
+    """Return ``name`` if it is a device a model can run on; InconsistentModelError otherwise."""
+    if not isinstance(name, str) or not _DEVICE.fullmatch(name):
+        raise InconsistentModelError(
+            f"{where} names the device {name!r:.40}, which is not 'cpu', 'cuda', 'cuda:N' "
+            "or 'mps'"
+        )
+    return name
+
+
+class InconsistentModelError(ValueError):
+    """A model file whose description contradicts itself or the estimator classes it names
+    (a NaN weight, a device no model runs on, a structure nested without bound, ...)."""
 
 
 class UnrepresentableError(ValueError):
@@ -37,8 +62,10 @@ class UnrepresentableError(ValueError):
         )
 
 
-def encode(value, where):
+def encode(value, where, _depth=0):
     """Return a JSON-serialisable form of ``value``; raise UnrepresentableError if impossible."""
+    if _depth >= MAX_DEPTH and isinstance(value, (tuple, list, dict)):
+        raise UnrepresentableError(where, value, f"which nests at most {MAX_DEPTH} levels deep")
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, np.bool_):
@@ -48,11 +75,13 @@ def encode(value, where):
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, tuple):
-        return {"__tuple__": [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        return {"__tuple__": [encode(v, f"{where}[{i}]", _depth + 1)
+                              for i, v in enumerate(value)]}
     if isinstance(value, list):
-        return [encode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [encode(v, f"{where}[{i}]", _depth + 1) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {"__dict__": [[encode(k, f"{where} key"), encode(v, f"{where}[{k!r}]")]
+        return {"__dict__": [[encode(k, f"{where} key", _depth + 1),
+                              encode(v, f"{where}[{k!r}]", _depth + 1)]
                              for k, v in value.items()]}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in _ARRAY_KINDS:
@@ -68,7 +97,8 @@ def encode(value, where):
         return {"__type__": name}
     name = callback_name(value)
     if name is not None:
-        return {"__callback__": name, "params": encode(value.get_params(deep=False), where)}
+        return {"__callback__": name,
+                "params": encode(value.get_params(deep=False), where, _depth + 1)}
     import torch
 
     if isinstance(value, torch.device):
@@ -76,23 +106,30 @@ def encode(value, where):
     raise UnrepresentableError(where, value)
 
 
-def decode(obj, where="value"):
+def decode(obj, where="value", _depth=0):
     """Inverse of :func:`encode`; raises ValueError on anything it does not know."""
     if obj is None or isinstance(obj, (bool, str, int, float)):
         return obj
+    if _depth >= MAX_DEPTH:
+        raise InconsistentModelError(f"{where} nests more than {MAX_DEPTH} levels deep")
+    _depth += 1
     if isinstance(obj, list):
-        return [decode(v, where) for v in obj]
+        return [decode(v, where, _depth) for v in obj]
     if not isinstance(obj, dict) or len(obj) == 0:
         raise ValueError(f"{where}: unexpected value {obj!r:.80}")
     if "__tuple__" in obj:
-        return tuple(decode(v, where) for v in obj["__tuple__"])
+        return tuple(decode(v, where, _depth) for v in obj["__tuple__"])
     if "__dict__" in obj:
-        return {decode(k, where): decode(v, where) for k, v in obj["__dict__"]}
+        return {decode(k, where, _depth): decode(v, where, _depth) for k, v in obj["__dict__"]}
     if "__ndarray__" in obj:
         dtype = obj["dtype"]
         if dtype == "object":
-            arr = np.empty(len(obj["__ndarray__"]), dtype=object)
-            arr[:] = obj["__ndarray__"]
+            items = obj["__ndarray__"]
+            if not isinstance(items, list) or not all(
+                    isinstance(v, (str, int, float, bool)) for v in items):
+                raise ValueError(f"{where}: an object array holds strings and numbers only")
+            arr = np.empty(len(items), dtype=object)
+            arr[:] = items
         else:
             dtype = np.dtype(dtype)
             if dtype.kind not in _ARRAY_KINDS:
@@ -115,12 +152,12 @@ def decode(obj, where="value"):
                 f"{where} names the callback {obj['__callback__']!r}, which this version of "
                 "skin-estimators does not allow in model files"
             ) from None
-        params = decode(obj["params"], where)
+        params = decode(obj["params"], where, _depth)
         if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
             raise ValueError(f"{where}: the parameters of {obj['__callback__']} must be a dict")
         return cls(**params)
     if "__device__" in obj:
         import torch
 
-        return torch.device(obj["__device__"])
+        return torch.device(check_device_name(obj["__device__"], where))
     raise ValueError(f"{where}: unexpected value {obj!r:.80}")

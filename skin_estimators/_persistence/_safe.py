@@ -11,8 +11,10 @@ for the classifier of a three-step pipeline). Its string metadata holds two entr
 - ``sha256``: a digest of that JSON and of every tensor's name, dtype, shape and bytes.
 
 The digest catches corrupted, truncated and edited files. It is not a signature: whoever can
-edit a file can recompute it. Safety against hostile files comes from never unpickling and
-from building only allow-listed classes.
+edit a file can recompute it. Safety against hostile files comes from never unpickling, from
+building only allow-listed classes, from setting only the fitted attributes each class has
+(``_fitted.py``) and from checking that the description is consistent before anything
+predicts with it (``_consistency.py``: finite numbers, shapes, devices, nesting, pipelines).
 
 Loading builds each estimator from its class and parameters, restores the fitted attributes,
 lets the estimator create its networks with the fitted shapes through its persistence hook
@@ -20,11 +22,13 @@ lets the estimator create its networks with the fitted shapes through its persis
 the weights in with ``load_state_dict(strict=True)``.
 """
 
+import errno
 import hashlib
 import json
 import os
+import re
 
-from . import _registry
+from . import _consistency, _registry
 from ._codec import UnrepresentableError, decode, encode
 from ._registry import estimator_class, estimator_name
 
@@ -65,6 +69,12 @@ def describe(est, tensors, where="model", prefix=""):
             + ", ".join(_registry.ESTIMATOR_NAMES)
             + ") only")
     if isinstance(est, Pipeline):
+        from sklearn.base import is_classifier
+
+        last = est.steps[-1][1] if est.steps else None
+        if last is None or isinstance(last, str) or not is_classifier(last):
+            raise UnrepresentableError(
+                where, est, "which holds pipelines that end with a classifier (a model)")
         params = est.get_params(deep=False)
         steps = []
         for i, (step_name, step) in enumerate(params.pop("steps")):
@@ -117,29 +127,59 @@ def _encode_all(params, where):
     return {k: encode(v, f"{where} parameter {k}") for k, v in params.items()}
 
 
-def build(spec, tensors, where="model"):
-    """Inverse of :func:`describe`: a fitted estimator, without unpickling anything."""
+def build(spec, tensors, where="model", _depth=0):
+    """Inverse of :func:`describe`: a fitted estimator, without unpickling anything.
+
+    Every description is checked for consistency as it is built (see ``_consistency``).
+    Whatever goes wrong raises ValueError naming the estimator (``model['scaler']``) or the
+    field that is wrong; only MemoryError and interruptions pass through unchanged.
+    """
+    try:
+        return _build(spec, tensors, where, _depth)
+    except (ValueError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a crafted description may break any step
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ValueError(
+            f"{where} cannot be built from its description ({type(exc).__name__}: "
+            f"{first:.200})"
+        ) from None
+
+
+def _build(spec, tensors, where, _depth):
+    if not isinstance(spec, dict) or not isinstance(spec.get("class"), str):
+        raise ValueError(f"{where} is not an estimator description (no class name)")
+    if _depth > 8:
+        raise ValueError(f"{where}: pipelines nest more than 8 levels deep")
     try:
         cls = estimator_class(spec["class"])
     except KeyError:
         raise ValueError(
-            f"{where} is a {spec['class']!r}, which this version of skin-estimators does not "
-            "know (written by a newer version, or a model from another library?)"
+            f"{where} is a {spec['class']!r:.80}, which this version of skin-estimators does "
+            "not know (written by a newer version, or a model from another library?)"
         ) from None
+    _consistency.check_spec(spec, spec["class"], cls, where)
     params = {k: decode(v, f"{where} parameter {k}") for k, v in spec["params"].items()}
+    _consistency.check_params(params, where)
     _check_network_params(cls, params, where)
     _device_of_this_machine(params, where)
     if "steps" in spec:
-        steps = [(n, "passthrough" if s == "passthrough" else build(s, tensors, f"{where}[{n!r}]"))
+        steps = [(n, "passthrough" if s == "passthrough"
+                  else build(s, tensors, f"{where}[{n!r}]", _depth + 1))
                  for n, s in spec["steps"]]
-        return cls(steps=steps, **params)
+        pipeline = cls(steps=steps, **params)
+        _consistency.check_pipeline(pipeline, where)
+        return pipeline
     est = cls(**params)
     for attr, value in spec.get("fitted", {}).items():
-        setattr(est, attr, decode(value, f"{where}.{attr}"))
+        value = decode(value, f"{where}.{attr}")
+        _consistency.check_finite(value, f"{where}.{attr}")
+        setattr(est, attr, value)
     if "classes" in spec:
         _restore_net(est, spec, tensors, where)
     if "frozen_modules" in spec:
         _restore_frozen(est, spec, tensors, where)
+    _consistency.check_built(spec["class"], est, where)
     return est
 
 
@@ -235,6 +275,8 @@ def _device_of_this_machine(params, where):
     import torch
 
     device = params.get("device")
+    if isinstance(device, torch.device):
+        device = str(device)
     if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
         warnings.warn(
             f"{where} was saved with device={device!r}, but this machine has no CUDA GPU: it "
@@ -250,6 +292,7 @@ def _restore_net(est, spec, tensors, where):
     encoder = LabelEncoder()
     encoder.classes_ = decode(spec["classes"], f"{where}.classes_")
     est.label_encoder_ = encoder
+    _consistency.check_net(est, where)
     # Creating the network draws initial weights from torch's generator; loading a model
     # must not change the caller's random stream.
     with torch.random.fork_rng(devices=[]):
@@ -296,9 +339,49 @@ def write(path, est, metadata):
     try:
         save_file(tensors, tmp, metadata=header)
         finish_temp(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         _remove_quietly(tmp)
+        error = write_error(path, exc)
+        if error is not None:
+            raise error from None
         raise
+
+
+#: What to do about the commonest reasons a model file cannot be written.
+_WRITE_ADVICE = {
+    errno.ENOSPC: "free some space, or save it elsewhere",
+    errno.EDQUOT: "free some space, or save it elsewhere",
+    errno.EACCES: "save it in a folder you can write to",
+    errno.EPERM: "save it in a folder you can write to",
+    errno.EROFS: "save it in a folder you can write to",
+}
+
+
+def write_error(path, exc):
+    """The one-line OSError for a model file that could not be written, or None.
+
+    ``exc`` is what writing raised: an OSError, or safetensors' own error wrapping one
+    (``SafetensorError: Error while serializing: I/O error: No space left on device (os
+    error 28)``). Anything else (a bug, Ctrl-C) gives None and propagates unchanged.
+    """
+    code = None
+    if isinstance(exc, OSError):
+        code = exc.errno
+        reason = exc.strerror or str(exc)
+    elif type(exc).__name__ == "SafetensorError" and "I/O error" in str(exc):
+        match = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(match.group(1)) if match else None
+        reason = os.strerror(code) if code else str(exc).split("I/O error:", 1)[1].strip()
+    else:
+        return None
+    advice = _WRITE_ADVICE.get(code)
+    error = OSError(
+        f"Cannot save the model file {os.fspath(path)!r}: {reason[:1].lower()}{reason[1:]}. "
+        "Nothing was written (a previous file of that name is unchanged)"
+        + (f"; {advice}." if advice else ".")
+    )
+    error.errno = code
+    return error
 
 
 def read_header(path):
@@ -327,7 +410,12 @@ def read(path):
             "its checksum does not match its content: the file was modified or damaged after "
             "it was saved. Do not use it; get an intact copy"
         )
-    doc = json.loads(meta_json)
+    try:
+        doc = json.loads(meta_json)
+    except RecursionError:
+        raise ValueError("its description nests too deeply to be a model file's") from None
+    if not isinstance(doc, dict):
+        raise ValueError("its description is not a model file's")
     if doc.get("format") != FORMAT:
         raise ValueError(f"unknown model-file format {doc.get('format')!r}")
     return doc, tensors
