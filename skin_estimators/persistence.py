@@ -20,7 +20,7 @@ import contextlib
 import os
 import sys
 
-from ._persistence import _safe
+from ._persistence import _files, _safe
 from ._persistence._consistency import InconsistentModelError
 from ._persistence._codec import UnrepresentableError, decode  # noqa: F401 (re-exported)
 
@@ -127,14 +127,17 @@ def _write_joblib(path, model, metadata):
     import joblib
 
     meta = {"format": "joblib", "versions": _safe.versions(), "metadata": metadata or {}}
-    tmp = _safe._temp_name(path)
+    tmp = _files.temp_name(path)
     # The metadata rides along as a private attribute for the duration of the dump.
     model.__dict__[_JOBLIB_META_ATTR] = meta
     try:
         joblib.dump(model, tmp)
-        _safe.finish_temp(tmp, path)
-    except BaseException:
-        _safe._remove_quietly(tmp)
+        _files.finish_temp(tmp, path)
+    except BaseException as exc:
+        _files.remove_quietly(tmp)
+        error = _files.write_error(path, exc)
+        if error is not None:
+            raise error from None
         raise
     finally:
         model.__dict__.pop(_JOBLIB_META_ATTR, None)

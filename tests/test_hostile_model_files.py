@@ -465,6 +465,30 @@ def test_a_full_disk_while_saving_is_one_line_naming_the_file(linear_file, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
 
 
+def test_a_full_disk_while_saving_joblib_is_one_line_naming_the_file(linear_file, tmp_path,
+                                                                    monkeypatch):
+    import errno
+
+    import joblib
+
+    model = load_model(linear_file[0])
+    path = tmp_path / "model.joblib"
+
+    def dump(value, filename, *args, **kwargs):
+        with open(filename, "wb") as f:
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(joblib, "dump", dump)
+    with pytest.raises(OSError) as info:
+        save_model(model, path, format="joblib")
+    assert str(info.value) == (
+        f"Cannot save the model file {str(path)!r}: no space left on device. Nothing was "
+        "written (a previous file of that name is unchanged); free some space, or save it "
+        "elsewhere.")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_on_a_full_disk_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
     from PIL import Image
 

@@ -22,14 +22,13 @@ lets the estimator create its networks with the fitted shapes through its persis
 the weights in with ``load_state_dict(strict=True)``.
 """
 
-import errno
 import hashlib
 import json
 import os
-import re
 
 from . import _consistency, _registry
 from ._codec import UnrepresentableError, decode, encode
+from ._files import finish_temp, remove_quietly, temp_name, write_error
 from ._registry import estimator_class, estimator_name
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "build", "describe", "digest", "versions"]
@@ -335,53 +334,16 @@ def write(path, est, metadata):
     }
     meta_json = json.dumps(doc, sort_keys=True, allow_nan=True)
     header = {META_KEY: meta_json, HASH_KEY: digest(meta_json, tensors)}
-    tmp = _temp_name(path)
+    tmp = temp_name(path)
     try:
         save_file(tensors, tmp, metadata=header)
         finish_temp(tmp, path)
     except BaseException as exc:
-        _remove_quietly(tmp)
+        remove_quietly(tmp)
         error = write_error(path, exc)
         if error is not None:
             raise error from None
         raise
-
-
-#: What to do about the commonest reasons a model file cannot be written.
-_WRITE_ADVICE = {
-    errno.ENOSPC: "free some space, or save it elsewhere",
-    errno.EDQUOT: "free some space, or save it elsewhere",
-    errno.EACCES: "save it in a folder you can write to",
-    errno.EPERM: "save it in a folder you can write to",
-    errno.EROFS: "save it in a folder you can write to",
-}
-
-
-def write_error(path, exc):
-    """The one-line OSError for a model file that could not be written, or None.
-
-    ``exc`` is what writing raised: an OSError, or safetensors' own error wrapping one
-    (``SafetensorError: Error while serializing: I/O error: No space left on device (os
-    error 28)``). Anything else (a bug, Ctrl-C) gives None and propagates unchanged.
-    """
-    code = None
-    if isinstance(exc, OSError):
-        code = exc.errno
-        reason = exc.strerror or str(exc)
-    elif type(exc).__name__ == "SafetensorError" and "I/O error" in str(exc):
-        match = re.search(r"\(os error (\d+)\)", str(exc))
-        code = int(match.group(1)) if match else None
-        reason = os.strerror(code) if code else str(exc).split("I/O error:", 1)[1].strip()
-    else:
-        return None
-    advice = _WRITE_ADVICE.get(code)
-    error = OSError(
-        f"Cannot save the model file {os.fspath(path)!r}: {reason[:1].lower()}{reason[1:]}. "
-        "Nothing was written (a previous file of that name is unchanged)"
-        + (f"; {advice}." if advice else ".")
-    )
-    error.errno = code
-    return error
 
 
 def read_header(path):
@@ -419,23 +381,3 @@ def read(path):
     if doc.get("format") != FORMAT:
         raise ValueError(f"unknown model-file format {doc.get('format')!r}")
     return doc, tensors
-
-
-def _temp_name(path):
-    folder, base = os.path.split(os.path.abspath(path))
-    return os.path.join(folder, f".{base}.{os.getpid()}.tmp")
-
-
-def finish_temp(tmp, path):
-    """Give ``tmp`` the permissions a plain ``open()`` would, then rename it to ``path``."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
-
-
-def _remove_quietly(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass

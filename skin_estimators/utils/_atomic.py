@@ -39,7 +39,8 @@ def _umask():
     return umask
 
 
-def _user_mode():
+def user_mode():
+    """The mode a plain ``open()`` gives a new file: 0o666 less the user's umask."""
     return 0o666 & ~_umask()
 
 
@@ -75,7 +76,7 @@ def atomic_open(path, mode="w", **kwargs):
         raise _naming(exc, path) from exc
     try:
         try:
-            os.chmod(tmp, _user_mode())
+            os.chmod(tmp, user_mode())
             with os.fdopen(fd, mode, **kwargs) as f:
                 yield f
                 f.flush()
