@@ -339,6 +339,7 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
             if "_routing_method" in fit_params:  # called by skorch's own fit: y is encoded
                 return super().partial_fit(X, y, classes=classes, **fit_params)
             return self.fit(X, y, **fit_params)
+        self._check_params_for_partial_fit()
         X, y = self._validate_X(X, y, reset=False)
         y = np.asarray(y)
         unseen = np.setdiff1d(y, self.classes_)
