@@ -19,6 +19,7 @@ from ._config import CONTROLLED, PROTOCOL_SETS, ExperimentConfig
 from ._data import CONTROLLED_NOTE, GROUP_NOTE, load_experiment_data, make_splits
 from ._fold import FoldTask, library_versions, run_fold
 from ._loading import load_config
+from ._lock import FolderLock
 from ._progress import EpochTicker, make_bar
 from ._results import summarize, write_csv, write_markdown
 from ._store import FoldStore
@@ -140,7 +141,22 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     """
     start = time.perf_counter()
     config = _checked(config, cv, backend, scheduler)
+    if tracking and tracking_uri is not None:  # before anything is written or decoded
+        from ._tracking import check_tracking_uri
+
+        check_tracking_uri(tracking_uri)
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # One run per folder: a second would redo every fold and race on the MLflow store.
+    with FolderLock(out_dir, what="run"):
+        return _run_locked(config, out_dir, start, resume=resume, tracking=tracking,
+                           tracking_uri=tracking_uri, backend=backend, scheduler=scheduler,
+                           progress=progress)
+
+
+def _run_locked(config, out_dir, start, *, resume, tracking, tracking_uri, backend, scheduler,
+                progress):
+    """The body of :func:`run_experiment`, run while this process holds ``out_dir``."""
     store = _open_store(out_dir, resume)
     _write_config_snapshot(config, out_dir / "config.yaml")
 
