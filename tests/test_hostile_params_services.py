@@ -409,7 +409,8 @@ def test_without_flock_a_live_pid_of_this_host_holds_the_folder(tmp_path, monkey
     try:
         (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": child.pid,
                                                       "host": socket.gethostname()}))
-        with pytest.raises(_lock.FolderInUseError, match=rf"in use by another run \(PID {child.pid}"):
+        refused = rf"in use by another run \(PID {child.pid}"
+        with pytest.raises(_lock.FolderInUseError, match=refused):
             FolderLock(tmp_path).acquire()
     finally:
         child.stdin.close()

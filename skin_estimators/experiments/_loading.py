@@ -277,9 +277,10 @@ def _check_value(est, key, value):
     """What is wrong with ``key: value`` for estimator ``est`` (None if nothing we can see).
 
     Catches at load time what would otherwise fail deep in ``fit`` with a bare TypeError, or
-    not fail at all: NaN or infinity (``lr: .nan``) anywhere in the value, a string for a number (``max_epochs: "two"``), a name for an object (``optimizer: SGD``
-    is turned into ``torch.optim.SGD``; ``criterion: foo`` cannot be), and a ``module__``
-    keyword the network does not take.
+    not fail at all: NaN or infinity anywhere in the value (``lr: .nan``), a string for a
+    number (``max_epochs: "two"``), a name for an object (``optimizer: SGD`` is turned into
+    ``torch.optim.SGD``; ``criterion: foo`` cannot be), and a ``module__`` keyword the
+    network does not take.
     """
     import inspect
 

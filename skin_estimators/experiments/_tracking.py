@@ -58,9 +58,9 @@ def check_tracking_uri(uri, timeout=TRACKING_CHECK_TIMEOUT_S):
 
     MLflow's client retries an unreachable server with growing pauses for minutes before it
     fails with a chain of tracebacks; this asks the server's ``/health`` page once, before
-    any work starts. Any HTTP answer but a 5xx counts as reachable. Other URIs (``sqlite:``, a folder,
-    ``databricks``) are not checked. The wait is bounded by ``timeout`` also where the host
-    name does not resolve (the request runs in a daemon thread).
+    any work starts. Any HTTP answer but a 5xx counts as reachable. Other URIs (``sqlite:``,
+    a folder, ``databricks``) are not checked. The wait is bounded by ``timeout`` also where
+    the host name does not resolve (the request runs in a daemon thread).
 
     Raises
     ------
