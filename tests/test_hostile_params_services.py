@@ -416,3 +416,20 @@ def test_without_flock_a_live_pid_of_this_host_holds_the_folder(tmp_path, monkey
         child.stdin.close()
         child.wait()
     assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == child.pid  # left alone
+
+
+def test_an_unwritable_folder_is_one_line_naming_it(tmp_path, monkeypatch):
+    from skin_estimators.experiments import _lock
+
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if os.fspath(path).endswith(LOCK_NAME):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_lock.os, "open", refuse)  # a read-only folder, even for root
+    with pytest.raises(PermissionError) as info:
+        FolderLock(tmp_path).acquire()
+    assert str(info.value) == (f"cannot write the lock file in {tmp_path} (Permission denied): "
+                               "give a writable output folder (--out)")

@@ -107,7 +107,12 @@ class FolderLock:
     def acquire(self):
         """Take the folder (see the class); returns self."""
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise type(exc)(f"cannot write the lock file in {self.folder} "
+                                f"({exc.strerror or exc}): give a writable output folder "
+                                "(--out)") from None
             try:
                 held = self._flock(fd)
                 old = self._read(fd)

@@ -105,8 +105,9 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     tracking : bool, default=True
         Log to MLflow: one parent run per (row, protocol), a nested run per fold.
     tracking_uri : str or None, default=None
-        MLflow tracking URI (``http://host:5000`` for a server). ``None``:
-        ``sqlite:///<out_dir>/mlflow.db`` with artifacts in ``<out_dir>/mlartifacts``.
+        MLflow tracking URI (``http://host:5000`` for a server, asked once with a short
+        timeout before any work). ``None``: ``sqlite:///<out_dir>/mlflow.db`` with artifacts
+        in ``<out_dir>/mlartifacts``.
     backend : {"serial", "dask"}, default="serial"
         ``"dask"`` runs the folds on the Dask cluster at ``scheduler`` through joblib's Dask
         backend; results, storage and MLflow logging stay in this process.
@@ -118,6 +119,15 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     Returns
     -------
     ExperimentResult
+
+    Raises
+    ------
+    ConnectionError
+        If the tracking server at an ``http(s)://`` ``tracking_uri`` cannot be reached.
+    OSError
+        If another process runs in ``out_dir`` (it holds the lock file
+        ``.skin-estimators.lock`` there, for the whole run), or ``out_dir`` holds folds of
+        an earlier run and ``resume`` is False.
 
     Examples
     --------
