@@ -85,6 +85,7 @@ def add_parser(subparsers):
 
 def run(args):
     from ..experiments import fit_final, load_config, select_row
+    from ..experiments._lock import FolderLock
     from ..persistence import save_model
 
     # A bad config raises ConfigError: cli.main reports it in one line, exit code 2.
@@ -98,16 +99,20 @@ def run(args):
     if os.path.isdir(args.out):  # what train writes must never replace its config
         for name in ("config.yaml", "report.txt", "model.safetensors", "model.joblib"):
             check_output_file(os.path.join(args.out, name), [args.config])
+        with FolderLock(args.out):  # a folder another run writes to is refused before the fit
+            pass
     # fit_final says what it trains on (images per class, held-out count) unless quiet.
     final = fit_final(config, row, args.test_size, random_state=args.random_state,
                       verbose=0 if args.quiet else 1, controlled=args.controlled)
     # Made only now: a fit that fails leaves no empty output folder behind.
     os.makedirs(args.out, exist_ok=True)
-    name = "model.safetensors" if args.format == "safe" else "model.joblib"
-    save_model(final.model, os.path.join(args.out, name), format=args.format,
-               metadata={"training": final.training, "config": final.config})
-    _write_config(args, final, name)
-    return _write_report(args, final)
+    # Held while writing: two runs into one folder would leave a mix of their files.
+    with FolderLock(args.out):
+        name = "model.safetensors" if args.format == "safe" else "model.joblib"
+        save_model(final.model, os.path.join(args.out, name), format=args.format,
+                   metadata={"training": final.training, "config": final.config})
+        _write_config(args, final, name)
+        return _write_report(args, final)
 
 
 def _write_config(args, final, model_name):

@@ -345,6 +345,7 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
             return super().partial_fit(X, y, classes=classes, **fit_params)
         if not self.__sklearn_is_fitted__():
             return self.fit(X, y, **fit_params)
+        self._check_params_for_partial_fit()
         X, y = self._validate_X(X, y, reset=False)
         y = np.asarray(y)
         unseen = np.setdiff1d(y, self.classes_)

@@ -4,7 +4,10 @@ Apart from the base class so that ``_base.py`` reads as the training loop; the c
 with other estimators are in :mod:`skin_estimators.utils._validation`.
 """
 
+import inspect
+
 import numpy as np
+import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -13,6 +16,7 @@ from sklearn.utils.validation import validate_data
 from ..utils._device import check_device_available
 from ..utils._validation import (
     check_channels_first_images,
+    check_finite_params,
     check_positive_int,
     check_positive_number,
     check_tta,
@@ -20,6 +24,26 @@ from ..utils._validation import (
 from ._augment import make_augmenter
 
 __all__ = ["InputChecks"]
+
+#: The parameters that skorch calls to build an object, and what each must be.
+_CALLABLE_PARAMS = {
+    "module": "a torch.nn.Module class or instance",
+    "criterion": "a torch loss class or instance, such as torch.nn.CrossEntropyLoss",
+    "optimizer": "a torch.optim optimizer class, such as torch.optim.SGD",
+}
+#: skorch's prefixes of the keyword arguments it hands on to the objects it builds.
+_ROUTED_PREFIXES = ("module", "criterion", "optimizer")
+
+
+def _optimizer_hint(value):
+    """`` (torch.optim.SGD?)`` when ``value`` is the name of a torch.optim class, else ''."""
+    if not isinstance(value, str):
+        return ""
+    for name, cls in vars(torch.optim).items():
+        if (name.lower() == value.lower() and inspect.isclass(cls)
+                and issubclass(cls, torch.optim.Optimizer)):
+            return f" (optimizer=torch.optim.{name}?)"
+    return ""
 
 
 class InputChecks:
@@ -121,7 +145,9 @@ class InputChecks:
     def _check_params(self):
         check_positive_int(self.max_epochs, "max_epochs")
         check_positive_int(self.batch_size, "batch_size", allow=(-1,))  # -1: the whole set
-        check_positive_number(self.lr, "lr")
+        name = type(self).__name__
+        check_positive_number(self.lr, "lr", owner=name)
+        self._check_routed_params()
         make_augmenter(self.augment)  # raises on unknown names
         check_tta(self.tta)
         if self.tta is not None and not self._image_input:
@@ -129,4 +155,36 @@ class InputChecks:
                 f"tta={self.tta!r} mirrors images; {type(self).__name__} takes 2-D tables. "
                 "Use tta=None."
             )
-        check_device_available(self.__dict__.get("device"), owner=type(self).__name__)
+        check_device_available(self.__dict__.get("device"), owner=name)
+
+    def _check_routed_params(self):
+        """The objects skorch builds, and the numbers it hands on to them unchecked.
+
+        A string where a class belongs fails deep in skorch with "'str' object is not
+        callable"; a NaN ``optimizer__momentum`` or ``module__drop_rate`` trains silently.
+        """
+        name = type(self).__name__
+        for key, what in _CALLABLE_PARAMS.items():
+            value = getattr(self, key)
+            if not callable(value):
+                hint = _optimizer_hint(value) if key == "optimizer" else ""
+                raise ValueError(f"{name}: {key} must be {what}, got {value!r}{hint}.")
+        prefixes = {*_ROUTED_PREFIXES, *self._modules, *self._criteria, *self._optimizers}
+        routed = {key: value for key, value in self.get_params(deep=False).items()
+                  if key.partition("__")[0] in prefixes and "__" in key}
+        check_finite_params(routed, owner=name)
+
+    def _check_params_for_partial_fit(self):
+        """:meth:`_check_params`, and the fitted optimizers' settings that training goes on with.
+
+        ``set_params(lr=...)`` or ``optimizer__momentum=...`` on a fitted estimator changes
+        its optimizers in place; ``fit`` builds new ones from the parameters, but
+        ``partial_fit`` trains with these.
+        """
+        self._check_params()
+        for prefix in self._optimizers:
+            optimizer = getattr(self, prefix + "_", None)
+            for group in getattr(optimizer, "param_groups", ()):
+                settings = {f"{prefix}__{key}": value for key, value in group.items()
+                            if key != "params"}
+                check_finite_params(settings, owner=type(self).__name__)

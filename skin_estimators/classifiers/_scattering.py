@@ -178,7 +178,7 @@ class ScatteringClassifier(SkinNetClassifier):
         for name in ("learnable", "cache_features"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        check_positive_number(self.lr_scattering, "lr_scattering")
+        check_positive_number(self.lr_scattering, "lr_scattering", owner=type(self).__name__)
         super()._check_params()
 
     def _module_kwargs(self):

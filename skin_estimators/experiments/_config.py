@@ -66,8 +66,8 @@ class ConfigError(ValueError):
 
 class _Section(BaseModel):
     # Unknown keys are errors (a typo must not silently fall back to a default); strict
-    # types: "5" is not an int, 1 is not a bool.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # types: "5" is not an int, 1 is not a bool; no NaN or infinity (YAML's .nan, .inf).
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class DataConfig(_Section):

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ..utils._validation import first_non_finite
 from ._config import ConfigError, ExperimentConfig
 from ._registry import resolve_model
 
@@ -275,13 +276,17 @@ _OBJECT_PARAMS = ("module", "criterion", "callbacks", "train_split", "iterator_t
 def _check_value(est, key, value):
     """What is wrong with ``key: value`` for estimator ``est`` (None if nothing we can see).
 
-    Catches at load time what would otherwise fail deep in ``fit`` with a bare TypeError:
-    a string for a number (``max_epochs: "two"``), a name for an object (``optimizer: SGD``
-    is turned into ``torch.optim.SGD``; ``criterion: foo`` cannot be), and a ``module__``
-    keyword the network does not take.
+    Catches at load time what would otherwise fail deep in ``fit`` with a bare TypeError, or
+    not fail at all: NaN or infinity anywhere in the value (``lr: .nan``), a string for a
+    number (``max_epochs: "two"``), a name for an object (``optimizer: SGD`` is turned into
+    ``torch.optim.SGD``; ``criterion: foo`` cannot be), and a ``module__`` keyword the
+    network does not take.
     """
     import inspect
 
+    bad = first_non_finite(value)
+    if bad is not None:  # torch takes a NaN lr or momentum and trains to NaN weights silently
+        return f"must be a finite number (got {bad!r})"
     if key == "optimizer" and isinstance(value, str):
         return None if optimizer_class(value) else (
             f"{value!r} is not an optimizer in torch.optim (e.g. SGD, Adam, AdamW)")

@@ -20,6 +20,7 @@ from ._config import CONTROLLED, PROTOCOL_SETS, ExperimentConfig
 from ._data import CONTROLLED_NOTE, GROUP_NOTE, load_experiment_data, make_splits
 from ._fold import FoldTask, library_versions, run_fold
 from ._loading import load_config
+from ._lock import FolderLock
 from ._progress import EpochTicker, make_bar
 from ._results import summarize, write_csv, write_markdown
 from ._store import FoldStore
@@ -105,8 +106,9 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     tracking : bool, default=True
         Log to MLflow: one parent run per (row, protocol), a nested run per fold.
     tracking_uri : str or None, default=None
-        MLflow tracking URI (``http://host:5000`` for a server). ``None``:
-        ``sqlite:///<out_dir>/mlflow.db`` with artifacts in ``<out_dir>/mlartifacts``.
+        MLflow tracking URI (``http://host:5000`` for a server, asked once with a short
+        timeout before any work). ``None``: ``sqlite:///<out_dir>/mlflow.db`` with artifacts
+        in ``<out_dir>/mlartifacts``.
     backend : {"serial", "dask"}, default="serial"
         ``"dask"`` runs the folds on the Dask cluster at ``scheduler`` through joblib's Dask
         backend; results, storage and MLflow logging stay in this process.
@@ -118,6 +120,15 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     Returns
     -------
     ExperimentResult
+
+    Raises
+    ------
+    ConnectionError
+        If the tracking server at an ``http(s)://`` ``tracking_uri`` cannot be reached.
+    OSError
+        If another process runs in ``out_dir`` (it holds the lock file
+        ``.skin-estimators.lock`` there, for the whole run), or ``out_dir`` holds folds of
+        an earlier run and ``resume`` is False.
 
     Examples
     --------
@@ -141,7 +152,22 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     """
     start = time.perf_counter()
     config = _checked(config, cv, backend, scheduler)
+    if tracking and tracking_uri is not None:  # before anything is written or decoded
+        from ._tracking import check_tracking_uri
+
+        check_tracking_uri(tracking_uri)
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # One run per folder: a second would redo every fold and race on the MLflow store.
+    with FolderLock(out_dir, what="run"):
+        return _run_locked(config, out_dir, start, resume=resume, tracking=tracking,
+                           tracking_uri=tracking_uri, backend=backend, scheduler=scheduler,
+                           progress=progress)
+
+
+def _run_locked(config, out_dir, start, *, resume, tracking, tracking_uri, backend, scheduler,
+                progress):
+    """The body of :func:`run_experiment`, run while this process holds ``out_dir``."""
     store = _open_store(out_dir, resume)
     _write_config_snapshot(config, out_dir / "config.yaml")
 

@@ -14,14 +14,17 @@ started from. ``mlflow ui --backend-store-uri sqlite:///<out_dir>/mlflow.db`` sh
 
 import json
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from ._plots import confusion_matrix_png, loss_curve_png
 
-__all__ = ["Tracker", "default_tracking_uri"]
+__all__ = ["TRACKING_CHECK_TIMEOUT_S", "Tracker", "check_tracking_uri", "default_tracking_uri"]
 
 # MLflow's limit on a parameter value (characters).
 _MAX_PARAM = 6000
@@ -30,6 +33,55 @@ _MAX_PARAM = 6000
 def default_tracking_uri(out_dir):
     """``sqlite:///<out_dir>/mlflow.db`` (absolute)."""
     return f"sqlite:///{(Path(out_dir) / 'mlflow.db').resolve()}"
+
+
+#: Seconds :func:`check_tracking_uri` waits for a tracking server's answer.
+TRACKING_CHECK_TIMEOUT_S = 5.0
+
+
+def _probe(url, timeout, outcome):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            pass
+    except urllib.error.HTTPError as exc:
+        # A server answered (401, 404, ...): MLflow reports the rest. A proxy's 5xx says the
+        # server behind it is down, which MLflow would retry for minutes.
+        if exc.code >= 500:
+            outcome.append(f"HTTP {exc.code} {exc.reason}")
+    except (OSError, ValueError) as exc:  # URLError, refused, reset, timed out, bad URL
+        reason = getattr(exc, "reason", None) or exc
+        outcome.append(" ".join(str(reason).split()) or type(exc).__name__)
+
+
+def check_tracking_uri(uri, timeout=TRACKING_CHECK_TIMEOUT_S):
+    """Refuse an ``http(s)://`` tracking URI whose server does not answer within ``timeout`` s.
+
+    MLflow's client retries an unreachable server with growing pauses for minutes before it
+    fails with a chain of tracebacks; this asks the server's ``/health`` page once, before
+    any work starts. Any HTTP answer but a 5xx counts as reachable. Other URIs (``sqlite:``,
+    a folder, ``databricks``) are not checked. The wait is bounded by ``timeout`` also where
+    the host name does not resolve (the request runs in a daemon thread).
+
+    Raises
+    ------
+    ConnectionError
+        One line naming the URI, what went wrong and how to run without tracking.
+    """
+    uri = str(uri)
+    if not uri.lower().startswith(("http://", "https://")):
+        return
+    outcome = []
+    probe = threading.Thread(target=_probe, args=(uri.rstrip("/") + "/health", timeout, outcome),
+                             daemon=True)
+    probe.start()
+    probe.join(timeout + 1)
+    if probe.is_alive():
+        outcome.append(f"no answer within {timeout:g} s")
+    if outcome:
+        raise ConnectionError(
+            f"MLflow tracking server {uri} cannot be reached ({outcome[0]}): start it or fix "
+            "the tracking URI (--tracking-uri), or run without tracking (--no-tracking, "
+            "tracking=False)")
 
 
 def _params(mapping):
@@ -67,16 +119,25 @@ class Tracker:
                 f"MLflow tracking needs mlflow ({exc}): pip install 'skin-estimators[tracking]', "
                 "or run without tracking (tracking=False, --no-tracking).") from exc
 
+        from mlflow.exceptions import MlflowException
+
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        experiment = self.client.get_experiment_by_name(experiment_name)
-        if experiment is None:
-            self.experiment_id = self.client.create_experiment(
-                experiment_name, artifact_location=artifact_location)
-        else:
-            if experiment.lifecycle_stage == "deleted":
-                self.client.restore_experiment(experiment.experiment_id)
-            self.experiment_id = experiment.experiment_id
+        try:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            experiment = self.client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                self.experiment_id = self.client.create_experiment(
+                    experiment_name, artifact_location=artifact_location)
+            else:
+                if experiment.lifecycle_stage == "deleted":
+                    self.client.restore_experiment(experiment.experiment_id)
+                self.experiment_id = experiment.experiment_id
+        except MlflowException as exc:  # a server that answers, but not as MLflow does
+            detail = " ".join(str(exc).split())
+            raise ConnectionError(
+                f"MLflow tracking at {tracking_uri} failed ({detail[:300]}): fix the tracking "
+                "URI (--tracking-uri), or run without tracking (--no-tracking, tracking=False)"
+            ) from None
 
     def _run(self, name, tags, parent=None):
         tags = dict(tags)

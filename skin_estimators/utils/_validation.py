@@ -4,6 +4,7 @@ Each raises a one-line error that names the estimator or parameter and says what
 that every caller reports the same problem in the same words.
 """
 
+import math
 import numbers
 import platform
 import sys
@@ -13,9 +14,11 @@ import numpy as np
 __all__ = [
     "TTA_MODES",
     "check_channels_first_images",
+    "check_finite_params",
     "check_positive_int",
     "check_positive_number",
     "check_tta",
+    "first_non_finite",
     "loaded_versions",
     "mirror_images",
     "versions",
@@ -42,15 +45,66 @@ def check_positive_int(value, name, allow=()):
     return value
 
 
-def check_positive_number(value, name):
-    """``value`` if it is a real number > 0 (not a bool).
+def _shown(value):
+    """``repr`` of a value for a message; numpy scalars shown as the plain number."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def check_positive_number(value, name, owner=None):
+    """``value`` if it is a finite real number > 0 (not a bool); ``owner`` starts the message.
+
+    NaN and infinity are refused: a NaN learning rate trains to NaN weights without an
+    error, and ``nan <= 0`` is False, so a plain comparison lets it through.
 
     >>> check_positive_number(0.1, "lr")
     0.1
+    >>> check_positive_number(float("nan"), "lr", owner="VanillaCNNClassifier")
+    Traceback (most recent call last):
+    ...
+    ValueError: VanillaCNNClassifier: lr must be a finite positive number, got nan.
     """
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
+    if not _is_real(value) or not math.isfinite(value) or value <= 0:
+        prefix = f"{owner}: " if owner else ""
+        raise ValueError(f"{prefix}{name} must be a finite positive number, got {_shown(value)}.")
     return value
+
+
+def first_non_finite(value):
+    """The first NaN or infinite real number in ``value`` (or in its list or tuple), or None."""
+    if _is_real(value):
+        return None if math.isfinite(value) else value
+    if isinstance(value, list | tuple):
+        for item in value:
+            bad = first_non_finite(item)
+            if bad is not None:
+                return bad
+    return None
+
+
+def check_finite_params(params, owner=None):
+    """Refuse a NaN or infinite number among ``params`` (a dict), also inside lists or tuples.
+
+    For the keyword arguments an estimator hands on unchecked, such as skorch's routed
+    ``optimizer__momentum`` or ``module__drop_rate``: torch takes ``nan`` there silently.
+
+    >>> check_finite_params({"optimizer__momentum": 0.9, "optimizer__betas": (0.9, 0.99)})
+    >>> check_finite_params({"optimizer__momentum": float("inf")}, owner="SkinNetClassifier")
+    Traceback (most recent call last):
+    ...
+    ValueError: SkinNetClassifier: optimizer__momentum must be a finite number, got inf.
+    """
+    for name, value in params.items():
+        bad = first_non_finite(value)
+        if bad is not None:
+            prefix = f"{owner}: " if owner else ""
+            shown = _shown(value) if _is_real(value) else f"{_shown(bad)} in {value!r}"
+            raise ValueError(f"{prefix}{name} must be a finite number, got {shown}.")
 
 
 def check_tta(tta):
