@@ -21,8 +21,8 @@ The two counts have a fixed product, so the smaller one is ``O(M N)`` per filter
 sigma and slant: a bank forward + backward at 416 x 416 takes well under a second whether the
 wavelets are kymatio's or degenerate (``benchmarks/morlet_bank_speed.py``). A custom autograd
 Function recomputes each band in the backward pass instead of keeping every intermediate;
-the exponent is evaluated in float64 (in float32 the slant gradients at slant 0.01 were off by
-3e-4 relative in issue 14's prototype).
+the exponent is evaluated in float64 (in float32 the slant gradients at slant 0.01 are off by
+about 3e-4 relative).
 
 **Exact periodisation.** Both constructions sum the wavelet over *all* its periodic copies;
 kymatio sums only the 5 x 5 copies on ``[-2M, 3M) x [-2N, 3N)``. The two differ only for
@@ -249,8 +249,8 @@ def _fourier_loss(filt, values, grad_flat):
 class _MorletFourier(torch.autograd.Function):
     """The bank's Fourier filters, each built on its own band in its cheaper domain.
 
-    Forward evaluates the bands without autograd (the exponent in float64: issue 14 measured
-    3e-4 relative error in the slant gradients at slant 0.01 in float32) and folds them onto the
+    Forward evaluates the bands without autograd (the exponent in float64: in float32 the slant
+    gradients at slant 0.01 are off by about 3e-4 relative) and folds them onto the
     grid, with one batched FFT for the filters built in space. Backward recomputes each
     band with autograd, one filter at a time, against the output gradient gathered at the
     band's points (for spatial filters: the FFT of the gradient), so memory stays that of
