@@ -18,6 +18,7 @@ from .classifiers import (
 from .datasets import fetch_skin3, get_data_home, load_image_folder
 from .networks import download_weights
 from .persistence import ModelFileError, load_model, save_model
+from .uncertainty import TrustedClassifier
 from .preprocessing import (
     ChannelNormalizer,
     ImageLoader,
@@ -43,6 +44,7 @@ __all__ = [
     "ScatteringClassifier",
     "ScatteringTransformer",
     "SkinNetClassifier",
+    "TrustedClassifier",
     "VanillaCNNClassifier",
     "__version__",
     "clear_feature_cache",

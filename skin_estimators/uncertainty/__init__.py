@@ -1,0 +1,6 @@
+"""How sure a model is: calibrated probabilities, conformal prediction sets with a coverage
+guarantee, and an out-of-scope score, fitted on out-of-fold predictions of a grouped CV."""
+
+from ._trusted import FLAGS, TrustedClassifier
+
+__all__ = ["FLAGS", "TrustedClassifier"]

@@ -1,0 +1,274 @@
+"""TrustedClassifier: calibrated probabilities, conformal prediction sets and an out-of-scope
+score around any classifier or pipeline, fitted on out-of-fold predictions of a grouped CV."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
+from sklearn.utils.validation import check_is_fitted
+
+from ._calibration import apply_calibration, fit_calibration
+from ._conformal import conformal_quantiles, prediction_sets
+from ._out_of_scope import fit_mahalanobis, mahalanobis_score, max_proba_score
+
+__all__ = ["FLAGS", "TrustedClassifier"]
+
+#: The flags :meth:`TrustedClassifier.predict_flag` gives, in order of trust.
+FLAGS = ("confident", "uncertain", "out_of_scope")
+_CALIBRATIONS = ("temperature", "sigmoid", None)
+_OUT_OF_SCOPE = ("mahalanobis", "max_proba", None)
+_PREVALENCES = ("training", "balanced")
+
+
+def _take(X, index):
+    if hasattr(X, "iloc"):
+        return X.iloc[index]
+    if isinstance(X, (list, tuple)):
+        return [X[i] for i in index]
+    return X[index] if hasattr(X, "shape") else np.asarray(X)[index]
+
+
+def _fraction(value, name):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value < 1
+    if not ok:  # NaN fails 0 < value < 1 as well
+        raise ValueError(f"TrustedClassifier: {name} must be a number in (0, 1), got "
+                         f"{value!r}.")
+    return float(value)
+
+
+def _choice(value, name, options):
+    if not any(value is o or (isinstance(value, str) and value == o) for o in options):
+        raise ValueError(f"TrustedClassifier: {name} must be one of {list(options)}, got "
+                         f"{value!r}.")
+    return value
+
+
+class TrustedClassifier(ClassifierMixin, BaseEstimator):
+    """A classifier that says how sure it is: calibrated probabilities, conformal sets, flags.
+
+    ``fit`` cross-validates ``estimator`` (grouped when ``groups`` are given, so that photos
+    of one group never calibrate each other), fits on the out-of-fold predictions (a) a
+    calibration map, (b) the split-conformal quantiles of the calibrated probabilities (per
+    class with ``mondrian=True``) and (c) the threshold of an out-of-scope score at the
+    in-scope false-alarm rate, and finally refits ``estimator`` on all the data. The
+    guarantees hold for new data exchangeable with the training data: a set then holds the
+    true class with probability at least ``confidence_level`` (for every class with
+    ``mondrian=True``), up to the difference between the fold models and the final one.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Any classifier with ``predict_proba``; for the Mahalanobis score a pipeline, whose
+        steps but the last give the features (or a classifier on 2-D features).
+    confidence_level : float, default=0.9
+        The coverage level of the prediction sets, in (0, 1).
+    mondrian : bool, default=True
+        Class-conditional sets: the level holds for each true class, not only on average.
+    calibration : {"temperature", "sigmoid", None}, default="temperature"
+        Temperature scaling of the log-probabilities, one-vs-rest sigmoids (Platt), or none.
+    out_of_scope : {"mahalanobis", "max_proba", None}, default="mahalanobis"
+        The out-of-scope score: squared Mahalanobis distance of the features to the nearest
+        class mean, one minus the largest calibrated probability (the baseline), or none.
+    false_alarm_rate : float, default=0.05
+        The share of in-scope (out-of-fold) training images above the out-of-scope threshold.
+    cv : int or cross-validation splitter, default=5
+        Folds of the out-of-fold predictions: ``StratifiedGroupKFold`` with groups,
+        ``StratifiedKFold`` without (shuffled with ``random_state``), or a splitter.
+    prevalence : {"training", "balanced"}, default="training"
+        What a calibrated probability refers to: the class frequencies of the training data,
+        or balanced classes (calibration weighted to equal class totals, as a class-weighted
+        loss trains for).
+    random_state : int or None, default=0
+        Seed of the shuffled folds.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        ``estimator`` refitted on all the data.
+    classes_ : ndarray
+    calibration_params_ : ndarray
+        The calibration map's numbers (see ``_calibration.fit_calibration``).
+    quantiles_ : ndarray of shape (n_classes,)
+        The conformal threshold on ``1 - p`` per class.
+    oos_threshold_ : float or None
+        Scores above it are out of scope.
+    oos_means_, oos_basis_, oos_variances_, oos_floor_ : arrays, float or None
+        The Mahalanobis model (class means, shared Ledoit-Wolf covariance in low-rank form).
+    n_calibration_ : int
+        Out-of-fold predictions the calibration, the quantiles and the threshold came from.
+    class_counts_ : ndarray of shape (n_classes,)
+    cv_description_ : str
+        How the out-of-fold predictions were made (``"StratifiedGroupKFold(n_splits=5)"``).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skin_estimators import TrustedClassifier
+    >>> X, y = make_classification(200, n_informative=4, n_classes=3, random_state=0)
+    >>> clf = TrustedClassifier(LogisticRegression()).fit(X, y)
+    >>> clf.predict_set(X[:2]).shape, clf.predict_flag(X[:2]).dtype.kind
+    ((2, 3), 'U')
+    """
+
+    def __init__(self, estimator, confidence_level=0.9, mondrian=True,
+                 calibration="temperature", out_of_scope="mahalanobis", false_alarm_rate=0.05,
+                 cv=5, prevalence="training", random_state=0):
+        self.estimator = estimator
+        self.confidence_level = confidence_level
+        self.mondrian = mondrian
+        self.calibration = calibration
+        self.out_of_scope = out_of_scope
+        self.false_alarm_rate = false_alarm_rate
+        self.cv = cv
+        self.prevalence = prevalence
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def _validate(self):
+        if not is_classifier(self.estimator) or not hasattr(self.estimator, "predict_proba"):
+            raise ValueError(f"TrustedClassifier: estimator must be a classifier with "
+                             f"predict_proba, got {type(self.estimator).__name__}.")
+        _fraction(self.confidence_level, "confidence_level")
+        _fraction(self.false_alarm_rate, "false_alarm_rate")
+        if not isinstance(self.mondrian, (bool, np.bool_)):
+            raise ValueError(f"TrustedClassifier: mondrian must be True or False, got "
+                             f"{self.mondrian!r}.")
+        _choice(self.calibration, "calibration", _CALIBRATIONS)
+        _choice(self.out_of_scope, "out_of_scope", _OUT_OF_SCOPE)
+        _choice(self.prevalence, "prevalence", _PREVALENCES)
+        cv = self.cv
+        if isinstance(cv, bool) or not (
+                (isinstance(cv, numbers.Integral) and cv >= 2) or hasattr(cv, "split")):
+            raise ValueError(f"TrustedClassifier: cv must be an integer >= 2 or a "
+                             f"cross-validation splitter, got {cv!r}.")
+
+    def _splitter(self, groups):
+        from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+        if hasattr(self.cv, "split"):
+            return self.cv
+        kind = StratifiedGroupKFold if groups is not None else StratifiedKFold
+        return kind(n_splits=int(self.cv), shuffle=True, random_state=self.random_state)
+
+    def features(self, estimator, X):
+        """The features the Mahalanobis score uses: a pipeline's output before its last step."""
+        if hasattr(estimator, "steps"):
+            return np.asarray(estimator[:-1].transform(X), dtype=float)
+        X = np.asarray(X, dtype=float)
+        return X.reshape(len(X), -1)
+
+    def fit(self, X, y, groups=None):
+        """Out-of-fold calibration, conformal quantiles and out-of-scope threshold; refit.
+
+        Parameters
+        ----------
+        X : array-like or list
+            What ``estimator`` takes.
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels (one atlas page, one patient): a group is never split between the
+            fitting and the calibration part of a fold.
+        """
+        self._validate()
+        y = np.asarray(y)
+        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        n_classes = len(self.classes_)
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != len(y):
+                raise ValueError(f"TrustedClassifier: groups has {len(groups)} entries for "
+                                 f"{len(y)} samples; give one group per sample.")
+        splitter = self._splitter(groups)
+        proba = np.zeros((len(y), n_classes))
+        oos = np.zeros(len(y))
+        for train, test in splitter.split(np.zeros((len(y), 1)), y, groups):
+            model = clone(self.estimator).fit(_take(X, train), y[train])
+            cols = np.searchsorted(self.classes_, model.classes_)
+            proba[np.ix_(test, cols)] = model.predict_proba(_take(X, test))
+            if self.out_of_scope == "mahalanobis":
+                fold = fit_mahalanobis(self.features(model, _take(X, train)), y_enc[train],
+                                       n_classes)
+                oos[test] = mahalanobis_score(self.features(model, _take(X, test)), *fold)
+        weight = None
+        if self.prevalence == "balanced":
+            counts = np.bincount(y_enc, minlength=n_classes)
+            weight = len(y) / (n_classes * counts[y_enc])
+        self.calibration_params_ = fit_calibration(proba, y_enc, self.calibration, weight)
+        calibrated = apply_calibration(proba, self.calibration, self.calibration_params_)
+        self.quantiles_ = conformal_quantiles(calibrated, y_enc, self.confidence_level,
+                                              bool(self.mondrian))
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.oos_means_ = self.oos_basis_ = self.oos_variances_ = None
+        self.oos_floor_ = self.oos_threshold_ = None
+        if self.out_of_scope == "max_proba":
+            oos = max_proba_score(calibrated)
+        if self.out_of_scope is not None:
+            self.oos_threshold_ = float(np.quantile(oos, 1 - self.false_alarm_rate,
+                                                    method="higher"))
+        if self.out_of_scope == "mahalanobis":
+            (self.oos_means_, self.oos_basis_, self.oos_variances_,
+             self.oos_floor_) = fit_mahalanobis(self.features(self.estimator_, X), y_enc,
+                                                n_classes)
+        self.n_calibration_ = int(len(y))
+        self.class_counts_ = np.bincount(y_enc, minlength=n_classes)
+        self.cv_description_ = repr(splitter)
+        if hasattr(self.estimator_, "n_features_in_"):
+            self.n_features_in_ = self.estimator_.n_features_in_
+        return self
+
+    # ------------------------------------------------------------------ predicting
+    def predict(self, X):
+        """The top class of the refitted estimator (calibration does not change it)."""
+        check_is_fitted(self, "quantiles_")
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X):
+        """Calibrated probabilities, columns in ``classes_`` order."""
+        check_is_fitted(self, "quantiles_")
+        return self._calibrated(self.estimator_.predict_proba(X))
+
+    def _calibrated(self, raw):
+        return apply_calibration(raw, self.calibration, self.calibration_params_)
+
+    def predict_set(self, X):
+        """Boolean ``(n_samples, n_classes)``: the classes in each sample's prediction set."""
+        return prediction_sets(self.predict_proba(X), self.quantiles_)
+
+    def out_of_scope_score(self, X, proba=None):
+        """The out-of-scope score, higher for samples less like the training classes.
+
+        NaN for every sample when ``out_of_scope`` is None. ``proba``: the calibrated
+        probabilities of ``X`` when already computed (the max-probability score needs them).
+        """
+        check_is_fitted(self, "quantiles_")
+        if self.out_of_scope == "mahalanobis":
+            return mahalanobis_score(self.features(self.estimator_, X), self.oos_means_,
+                                     self.oos_basis_, self.oos_variances_, self.oos_floor_)
+        if proba is None:
+            proba = self.predict_proba(X)
+        if self.out_of_scope == "max_proba":
+            return max_proba_score(proba)
+        return np.full(len(proba), np.nan)
+
+    def predict_flag(self, X):
+        """``'confident'`` (one class in the set, in scope), ``'uncertain'`` (none or several)
+        or ``'out_of_scope'`` (score above the threshold) per sample."""
+        return self.predict_all(X)["flag"]
+
+    def predict_all(self, X):
+        """Everything at once (the model runs once): a dict of ``proba`` (calibrated),
+        ``pred`` (top class), ``sets``, ``out_of_scope_score`` and ``flag``."""
+        check_is_fitted(self, "quantiles_")
+        raw = self.estimator_.predict_proba(X)
+        proba = self._calibrated(raw)
+        sets = prediction_sets(proba, self.quantiles_)
+        if self.out_of_scope == "mahalanobis":
+            score = self.out_of_scope_score(X)
+        else:
+            score = self.out_of_scope_score(None, proba=proba)
+        flag = np.where(sets.sum(axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
+        if self.oos_threshold_ is not None:
+            flag[score > self.oos_threshold_] = FLAGS[2]
+        return {"proba": proba, "pred": self.classes_[raw.argmax(axis=1)], "sets": sets,
+                "out_of_scope_score": score, "flag": flag}
