@@ -7,6 +7,8 @@ inverse temperature, or each sigmoid's ``a`` and ``b``) is kept as plain numbers
 safe model file can hold it, and applied with the same formulas as scikit-learn's.
 """
 
+import warnings
+
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -47,7 +49,10 @@ def fit_calibration(proba, y_enc, method, sample_weight=None):
 
     frozen = FrozenEstimator(_GivenProbabilities().fit(proba, y_enc))
     calibrated = CalibratedClassifierCV(frozen, method=method)
-    calibrated.fit(proba, y_enc, sample_weight=sample_weight)
+    with warnings.catch_warnings():
+        # The weights are meant for the calibration alone: the stand-in is already "fitted".
+        warnings.filterwarnings("ignore", message=".*does not appear to accept sample_weight")
+        calibrated.fit(proba, y_enc, sample_weight=sample_weight)
     calibrators = calibrated.calibrated_classifiers_[0].calibrators
     if method == "temperature":
         return np.array([float(calibrators[0].beta_)])
