@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from ._codec import InconsistentModelError, check_device_name
+from ._consistency_trust import check_trusted
 from ._fitted import check_fitted_names
 
 __all__ = ["InconsistentModelError", "check_built", "check_classes", "check_finite",
@@ -79,11 +80,19 @@ def check_spec(spec, name, cls, where):
         for key in ("classes", "modules", "history"):
             if key in spec:
                 raise _Error(f"{where} is a {short}, which has no {key} of a network")
+    if "estimator" in spec and "estimator" not in _init_params(cls):
+        raise _Error(f"{where} is a {short}, which wraps no estimator")
     frozen = spec.get("frozen_modules")
     if frozen is not None and not (isinstance(frozen, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in frozen.items())):
         raise _Error(f"{where}.frozen_modules is not a mapping of network names")
     check_fitted_names(name, fitted, where)
+
+
+def _init_params(cls):
+    import inspect
+
+    return inspect.signature(cls.__init__).parameters
 
 
 # ------------------------------------------------------------------ parameters
@@ -283,6 +292,7 @@ _CHECKS = {
     "skin_estimators.PretrainedFeatures": _check_n_features_in(3),
     "sklearn.preprocessing.StandardScaler": _check_standard_scaler,
     "sklearn.linear_model.LogisticRegression": _check_logistic_regression,
+    "skin_estimators.TrustedClassifier": check_trusted,
 }
 
 

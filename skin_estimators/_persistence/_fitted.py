@@ -37,6 +37,11 @@ FITTED = {
     "sklearn.linear_model.LogisticRegression": (
         "n_features_in_", "feature_names_in_", "classes_", "n_iter_", "coef_", "intercept_"),
     "sklearn.pipeline.Pipeline": (),
+    # Its wrapped estimator (estimator_) is stored as a nested description of its own.
+    "skin_estimators.TrustedClassifier": (
+        "classes_", "n_features_in_", "calibration_params_", "quantiles_", "oos_threshold_",
+        "oos_means_", "oos_basis_", "oos_variances_", "oos_floor_", "n_calibration_",
+        "class_counts_", "cv_description_"),
 }
 
 #: Allow-listed class name -> the fitted attributes a file must set (the estimator cannot
@@ -52,6 +57,8 @@ REQUIRED = {
     "sklearn.preprocessing.StandardScaler": ("n_features_in_", "mean_", "scale_"),
     "sklearn.linear_model.LogisticRegression": ("n_features_in_", "classes_", "coef_",
                                                 "intercept_"),
+    "skin_estimators.TrustedClassifier": ("classes_", "calibration_params_", "quantiles_",
+                                          "oos_threshold_"),
 }
 
 

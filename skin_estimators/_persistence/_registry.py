@@ -30,6 +30,7 @@ ESTIMATOR_NAMES = (
     "ImageLoader",
     "ChannelNormalizer",
     "PretrainedFeatures",
+    "TrustedClassifier",
 )
 
 #: scikit-learn estimators a safe file may hold (the recommended model's scaler and linear

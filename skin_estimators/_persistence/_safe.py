@@ -84,7 +84,16 @@ def describe(est, tensors, where="model", prefix=""):
                                                   f"{prefix}{i}.")])
         return {"class": name, "params": _encode_all(params, where), "steps": steps}
 
-    spec = {"class": name, "params": _encode_all(est.get_params(deep=False), where)}
+    params = est.get_params(deep=False)
+    skip = set()
+    wrapped = params.get("estimator")
+    if hasattr(wrapped, "get_params"):  # a meta-estimator: the fitted inner one, described
+        del params["estimator"]
+        inner = getattr(est, "estimator_", wrapped)
+        skip.add("estimator_")
+    spec = {"class": name, "params": _encode_all(params, where)}
+    if hasattr(wrapped, "get_params"):
+        spec["estimator"] = describe(inner, tensors, f"{where}.estimator_", f"{prefix}estimator.")
     fitted = {}
     if _is_net(est) and est.__sklearn_is_fitted__():
         spec["classes"] = encode(est.classes_, f"{where}.classes_")
@@ -100,8 +109,8 @@ def describe(est, tensors, where="model", prefix=""):
             spec["history"] = encode(list(est.history_), f"{where}.history_")
         except UnrepresentableError:
             pass  # the training log is a convenience, not needed to predict
-    skip = set(_SKORCH_RUNTIME) if _is_net(est) else set()
     if _is_net(est):
+        skip |= set(_SKORCH_RUNTIME)
         skip |= {n + "_" for n in est._modules + est._criteria + est._optimizers}
     else:
         # A frozen network fitted into a transformer (PretrainedFeatures.backbone_): its
@@ -169,7 +178,15 @@ def _build(spec, tensors, where, _depth):
         pipeline = cls(steps=steps, **params)
         _consistency.check_pipeline(pipeline, where)
         return pipeline
+    inner = None
+    if "estimator" in spec:  # a meta-estimator: its wrapped (fitted) estimator comes first
+        from sklearn.base import clone
+
+        inner = build(spec["estimator"], tensors, f"{where}.estimator_", _depth + 1)
+        params["estimator"] = clone(inner)
     est = cls(**params)
+    if inner is not None and spec.get("fitted"):
+        est.estimator_ = inner
     for attr, value in spec.get("fitted", {}).items():
         value = decode(value, f"{where}.{attr}")
         _consistency.check_finite(value, f"{where}.{attr}")
