@@ -186,11 +186,13 @@ def test_train_best_config_then_predict(skin3_root, new_images, tmp_path):
     out = tmp_path / "best"
     assert main(["train", "--config", str(BEST), "--test-size", "0", "--out", str(out), "-q",
                  "--set", "image_size=32", "--set", "data.images_per_class=4",
-                 "--set", "models.0.params.pretrainedfeatures__pretrained=false"]) == 0
+                 "--set", "models.0.params.pretrainedfeatures__pretrained=false",
+                 "--set", "trust.cv=2"]) == 0
     model = load_model(out / "model.safetensors")
-    assert [name for name, _ in model[-1].steps] == [
+    inner = model[-1].estimator_  # best.yaml's trust: section wraps the recommended model
+    assert [name for name, _ in inner.steps] == [
         "pretrainedfeatures", "standardscaler", "logisticregression"]
-    assert model[-1][0].stages == (2, 3, 4, 5, 6) and model[-1][0].mirror
+    assert inner[0].stages == (2, 3, 4, 5, 6) and inner[0].mirror
     assert model[0].size == 32 and model[1].mean == "efficientnet_lite"
     files = [str(new_images / "a.jpg"), str(new_images / "sub" / "c.jpg")]
     assert main(["predict", str(out / "model.safetensors"), *files,
@@ -239,7 +241,7 @@ def test_predict_has_a_row_for_every_input(trained, new_images, tmp_path, capsys
     model = load_model(trained / "model.safetensors")
     classes = model[-1].classes_.tolist()
     assert list(rows[0]) == ["image_path", "pred_class", *[f"proba_{c}" for c in classes],
-                             "error"]
+                             "prediction_set", "out_of_scope_score", "flag", "error"]
     for name in ("a.jpg", "b with space.jpg", "c.jpg"):
         row = by_name[name]
         assert row["error"] == "" and row["pred_class"] in classes

@@ -68,6 +68,17 @@ def model_info(model, meta):
     for step in steps:
         if hasattr(step, "mean_") and hasattr(step, "std_"):
             info["normalization"] = {"mean": _value(step.mean_), "std": _value(step.std_)}
+    if hasattr(clf, "quantiles_") and hasattr(clf, "cv_description_"):  # TrustedClassifier
+        info["trust"] = {
+            "confidence_level": clf.confidence_level,
+            "prediction_sets": "per class (Mondrian)" if clf.mondrian else "marginal",
+            "quantiles": _value(clf.quantiles_), "calibration": clf.calibration,
+            "prevalence": clf.prevalence, "out_of_scope": clf.out_of_scope,
+            "out_of_scope_threshold": clf.oos_threshold_,
+            "false_alarm_rate": clf.false_alarm_rate,
+            "fitted_on": (f"out-of-fold predictions of {clf.n_calibration_} images "
+                          f"({clf.cv_description_})"),
+        }
     info["saved_with"] = meta.get("versions") or "unknown"
     info["running_with"] = _safe.versions()
     training = (meta.get("metadata") or {}).get("training") or {}
@@ -97,6 +108,16 @@ def run(args):
         fmt = lambda xs: "[" + ", ".join(f"{x:.4f}" for x in xs) + "]"  # noqa: E731
         norm = info["normalization"]
         print(f"normalization:        mean {fmt(norm['mean'])}, std {fmt(norm['std'])}")
+    if "trust" in info:
+        t = info["trust"]
+        threshold = t["out_of_scope_threshold"]
+        print(f"prediction sets:      confidence level {t['confidence_level']}, "
+              f"{t['prediction_sets']}; calibration {t['calibration']} "
+              f"(prevalence: {t['prevalence']})")
+        print(f"out of scope:         {t['out_of_scope']}"
+              + ("" if threshold is None else f", threshold {threshold:.6g} "
+                 f"({t['false_alarm_rate']:.0%} in-scope false alarms)"))
+        print(f"  fitted on {t['fitted_on']}")
     print(f"training data hash:   {info['training_data_sha256']}")
     for key, value in info.get("training", {}).items():
         print(f"  {key}: {value}")

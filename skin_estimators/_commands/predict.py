@@ -64,6 +64,7 @@ def run(args):
     import numpy as np
 
     from ..inference import predict_files
+    from ..uncertainty._files import trust_columns
 
     files = collect_files(args.paths)
     check_output_file(args.out, [args.model, *files])
@@ -78,14 +79,18 @@ def run(args):
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     classes = model[-1].classes_
+    # A model without the trust parts (calibration, sets, out-of-scope) leaves them empty.
+    trust = trust_columns(model, files, proba, errors, batch_size=args.batch_size)
+    trust = list(zip(*trust, strict=True)) if trust else [("", "", "")] * len(files)
     with open_csv(args.out) as f:
         writer = csv.writer(f)
-        writer.writerow(["image_path", "pred_class", *[f"proba_{c}" for c in classes], "error"])
-        for path, p, err in zip(files, proba, errors, strict=True):
+        writer.writerow(["image_path", "pred_class", *[f"proba_{c}" for c in classes],
+                         "prediction_set", "out_of_scope_score", "flag", "error"])
+        for path, p, err, extra in zip(files, proba, errors, trust, strict=True):
             if err is None:
-                row = [path, classes[int(np.argmax(p))], *[f"{v:.6f}" for v in p], ""]
+                row = [path, classes[int(np.argmax(p))], *[f"{v:.6f}" for v in p], *extra, ""]
             else:
-                row = [path, "", *[""] * len(classes), err]
+                row = [path, "", *[""] * len(classes), "", "", "", err]
             writer.writerow(row)
     n_bad = sum(e is not None for e in errors)
     say(f"Predicted {len(files) - n_bad} of {len(files)} files into {args.out}"

@@ -122,6 +122,23 @@ class CVConfig(_Section):
         return list(PROTOCOL_SETS[self.protocol])
 
 
+class TrustConfig(_Section):
+    """``trust:``: how sure the trained model is (a :class:`~skin_estimators.TrustedClassifier`).
+
+    ``train`` then wraps the row's estimator, fits calibration, conformal sets and the
+    out-of-scope threshold on out-of-fold predictions of a grouped CV (the data's groups),
+    and stores them in the model file.
+    """
+
+    confidence_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.9
+    mondrian: bool = True
+    calibration: Literal["temperature", "sigmoid"] | None = "temperature"
+    out_of_scope: Literal["mahalanobis", "max_proba"] | None = "mahalanobis"
+    false_alarm_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.05
+    cv: Annotated[int, Field(ge=2)] = 5
+    prevalence: Literal["training", "balanced"] = "training"
+
+
 class Reference(_Section):
     """The published numbers of a row, shown next to the measured ones."""
 
@@ -168,6 +185,7 @@ class ExperimentConfig(_Section):
     cv: CVConfig = CVConfig()
     device: str = "auto"
     threads: PositiveInt | None = None
+    trust: TrustConfig | None = None
     models: Annotated[list[ModelSpec], Field(min_length=1)]
 
     _source: Path | None = PrivateAttr(default=None)
@@ -320,13 +338,14 @@ class Row:
         # estimator without epochs (features + linear model) counts as one step of progress.
         return int(model().get_params().get("max_epochs", 1))
 
-    def make_pipeline(self, random_state, device, *, cache=True, controlled=False):
+    def make_pipeline(self, random_state, device, *, cache=True, controlled=False, trust=None):
         """The row as a model from file paths: ImageLoader -> ChannelNormalizer -> estimator.
 
         The one place a config row becomes a pipeline (``train``, the runner's folds and
         their saved models all use it). ``normalization: fold`` is a ``ChannelNormalizer``
         that learns its statistics in ``fit``; a preset name fixes them. ``controlled``: the
-        ImageLoader of the ``controlled`` protocol (``CONTROLLED_INPUTS``).
+        ImageLoader of the ``controlled`` protocol (``CONTROLLED_INPUTS``). ``trust``: the
+        config's ``trust:`` section, which wraps the estimator in a ``TrustedClassifier``.
         """
         from sklearn.pipeline import make_pipeline
 
@@ -334,9 +353,13 @@ class Row:
 
         norm = ChannelNormalizer() if self.normalization == "fold" else ChannelNormalizer(
             mean=self.normalization)
+        est = self.make_estimator(random_state, device)
+        if trust is not None:
+            from skin_estimators import TrustedClassifier
+
+            est = TrustedClassifier(est, random_state=random_state, **trust.model_dump())
         return make_pipeline(image_loader(self.image_size, self.resize, cache=cache,
-                                          controlled=controlled), norm,
-                             self.make_estimator(random_state, device))
+                                          controlled=controlled), norm, est)
 
     def make_estimator(self, seed, device):
         """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""

@@ -134,22 +134,26 @@ def config_as_run(config, row):
     }
     if config.threads:
         out["threads"] = config.threads
+    if config.trust is not None:
+        out["trust"] = config.trust.model_dump()
     out["models"] = [{"name": row.model, "params": row.params}]
     return out
 
 
-def _split(config, filenames, target, test_size, random_state):
+def _split(config, filenames, target, test_size, random_state, groups=None):
     from sklearn.model_selection import train_test_split
 
     if not test_size:
-        return filenames, target, filenames[:0], target[:0]
+        return filenames, target, filenames[:0], target[:0], groups
+    index = np.arange(len(target))
     try:
-        X_train, X_test, y_train, y_test = train_test_split(
-            filenames, target, test_size=test_size, stratify=target, random_state=random_state)
+        X_train, X_test, y_train, y_test, i_train, _ = train_test_split(
+            filenames, target, index, test_size=test_size, stratify=target,
+            random_state=random_state)
     except ValueError as exc:
         raise ConfigError(config.source, [("test_size", (
             f"cannot split {len(target)} images with test size {test_size}: {exc}"))]) from None
-    return X_train, y_train, X_test, y_test
+    return X_train, y_train, X_test, y_test, None if groups is None else groups[i_train]
 
 
 def _announcement(row, y_train, y_test, config, controlled):
@@ -221,16 +225,23 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
     from ._config import Row
 
     row = row if isinstance(row, Row) else select_row(config, row)
-    bunch, _ = load_experiment_files(config, groups=False)
+    # With a trust: section the groups keep one atlas page out of its own calibration.
+    bunch, _ = load_experiment_files(config, groups=config.trust is not None)
     filenames, target = np.asarray(bunch.filenames), np.asarray(bunch.target)
-    X_train, y_train, X_test, y_test = _split(config, filenames, target, test_size, random_state)
+    groups = None if bunch.get("groups") is None else np.asarray(bunch["groups"])
+    X_train, y_train, X_test, y_test, g_train = _split(config, filenames, target, test_size,
+                                                       random_state, groups)
 
     if controlled is None:
         controlled = config.cv.protocol in ("controlled", "all")
     if verbose:
         print(_announcement(row, y_train, y_test, config, controlled), file=sys.stderr,
               flush=True)
-    model = row.make_pipeline(random_state, config.device, controlled=controlled)
+    model = row.make_pipeline(random_state, config.device, controlled=controlled,
+                              trust=config.trust)
+    fit_params = {}
+    if config.trust is not None and g_train is not None:
+        fit_params[f"{model.steps[-1][0]}__groups"] = g_train
     est = model[-1]
     # A net's epoch log; a scikit-learn pipeline (the recommended model) has no epochs.
     logs_epochs = "verbose" in est.get_params(deep=False) and not hasattr(est, "steps")
@@ -241,7 +252,7 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
         torch.set_num_threads(config.threads)
     try:
         with noticing_interrupts() as interrupts:
-            model.fit(X_train, y_train)
+            model.fit(X_train, y_train, **fit_params)
     finally:
         torch.set_num_threads(old_threads)
     if interrupts:  # skorch stopped early on Ctrl-C and returned: no model to save

@@ -48,7 +48,9 @@ def fit_calibration(proba, y_enc, method, sample_weight=None):
     from sklearn.frozen import FrozenEstimator
 
     frozen = FrozenEstimator(_GivenProbabilities().fit(proba, y_enc))
-    calibrated = CalibratedClassifierCV(frozen, method=method)
+    # A frozen estimator means one calibrator fitted on all the rows (ensemble="auto" is
+    # False); the folds then only re-read the same probabilities, so two are enough.
+    calibrated = CalibratedClassifierCV(frozen, method=method, cv=2)
     with warnings.catch_warnings():
         # The weights are meant for the calibration alone: the stand-in is already "fitted".
         warnings.filterwarnings("ignore", message=".*does not appear to accept sample_weight")

@@ -179,6 +179,11 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
             if len(groups) != len(y):
                 raise ValueError(f"TrustedClassifier: groups has {len(groups)} entries for "
                                  f"{len(y)} samples; give one group per sample.")
+        smallest = int(np.bincount(y_enc).min())
+        if not hasattr(self.cv, "split") and smallest < self.cv:
+            raise ValueError(f"TrustedClassifier: cv={self.cv} folds need at least {self.cv} "
+                             f"samples of every class, the smallest class has {smallest}; "
+                             "lower cv.")
         splitter = self._splitter(groups)
         proba = np.zeros((len(y), n_classes))
         oos = np.zeros(len(y))

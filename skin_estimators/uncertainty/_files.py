@@ -1,0 +1,46 @@
+"""The trust columns of a batch prediction from image files (``skin-estimators predict``)."""
+
+import numpy as np
+
+from ._conformal import prediction_sets
+from ._trusted import FLAGS, TrustedClassifier
+
+__all__ = ["trust_columns"]
+
+
+def trust_columns(model, paths, proba, errors, batch_size=16):
+    """``prediction_set`` (classes joined by ``|``), ``out_of_scope_score`` and ``flag`` per file.
+
+    ``proba`` are the model's (calibrated) probabilities of ``paths`` (NaN rows where
+    ``errors`` names a reason). Returns None when the model's last step is not a
+    :class:`TrustedClassifier` (a model file without these parts); the columns are empty
+    strings for the files that could not be read.
+    """
+    from ..inference import transform_files
+
+    clf = model[-1]
+    if not isinstance(clf, TrustedClassifier):
+        return None
+    ok = [i for i, e in enumerate(errors) if e is None]
+    n = len(paths)
+    sets, scores, flags = [""] * n, [""] * n, [""] * n
+    if not ok:
+        return sets, scores, flags
+    member = prediction_sets(proba[ok], clf.quantiles_)
+    if clf.out_of_scope == "mahalanobis":
+        parts = []
+        for start in range(0, len(ok), batch_size):
+            chunk = [paths[i] for i in ok[start:start + batch_size]]
+            X, _, _ = transform_files(model[:-1], chunk)
+            parts.append(clf.out_of_scope_score(X))
+        score = np.concatenate(parts)
+    else:
+        score = clf.out_of_scope_score(None, proba=proba[ok])
+    flag = np.where(member.sum(axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
+    if clf.oos_threshold_ is not None:
+        flag[score > clf.oos_threshold_] = FLAGS[2]
+    for j, i in enumerate(ok):
+        sets[i] = "|".join(str(c) for c in clf.classes_[member[j]])
+        scores[i] = "" if np.isnan(score[j]) else f"{score[j]:.6g}"
+        flags[i] = str(flag[j])
+    return sets, scores, flags
