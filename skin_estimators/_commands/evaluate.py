@@ -23,7 +23,11 @@ training set's shortcuts, so this is how to check what cross-validation cannot.
 
 Writes into DIR: predictions.csv (one row per file: image_path, true_class, pred_class,
 proba_<class>..., error), report.txt (macro recall, accuracy, per-class precision, recall =
-sensitivity, specificity) and confusion_matrix.png, and prints the report. Macro averages
+sensitivity, specificity) and confusion_matrix.png, and prints the report. For a model with
+trust parts (trained from a config with a trust: section) predictions.csv also has
+prediction_set, out_of_scope_score and flag, report.txt a coverage table (coverage and set
+size per class, classwise ECE before and after calibration, the share of each flag), and
+reliability.png shows the reliability diagrams before and after calibration. Macro averages
 are over the classes DATA holds; the model's classes it lacks are named. A file that
 cannot be read gets its reason in the error column and is left out of the scores. A class
 folder the model does not know is an error. Class folders and images may be links (to
@@ -63,14 +67,23 @@ def _write_csv(path, result):
     import csv
 
     classes = result.classes
+    trust = result.trust
+    extra = [] if trust is None else ["prediction_set", "out_of_scope_score", "flag"]
     with open_csv(path) as f:  # file names that are not UTF-8 are kept byte for byte
         writer = csv.writer(f)
         writer.writerow(["image_path", "true_class", "pred_class",
-                         *[f"proba_{c}" for c in classes], "error"])
+                         *[f"proba_{c}" for c in classes], *extra, "error"])
         for i, path_i in enumerate(result.filenames):
             err = result.errors[i]
             probs = [""] * len(classes) if err else [f"{v:.6f}" for v in result.proba[i]]
-            writer.writerow([path_i, result.y_true[i], result.y_pred[i], *probs, err or ""])
+            cells = []
+            if trust is not None:
+                score = trust.score[i]
+                cells = ["", "", ""] if err else [
+                    "|".join(str(c) for c in classes[trust.sets[i]]),
+                    "" if score != score else f"{score:.6g}", str(trust.flags[i])]
+            writer.writerow([path_i, result.y_true[i], result.y_pred[i], *probs, *cells,
+                             err or ""])
 
 
 def run(args):
@@ -84,7 +97,7 @@ def run(args):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)
-    for name in ("predictions.csv", "report.txt", "confusion_matrix.png"):
+    for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png"):
         if os.path.isdir(args.out):
             check_output_file(os.path.join(args.out, name), [args.model, *data.filenames])
     model = load_cli_model(args)
@@ -104,6 +117,12 @@ def run(args):
     text = (f"{n_ok} of {len(result.filenames)} photos scored; macro recall "
             f"{result.macro_recall:.3f}, accuracy {result.accuracy:.3f}.\n{absent}\n"
             f"{result.report}\n")
+    if result.trust is not None and n_ok:
+        from ..uncertainty._evaluation import coverage_table
+
+        ok = [e is None for e in result.errors]
+        counts = {c: int((result.y_true[ok] == c).sum()) for c in result.trust.coverage_per_class}
+        text += "\n" + coverage_table(result.trust, counts)
     with atomic_open(os.path.join(args.out, "report.txt"), "w", encoding="utf-8") as f:
         f.write(text)
     if n_ok:
@@ -112,6 +131,13 @@ def run(args):
             result.y_true[ok], result.y_pred[ok].astype(str), [str(c) for c in result.classes],
             os.path.join(args.out, "confusion_matrix.png"),
         )
+        if result.trust is not None:
+            from ..uncertainty._evaluation import reliability_figure
+
+            reliability_figure(result.y_true[ok], result.trust.raw[ok], result.proba[ok],
+                               [str(c) for c in result.classes],
+                               os.path.join(args.out, "reliability.png"),
+                               eces=(result.trust.ece_before, result.trust.ece_after))
     print(text, end="")
     if result.n_errors:
         say(f"{result.n_errors} file(s) could not be read (see the error column of "

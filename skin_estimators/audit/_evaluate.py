@@ -55,7 +55,15 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
         the readable files; NaN if none), ``report`` (the text of
         :func:`~skin_estimators.metrics.clinical_report`, per class sensitivity and
         specificity) and ``confusion_matrix`` (rows: true, columns: predicted, in the
-        order of ``classes``).
+        order of ``classes``), ``trust`` (None for a model without trust parts).
+
+        For a model with trust parts (a :class:`~skin_estimators.TrustedClassifier` as the
+        model, or as the pipeline's last step) ``proba`` are the calibrated probabilities
+        and ``trust`` holds ``sets``, ``flags``, ``score`` (out-of-scope), ``raw`` (the
+        wrapped estimator's probabilities), ``coverage`` (overall), ``coverage_per_class``,
+        ``size_per_class``, ``mean_set_size``, ``ece_before`` (classwise ECE of ``raw``),
+        ``ece_after`` (of the calibrated ones), their per-class dicts, ``flag_shares`` and
+        the model's ``confidence_level`` and ``mondrian``.
 
         Every macro average (``macro_recall`` and the report's) is over the classes the
         photos hold, not over ``absent_classes``: a class without photos has no recall. A
@@ -92,6 +100,8 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
     """
     from ..inference import predict_files
     from ..metrics import clinical_report
+    from ..uncertainty._evaluation import (predict_files_trusted, trust_summary,
+                                           trusted_file_pipeline)
 
     filenames = [str(os.fsdecode(f)) for f in X]  # plain str, also for NumPy strings
     y_true = np.asarray(y).astype(str)
@@ -100,6 +110,8 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
             f"evaluate_model: y must hold one class per file ({len(filenames)}), got shape "
             f"{y_true.shape}."
         )
+    trusted = trusted_file_pipeline(model)
+    model = model if trusted is None else trusted
     classes = _model_classes(model)
     unknown = sorted(set(y_true.tolist()) - set(classes.astype(str).tolist()))
     if unknown:
@@ -109,8 +121,12 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
             f"{', '.join(map(repr, classes.tolist()))}. Rename the class folders to the "
             "model's class names, or leave out the photos of the other classes."
         )
-    proba, errors = predict_files(model, filenames, batch_size=batch_size, tta=tta,
-                                  progress=progress)
+    if trusted is None:
+        proba, errors = predict_files(model, filenames, batch_size=batch_size, tta=tta,
+                                      progress=progress)
+    else:
+        proba, raw, score, errors = predict_files_trusted(model, filenames, batch_size, tta,
+                                                          progress)
     ok = np.array([e is None for e in errors], dtype=bool)
     y_pred = np.array(["" if e is not None else str(classes[int(np.argmax(p))])
                        for p, e in zip(proba, errors, strict=True)], dtype=object)
@@ -120,7 +136,7 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
         classes=classes, n_errors=int((~ok).sum()),
         macro_recall=float("nan"), accuracy=float("nan"), report="no readable file",
         confusion_matrix=np.zeros((len(labels), len(labels)), dtype=int),
-        absent_classes=[c for c in labels if c not in set(y_true[ok].tolist())],
+        absent_classes=[c for c in labels if c not in set(y_true[ok].tolist())], trust=None,
     )
     if ok.any():
         from sklearn.exceptions import UndefinedMetricWarning
@@ -140,4 +156,7 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             result.report = clinical_report(truth, pred, labels=present)
         result.confusion_matrix = confusion_matrix(truth, pred, labels=labels)
+    if trusted is not None:
+        present = [c for c in labels if c in set(y_true[ok].tolist())]
+        result.trust = trust_summary(model[-1], y_true, proba, raw, score, ok, present)
     return result

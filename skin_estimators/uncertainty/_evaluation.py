@@ -1,0 +1,186 @@
+"""Prediction sets, flags and calibration of a TrustedClassifier measured on labelled image
+files (``evaluate_model``, ``skin-estimators evaluate``)."""
+
+import copy
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._conformal import prediction_sets
+from ._metrics import classwise_ece, coverage
+from ._out_of_scope import mahalanobis_score, max_proba_score
+from ._trusted import FLAGS, TrustedClassifier
+
+__all__ = ["coverage_table", "predict_files_trusted", "reliability_figure", "trust_summary",
+           "trusted_file_pipeline"]
+
+
+def trusted_file_pipeline(model):
+    """``model`` as a pipeline from file paths whose last step is a TrustedClassifier, or None.
+
+    A pipeline ending in a :class:`TrustedClassifier` is returned as it is. A fitted
+    TrustedClassifier around a whole pipeline from file paths becomes the equivalent pipeline:
+    the wrapped pipeline's steps but the last, then a copy of the TrustedClassifier around the
+    last step (same calibration, quantiles and out-of-scope model; the features of the
+    Mahalanobis score are then the output of those steps, as before). Anything else: None.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline) and isinstance(model[-1], TrustedClassifier):
+        return model
+    inner = getattr(model, "estimator_", None)
+    if not (isinstance(model, TrustedClassifier) and isinstance(inner, Pipeline)
+            and len(inner.steps) >= 2):
+        return None
+    if hasattr(inner[-1], "steps"):
+        raise ValueError("the TrustedClassifier wraps a pipeline that ends in a pipeline; put "
+                         "the TrustedClassifier last in a flat pipeline instead.")
+    view = copy.copy(model)
+    view.estimator_ = inner[-1]
+    return Pipeline(inner.steps[:-1] + [("trustedclassifier", view)])
+
+
+def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False):
+    """:func:`~skin_estimators.inference.predict_files` for a pipeline ending in a
+    TrustedClassifier, with the wrapped estimator's raw probabilities and the out-of-scope
+    score of the same pass (each image is transformed once).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_files, n_classes)
+        Calibrated, as ``predict_files`` gives them (NaN rows where unreadable).
+    raw : ndarray of shape (n_files, n_classes)
+        The wrapped estimator's probabilities (mirror averaged too with ``tta``).
+    score : ndarray of shape (n_files,)
+        The out-of-scope score (NaN where unreadable or without an out-of-scope part).
+    errors : list of (str or None)
+    """
+    from tqdm.auto import tqdm
+
+    from ..inference import mirror_images, transform_files
+
+    preprocess, clf = model[:-1], model[-1]
+    est = clf.estimator_
+    n, k = len(paths), len(clf.classes_)
+    proba, raw = np.full((n, k), np.nan), np.full((n, k), np.nan)
+    score = np.full(n, np.nan)
+    errors = [None] * n
+    mirror = tta and getattr(est, "tta", None) != "hflip"
+    with tqdm(total=n, unit="img", desc="evaluate", disable=not progress) as bar:
+        for start in range(0, n, batch_size):
+            chunk = paths[start:start + batch_size]
+            X, ok, bad = transform_files(preprocess, chunk)
+            for i, reason in bad.items():
+                errors[start + i] = reason
+            if ok:
+                rows = [start + i for i in ok]
+                feats = clf.features(est, X) if hasattr(est, "steps") else None
+                r = est[-1].predict_proba(feats) if feats is not None else est.predict_proba(X)
+                p = clf._calibrated(r)
+                if mirror:
+                    r_m = est.predict_proba(mirror_images(X))
+                    r, p = (r + r_m) / 2, (p + clf._calibrated(r_m)) / 2
+                raw[rows], proba[rows] = r, p
+                if clf.out_of_scope == "mahalanobis":
+                    if feats is None:
+                        feats = clf.features(est, X)
+                    score[rows] = mahalanobis_score(feats, clf.oos_means_, clf.oos_basis_,
+                                                    clf.oos_variances_, clf.oos_floor_)
+                elif clf.out_of_scope == "max_proba":
+                    score[rows] = max_proba_score(p)
+            bar.update(len(chunk))
+    return proba, raw, score, errors
+
+
+def trust_summary(clf, y_true, proba, raw, score, ok, present):
+    """Coverage, set size, classwise ECE before/after calibration and flag shares.
+
+    ``ok``: the readable files (boolean mask); ``present``: the classes the photos hold,
+    over which every macro figure (per-class coverage, ECE) is taken. Returns a Bunch with
+    ``sets`` (boolean, all False where unreadable), ``flags`` (``""`` where unreadable),
+    ``score``, ``raw`` (the wrapped estimator's probabilities), ``confidence_level``, ``mondrian``, ``coverage``, ``coverage_per_class`` and
+    ``size_per_class`` (dicts over ``present``), ``mean_set_size``, ``ece_before``,
+    ``ece_after`` (means over ``present``), ``ece_per_class_before`` / ``_after`` (dicts)
+    and ``flag_shares`` (a dict over the flags).
+    """
+    classes = clf.classes_.astype(str)
+    n = len(y_true)
+    sets = np.zeros((n, len(classes)), dtype=bool)
+    flags = np.full(n, "", dtype="<U12")
+    out = Bunch(sets=sets, flags=flags, score=score, raw=raw, confidence_level=clf.confidence_level,
+                mondrian=bool(clf.mondrian), coverage=float("nan"), coverage_per_class={},
+                size_per_class={}, mean_set_size=float("nan"), ece_before=float("nan"),
+                ece_after=float("nan"), ece_per_class_before={}, ece_per_class_after={},
+                flag_shares={f: float("nan") for f in FLAGS})
+    if not ok.any():
+        return out
+    sets[ok] = prediction_sets(proba[ok], clf.quantiles_)
+    flags[ok] = np.where(sets[ok].sum(axis=1) == 1, FLAGS[0], FLAGS[1])
+    if clf.oos_threshold_ is not None:
+        flags[ok & (score > clf.oos_threshold_)] = FLAGS[2]
+    truth = y_true[ok]
+    out.coverage, per_class = coverage(truth, sets[ok], classes)
+    size = sets[ok].sum(axis=1)
+    out.mean_set_size = float(size.mean())
+    where = [int(np.flatnonzero(classes == c)[0]) for c in present]
+    _, before = classwise_ece(truth, raw[ok], classes)
+    _, after = classwise_ece(truth, proba[ok], classes)
+    for c, j in zip(present, where, strict=True):
+        out.coverage_per_class[c] = float(per_class[j])
+        out.size_per_class[c] = float(size[truth == c].mean())
+        out.ece_per_class_before[c] = float(before[j])
+        out.ece_per_class_after[c] = float(after[j])
+    out.ece_before = float(np.mean(before[where]))
+    out.ece_after = float(np.mean(after[where]))
+    out.flag_shares = {f: float(np.mean(flags[ok] == f)) for f in FLAGS}
+    return out
+
+
+def coverage_table(trust, n_per_class):
+    """The report's text: coverage and set size per class, ECE, flag shares."""
+    kind = "per class (Mondrian)" if trust.mondrian else "over all classes"
+    lines = [f"Prediction sets at confidence level {trust.confidence_level:g}, {kind}:",
+             f"{'class':<24}{'photos':>8}{'coverage':>10}{'set size':>10}"
+             f"{'ECE raw':>9}{'ECE cal':>9}"]
+    for c, cov in trust.coverage_per_class.items():
+        lines.append(f"{c:<24}{n_per_class[c]:>8}{cov:>10.3f}{trust.size_per_class[c]:>10.2f}"
+                     f"{trust.ece_per_class_before[c]:>9.3f}"
+                     f"{trust.ece_per_class_after[c]:>9.3f}")
+    lines.append(f"{'overall':<24}{sum(n_per_class.values()):>8}{trust.coverage:>10.3f}"
+                 f"{trust.mean_set_size:>10.2f}{trust.ece_before:>9.3f}"
+                 f"{trust.ece_after:>9.3f}")
+    lines.append("Coverage: share of photos whose set holds the true class (guaranteed only for "
+                 "photos exchangeable with the training photos). ECE: classwise, 10 bins, of "
+                 "the wrapped model's raw probabilities and of the calibrated ones; the overall "
+                 "ECE is the mean over the classes present.")
+    shares = ", ".join(f"{f} {100 * s:.1f} %" for f, s in trust.flag_shares.items())
+    lines.append(f"Flags: {shares}.")
+    return "\n".join(lines) + "\n"
+
+
+def reliability_figure(y_true, raw, proba, classes, path, eces=None, title=""):
+    """Write ``path`` (PNG): reliability diagrams of the raw and the calibrated probabilities,
+    side by side (written atomically: never a partial file). ``eces``: the two classwise ECEs
+    for the titles (default: the mean over all of ``classes``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    from ..utils._atomic import atomic_savefig
+    from ._metrics import reliability_diagram
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharey=True)
+    try:
+        if eces is None:
+            eces = [classwise_ece(y_true, p, classes)[0] for p in (raw, proba)]
+        for ax, p, name, ece in zip(axes, (raw, proba), ("before calibration", "calibrated"),
+                                    eces, strict=True):
+            reliability_diagram(y_true, p, classes, ax=ax)
+            ax.set_title(f"{name} (classwise ECE {ece:.3f})", fontsize=9)
+        if title:
+            fig.suptitle(title, fontsize=9)
+        fig.tight_layout()
+        atomic_savefig(fig, path, dpi=80)
+    finally:
+        plt.close(fig)
