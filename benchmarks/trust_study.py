@@ -1,0 +1,268 @@
+"""How sure is the recommended model? Coverage, set size, ECE and out-of-scope AUROC measured
+on the study's 102 photos under the controlled protocol.
+
+    SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/trust_study.py
+
+The recommended model (``make_recommended_classifier()`` after the controlled inputs, as
+``benchmarks/configs/best.yaml`` builds it) has a frozen backbone: its features do not depend
+on the labels or on the fold. They are computed once for all photos (cached in
+``--cache``) and ``TrustedClassifier`` runs over the model's last steps
+(``StandardScaler``, ``LogisticRegression(C=0.01, class_weight="balanced")``) - the same
+numbers as the whole pipeline, in seconds. Writes ``benchmarks/results/trust_tables.md``
+(read in ``trust.md``) and the
+reliability diagram ``docs/_static/trust/reliability.png``.
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold
+
+from skin_estimators import TrustedClassifier, fetch_skin3, make_recommended_classifier
+from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEEDS = (0, 1, 2)
+LEVEL = 0.9
+VARIANTS = [  # (name, mondrian, calibration)
+    ("Mondrian, temperature (default)", True, "temperature"),
+    ("marginal, temperature", False, "temperature"),
+    ("Mondrian, no calibration", True, None),
+    ("marginal, no calibration", False, None),
+]
+
+
+def front_pipeline():
+    """ImageLoader (controlled inputs) -> ChannelNormalizer -> frozen PretrainedFeatures."""
+    from sklearn.pipeline import make_pipeline
+
+    from skin_estimators import ChannelNormalizer
+    from skin_estimators.experiments._config import image_loader
+
+    rec = make_recommended_classifier()
+    return make_pipeline(image_loader(224, "stretch", cache=False, controlled=True),
+                         ChannelNormalizer(mean="efficientnet_lite"), rec[0])
+
+
+def head():
+    """The recommended model's last steps (StandardScaler, balanced LR, C=0.01)."""
+    return clone(make_recommended_classifier()[1:])
+
+
+def far_images(folder):
+    """Photos that are not skin: scikit-learn's two sample images and synthetic textures."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.RandomState(0)
+    images = list(load_sample_images().images)
+    yy, xx = np.mgrid[0:300, 0:400]
+    for k in range(2):
+        images.append(rng.randint(0, 256, (300, 400, 3)).astype(np.uint8))  # noise
+        images.append(np.stack([(xx * 255 // 400), (yy * 255 // 300),
+                                np.full_like(xx, 80 + 90 * k)], -1).astype(np.uint8))
+        board = (((xx // (20 + 20 * k)) + (yy // (20 + 20 * k))) % 2 * 255).astype(np.uint8)
+        images.append(np.stack([board] * 3, -1))
+        stripes = ((np.sin(xx / (4 + 6 * k)) > 0) * 200 + 30).astype(np.uint8)
+        images.append(np.stack([stripes, stripes // 2, 255 - stripes], -1))
+        images.append(np.full((300, 400, 3), rng.randint(0, 256, 3), dtype=np.uint8))
+    paths = []
+    for i, im in enumerate(images):
+        paths.append(os.path.join(folder, f"far_{i:02d}.png"))
+        if not os.path.exists(paths[-1]):
+            Image.fromarray(im).save(paths[-1])
+    return paths
+
+
+def features(cache):
+    path = os.path.join(cache, "trust_study_features.npz")
+    if os.path.exists(path):
+        with np.load(path) as f:
+            return f["X"], f["far"]
+    os.makedirs(cache, exist_ok=True)
+    data = fetch_skin3()
+    front = front_pipeline()
+    t0 = time.time()
+    X = front.fit_transform(list(data.filenames))  # frozen: no labels, no fold
+    far = front.transform(far_images(os.path.join(cache, "far")))
+    print(f"features of {len(X)} + {len(far)} images in {time.time() - t0:.0f} s",
+          file=sys.stderr)
+    np.savez(path, X=X, far=far)
+    return X, far
+
+
+def trusted(seed, **params):
+    return TrustedClassifier(head(), confidence_level=LEVEL, random_state=seed, **params)
+
+
+def outer(seed):
+    return StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
+
+
+def protocol(X, far, y, groups, classes):
+    """Out-of-fold calibrated/raw probabilities, sets and flags per seed and variant."""
+    rows = {name: [] for name, _, _ in VARIANTS}
+    far_auc, far_flag, reliability = [], [], None
+    for seed in SEEDS:
+        print(f"protocol, seed {seed}", file=sys.stderr, flush=True)
+        for name, mondrian, calibration in VARIANTS:
+            n, k = len(y), len(classes)
+            proba, raw, sets = np.zeros((n, k)), np.zeros((n, k)), np.zeros((n, k), bool)
+            flags = np.empty(n, dtype="<U12")
+            for train, test in outer(seed).split(X, y, groups):
+                clf = trusted(seed, mondrian=mondrian, calibration=calibration)
+                clf.fit(X[train], y[train], groups=groups[train])
+                out = clf.predict_all(X[test])
+                proba[test], sets[test], flags[test] = out["proba"], out["sets"], out["flag"]
+                raw[test] = clf.estimator_.predict_proba(X[test])
+                if name == VARIANTS[0][0]:
+                    s_far = clf.out_of_scope_score(far)
+                    s_in = out["out_of_scope_score"]
+                    far_auc.append(roc_auc_score(np.r_[np.zeros(len(s_in)), np.ones(len(far))],
+                                                 np.r_[s_in, s_far]))
+                    far_flag.append(float(np.mean(clf.predict_flag(far) == "out_of_scope")))
+            cov, per_class = coverage(y, sets, classes)
+            size = sets.sum(axis=1)
+            rows[name].append(dict(
+                coverage=cov, per_class=per_class,
+                size=size.mean(), size_per_class=[size[y == c].mean() for c in classes],
+                ece_raw=classwise_ece(y, raw, classes)[0], ece=classwise_ece(y, proba, classes)[0],
+                ece_pc_raw=classwise_ece(y, raw, classes)[1],
+                ece_pc=classwise_ece(y, proba, classes)[1],
+                ll_raw=log_loss(y, raw, labels=classes), ll=log_loss(y, proba, labels=classes),
+                flags=[np.mean(flags == f) for f in FLAGS]))
+            if seed == 0 and name == VARIANTS[0][0]:
+                reliability = (raw.copy(), proba.copy())
+    return rows, far_auc, far_flag, reliability
+
+
+def leave_one_class_out(X, y, groups, classes):
+    """Per held-out class: Mahalanobis and max-probability AUROC, flag shares."""
+    out = {}
+    for c in classes:
+        print(f"leave out {c}", file=sys.stderr, flush=True)
+        inside = np.flatnonzero(y != c)
+        held = np.flatnonzero(y == c)
+        res = {"auc": [], "auc_base": [], "c_flagged": [], "c_oos": [], "in_oos": []}
+        for seed in SEEDS:
+            for train, test in outer(seed).split(X[inside], y[inside], groups[inside]):
+                tr, te = inside[train], inside[test]
+                clf = trusted(seed).fit(X[tr], y[tr], groups=groups[tr])
+                a, b = clf.predict_all(X[te]), clf.predict_all(X[held])
+                truth = np.r_[np.zeros(len(te)), np.ones(len(held))]
+                res["auc"].append(roc_auc_score(
+                    truth, np.r_[a["out_of_scope_score"], b["out_of_scope_score"]]))
+                base = 1 - np.r_[a["proba"].max(axis=1), b["proba"].max(axis=1)]
+                res["auc_base"].append(roc_auc_score(truth, base))
+                res["c_flagged"].append(np.mean(b["flag"] != "confident"))
+                res["c_oos"].append(np.mean(b["flag"] == "out_of_scope"))
+                res["in_oos"].append(np.mean(a["flag"] == "out_of_scope"))
+        out[c] = {k: float(np.mean(v)) for k, v in res.items()}
+    return out
+
+
+def _mean(rows, key):
+    return np.mean([r[key] for r in rows], axis=0)
+
+
+def tables(rows, far_auc, far_flag, loco, classes):
+    lines = []
+    default = rows[VARIANTS[0][0]]
+    head_ = "| class | photos | coverage at 0.9 | per seed 0 / 1 / 2 | mean set size |" \
+            " ECE raw | ECE calibrated |"
+    lines += ["### Default (Mondrian sets, temperature scaling), per class", "", head_,
+              "|---|---|---|---|---|---|---|"]
+    for j, c in enumerate(classes):
+        seeds = " / ".join(f"{r['per_class'][j]:.3f}" for r in default)
+        lines.append(f"| {c} | {int(np.sum(Y == c))} | {_mean(default, 'per_class')[j]:.3f} | "
+                     f"{seeds} | {_mean(default, 'size_per_class')[j]:.2f} | "
+                     f"{_mean(default, 'ece_pc_raw')[j]:.3f} | {_mean(default, 'ece_pc')[j]:.3f} |")
+    seeds = " / ".join(f"{r['coverage']:.3f}" for r in default)
+    lines.append(f"| **overall** | {len(Y)} | **{_mean(default, 'coverage'):.3f}** | {seeds} | "
+                 f"**{_mean(default, 'size'):.2f}** | {_mean(default, 'ece_raw'):.3f} | "
+                 f"**{_mean(default, 'ece'):.3f}** |")
+    lines += ["", "### Variants (overall; per-class coverage: " + ", ".join(classes) + ")", "",
+              "| variant | coverage | per class | set size | ECE raw → calibrated |"
+              " log loss raw → calibrated | " + " | ".join(FLAGS) + " |",
+              "|---|---|---|---|---|---|" + "---|" * len(FLAGS)]
+    for name, _, _ in VARIANTS:
+        r = rows[name]
+        pc = " / ".join(f"{v:.2f}" for v in _mean(r, "per_class"))
+        fl = " | ".join(f"{100 * v:.0f} %" for v in _mean(r, "flags"))
+        lines.append(f"| {name} | {_mean(r, 'coverage'):.3f} | {pc} | {_mean(r, 'size'):.2f} | "
+                     f"{_mean(r, 'ece_raw'):.3f} → {_mean(r, 'ece'):.3f} | "
+                     f"{_mean(r, 'll_raw'):.3f} → {_mean(r, 'll'):.3f} | {fl} |")
+    lines += ["", "### Leave-one-class-out out-of-scope detection", "",
+              "| held-out class | AUROC Mahalanobis | AUROC max-probability (baseline) |"
+              " held-out photos flagged out_of_scope or uncertain | of them out_of_scope |"
+              " in-scope test photos flagged out_of_scope |",
+              "|---|---|---|---|---|---|"]
+    for c in classes:
+        r = loco[c]
+        lines.append(f"| {c} | {r['auc']:.3f} | {r['auc_base']:.3f} | "
+                     f"{100 * r['c_flagged']:.0f} % | {100 * r['c_oos']:.0f} % | "
+                     f"{100 * r['in_oos']:.0f} % |")
+    m = {k: np.mean([loco[c][k] for c in classes]) for k in loco[classes[0]]}
+    lines.append(f"| **mean** | **{m['auc']:.3f}** | {m['auc_base']:.3f} | "
+                 f"{100 * m['c_flagged']:.0f} % | {100 * m['c_oos']:.0f} % | "
+                 f"{100 * m['in_oos']:.0f} % |")
+    lines += ["", f"Far out-of-scope (12 non-skin images: scikit-learn's two sample photos, "
+              f"noise, gradients, checkerboards, stripes, flat colours) against the in-scope "
+              f"test photos, Mahalanobis score: AUROC **{np.mean(far_auc):.3f}** "
+              f"(min over the 15 folds {np.min(far_auc):.3f}); flagged out_of_scope "
+              f"{100 * np.mean(far_flag):.0f} %."]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    global Y
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache",
+                                                        "skin_estimators_trust_study"))
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "trust_tables.md"))
+    parser.add_argument("--figure", default=os.path.join(HERE, os.pardir, "docs", "_static",
+                                                         "trust", "reliability.png"))
+    args = parser.parse_args()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)  # a shared machine: one BLAS thread
+    data = fetch_skin3()
+    Y, groups = np.asarray(data.target), np.asarray(data.groups)
+    classes = np.unique(Y)
+    X, far = features(args.cache)
+    t0 = time.time()
+    rows, far_auc, far_flag, reliability = protocol(X, far, Y, groups, classes)
+    loco = leave_one_class_out(X, Y, groups, classes)
+    text = tables(rows, far_auc, far_flag, loco, classes)
+    seconds = time.time() - t0
+    print(text)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=HERE).stdout.strip()
+    machine = f"{platform.machine()}, {os.cpu_count()} cores (shared), Python " \
+              f"{platform.python_version()}, 1 torch thread"
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(f"# Trust study tables (generated by benchmarks/trust_study.py)\n\n"
+                f"`SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/trust_study.py`; "
+                f"commit {commit}; {machine}; {seconds:.0f} s after the features. The "
+                f"protocol and the reading are in trust.md.\n\n")
+        f.write(text)
+    from skin_estimators.uncertainty._evaluation import reliability_figure
+
+    os.makedirs(os.path.dirname(args.figure), exist_ok=True)
+    reliability_figure(Y, *reliability, list(classes), args.figure,
+                       title="Recommended model, controlled protocol, out-of-fold (seed 0)")
+    print(f"{seconds:.0f} s after the features; commit {commit}; {machine}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
