@@ -520,6 +520,7 @@ def _fitted_estimators():
         EfficientNetLiteClassifier,
         ScatteringClassifier,
         SkinNetClassifier,
+        TrustedClassifier,
         make_recommended_classifier,
     )
     from skin_estimators.networks import MLP
@@ -539,6 +540,9 @@ def _fitted_estimators():
                       make_recommended_classifier(pretrainedfeatures__pretrained=False)
                       ).fit(images, y),
         make_recommended_classifier(pretrainedfeatures__pretrained=False).fit(X, y == "acne"),
+        make_pipeline(ImageLoader(size=16), ChannelNormalizer(), TrustedClassifier(
+            make_recommended_classifier(pretrainedfeatures__pretrained=False), cv=2)
+                      ).fit(images, y),
     ]
 
 
@@ -559,19 +563,29 @@ def test_every_attribute_a_fit_creates_is_on_the_fitted_list(tmp_path):
         for _, sub in spec.get("steps", []):
             if sub != "passthrough":
                 walk(sub)
+        if "estimator" in spec:  # a meta-estimator's fitted wrapped estimator
+            walk(spec["estimator"])
         assert set(spec.get("fitted", {})) <= set(FITTED[spec["class"]]), spec["class"]
 
     for i, est in enumerate(_fitted_estimators()):
         transformers_only = isinstance(est, Pipeline) and not hasattr(est, "predict")
         for part in [s for _, s in est.steps] if transformers_only else [est]:
             walk(_safe.describe(part, {}))
+        def parts(step):  # a step and, in a meta-estimator, its fitted wrapped estimator's
+            yield step
+            inner = getattr(step, "estimator_", None)
+            for _, sub in inner.steps if isinstance(inner, Pipeline) else [("", inner)]:
+                if sub is not None:
+                    yield from parts(sub)
+
         steps = est.steps if isinstance(est, Pipeline) else [("", est)]
-        for _, step in steps:  # every public fitted attribute: stored, or travels otherwise
+        for step in [p for _, s in steps for p in parts(s)]:  # every public fitted attribute:
+            # stored, or travels otherwise
             name = _registry.estimator_name(step)
             stored = set(_safe.describe(step, {}).get("fitted", {}))
             made = {a for a in vars(step) if a.endswith("_") and not a.startswith("_")}
             other = (_safe._SKORCH_RUNTIME | {"module_", "criterion_", "optimizer_"}
-                     | {"backbone_"})
+                     | {"backbone_", "estimator_"})  # estimator_: a nested description
             assert made - other <= set(FITTED[name]), (name, made - other - set(FITTED[name]))
             assert stored <= set(FITTED[name])
         if transformers_only:  # what the reader refuses is never written
@@ -585,4 +599,5 @@ def test_every_attribute_a_fit_creates_is_on_the_fitted_list(tmp_path):
             "skin_estimators.EfficientNetLiteClassifier", "skin_estimators.ScatteringClassifier",
             "skin_estimators.ImageLoader", "skin_estimators.ChannelNormalizer",
             "skin_estimators.PretrainedFeatures", "sklearn.preprocessing.StandardScaler",
-            "sklearn.linear_model.LogisticRegression", "sklearn.pipeline.Pipeline"} <= seen
+            "sklearn.linear_model.LogisticRegression", "sklearn.pipeline.Pipeline",
+            "skin_estimators.TrustedClassifier"} <= seen

@@ -246,3 +246,13 @@ def test_ece_and_coverage_metrics():
     assert total == 0.75 and classes.tolist() == [1.0, 2 / 3]
     with pytest.raises(ValueError, match="not among the classes"):
         coverage(["c"], sets[:1], ["a", "b"])
+
+
+def test_mahalanobis_is_finite_without_within_class_variation():
+    """One sample a class in each fold: the scores and the threshold stay finite (a file
+    holding an infinite threshold would be refused on load)."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.random.RandomState(0).randn(6, 4)
+    clf = TrustedClassifier(LogisticRegression(), cv=2).fit(X, ["a", "b", "c"] * 2)
+    assert np.isfinite(clf.oos_threshold_) and np.isfinite(clf.out_of_scope_score(X)).all()

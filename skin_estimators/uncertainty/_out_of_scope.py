@@ -38,7 +38,9 @@ def fit_mahalanobis(features, y_enc, n_classes):
     _, singular, basis = np.linalg.svd(residuals, full_matrices=False)
     eigen = singular ** 2 / n  # the empirical covariance's nonzero eigenvalues
     mu = float(eigen.sum() / d)  # its trace over d
-    floor = max(shrinkage * mu, np.finfo(float).tiny)
+    # Without within-class variation (one image a class) the covariance is the identity
+    # (Euclidean distance); a floor far below the other variances would overflow the score.
+    floor = max(shrinkage * mu, 1e-12 * mu) if mu > 0 else 1.0
     keep = eigen > eigen.max(initial=0.0) * 1e-12
     return means, basis[keep], (1.0 - shrinkage) * eigen[keep], floor
 
