@@ -18,7 +18,16 @@ def _encode(y_true, classes):
 
 def reliability_curve(y_true, proba, classes, k, n_bins=10):
     """Equal-width bins of class ``k``'s probability: mean probability, observed frequency
-    and count per bin (NaN for an empty bin)."""
+    and count per bin (NaN for an empty bin).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]])
+    >>> mean_p, freq, count = reliability_curve(["a", "b", "b"], proba, ["a", "b"], 0, n_bins=2)
+    >>> mean_p.round(2).tolist(), freq.tolist(), count.tolist()
+    ([0.3, 0.85], [0.0, 0.5], [1.0, 2.0])
+    """
     proba = np.asarray(proba, dtype=float)
     hit = (_encode(y_true, classes) == k).astype(float)
     p = proba[:, k]
@@ -70,6 +79,14 @@ def coverage(y_true, sets, classes):
     overall : float
     per_class : ndarray of shape (n_classes,)
         NaN for a class without samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sets = np.array([[True, False], [True, True], [True, False]])
+    >>> overall, per_class = coverage(["a", "b", "b"], sets, ["a", "b"])
+    >>> round(overall, 3), per_class.tolist()
+    (0.667, [1.0, 0.5])
     """
     y = _encode(y_true, classes)
     hit = np.asarray(sets, dtype=bool)[np.arange(len(y)), y]
@@ -79,7 +96,13 @@ def coverage(y_true, sets, classes):
 
 
 def mean_set_size(sets):
-    """The mean number of classes in a prediction set."""
+    """The mean number of classes in a prediction set.
+
+    Examples
+    --------
+    >>> mean_set_size([[True, False], [True, True]])
+    1.5
+    """
     return float(np.asarray(sets, dtype=bool).sum(axis=1).mean())
 
 
@@ -96,6 +119,15 @@ def reliability_diagram(y_true, proba, classes, ax=None, n_bins=10, label=None):
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> ax = reliability_diagram(["a", "b"], np.array([[0.8, 0.2], [0.3, 0.7]]), ["a", "b"])
+    >>> ax.get_xlabel()
+    'predicted probability'
     """
     import matplotlib.pyplot as plt
 
