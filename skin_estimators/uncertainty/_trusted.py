@@ -228,6 +228,10 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "quantiles_")
         return self.estimator_.predict(X)
 
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of ``predict(X)`` against ``y`` (``sklearn.base.ClassifierMixin.score``)."""
+        return super().score(X, y, sample_weight=sample_weight)
+
     def predict_proba(self, X):
         """Calibrated probabilities, columns in ``classes_`` order."""
         check_is_fitted(self, "quantiles_")
