@@ -99,7 +99,8 @@ def trust_summary(clf, y_true, proba, raw, score, ok, present):
     over which every macro figure (per-class coverage, ECE) is taken. Returns a Bunch with
     ``sets`` (boolean, all False where unreadable), ``flags`` (``""`` where unreadable),
     ``score``, ``raw`` (the wrapped estimator's probabilities), ``confidence_level``,
-    ``mondrian``, ``coverage``, ``coverage_per_class`` and ``size_per_class`` (dicts over ``present``), ``mean_set_size``, ``ece_before``,
+    ``mondrian``, ``coverage``, ``coverage_per_class`` and ``size_per_class`` (dicts over
+    ``present``), ``mean_set_size``, ``ece_before``,
     ``ece_after`` (means over ``present``), ``ece_per_class_before`` / ``_after`` (dicts)
     and ``flag_shares`` (a dict over the flags).
     """
