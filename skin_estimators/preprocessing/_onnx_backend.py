@@ -73,7 +73,9 @@ def resolve_backend(backend, device, owner):
     ``"onnxruntime"`` always runs on the CPU; without the packages it falls back to torch
     with one warning per process.
     """
-    if backend == "torch" or (backend == "auto" and device.type != "cpu"):
+    import torch
+
+    if backend == "torch" or (backend == "auto" and torch.device(device).type != "cpu"):
         return "torch"
     if _onnxruntime() is None:
         if backend == "onnxruntime":
