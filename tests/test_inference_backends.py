@@ -217,3 +217,22 @@ def test_safe_file_with_and_without_onnxruntime(tmp_path, monkeypatch, installed
     save_model(loaded, tmp_path / "again.safetensors")
     np.testing.assert_allclose(load_model(tmp_path / "again.safetensors").transform(X),
                                expected, **TOL)
+
+
+def test_classifier_predicts_in_inference_mode_as_with_no_grad(tiny_images):
+    import torch
+
+    from skin_estimators import VanillaCNNClassifier
+
+    X_img, y = tiny_images
+    clf = VanillaCNNClassifier(max_epochs=1, random_state=0, train_split=None).fit(X_img, y)
+    with torch.no_grad():
+        clf.module_.eval()
+        expected = torch.softmax(clf.module_(torch.from_numpy(X_img)), 1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X_img), expected, **TOL)
+    # A fit with a validation split scores its batches through the same step.
+    from skorch.dataset import ValidSplit
+
+    split = VanillaCNNClassifier(max_epochs=1, random_state=0,
+                                 train_split=ValidSplit(3, stratified=True)).fit(X_img, y)
+    assert np.isfinite(split.history[-1, "valid_loss"])
