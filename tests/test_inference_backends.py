@@ -54,8 +54,8 @@ def _cached_graphs():
         folder) else []
 
 
-def _without_onnxruntime(monkeypatch):
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+def _without_onnxruntime(monkeypatch, module="onnxruntime"):
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
 
 
 @pytest.mark.parametrize("backend, stages, mirror",
@@ -102,9 +102,10 @@ def test_invalid_backend_is_one_line(backend):
         est.transform(X)
 
 
-def test_missing_onnxruntime_falls_back_with_one_warning(monkeypatch):
+@pytest.mark.parametrize("missing", ["onnxruntime", "onnx"])
+def test_missing_onnxruntime_falls_back_with_one_warning(monkeypatch, missing):
     expected = _fitted(backend="torch").transform(X)
-    _without_onnxruntime(monkeypatch)
+    _without_onnxruntime(monkeypatch, missing)
     est = _fitted(backend="onnxruntime")
     with pytest.warns(RuntimeWarning, match="PretrainedFeatures: backend='onnxruntime' needs"
                       ) as record:

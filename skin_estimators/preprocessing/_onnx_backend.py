@@ -57,11 +57,18 @@ def _warn_once(message):
 
 
 def _onnxruntime():
-    """The onnxruntime module and whether onnx (the exporter's) is importable; or None."""
+    """The onnxruntime module when it and onnx (which exports) are installed, else None.
+
+    onnx itself is imported only to export: a process that finds its graph cached skips it.
+    """
+    import importlib.util
+
     try:
-        import onnx  # noqa: F401
         import onnxruntime
-    except ImportError:
+
+        if importlib.util.find_spec("onnx") is None:
+            return None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
         return None
     return onnxruntime
 
