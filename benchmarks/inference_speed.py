@@ -16,7 +16,7 @@ On the study's 102 photos, in one run (so that the ratios share the machine's lo
   ``torch`` and to ``auto``; ``auto`` once with an empty graph cache (the one-off ONNX export
   counted) and once with the graph cached;
 * one epoch of ``EfficientNetLiteClassifier`` (pretrained=False: same speed) on the 102
-  photos at 224 px, contiguous and channels-last (``--no-fit`` skips it).
+  photos at 224 px, contiguous and channels-last, once each (``--no-fit`` skips it).
 
 The feature cache is emptied before every timed features or predict run; each figure is the
 best of ``--repeats`` runs (the least disturbed by other work on a shared machine). The
@@ -215,8 +215,7 @@ def main():
     if args.fit:
         y = data.target
         for channels_last in (False, True):
-            fit[channels_last] = min(fit_seconds(images, y, channels_last)
-                                     for _ in range(args.repeats))
+            fit[channels_last] = fit_seconds(images, y, channels_last)  # once: ~1 min
             print("fit, channels_last", channels_last, fit[channels_last], flush=True)
     load_after = os.getloadavg()
     work.cleanup()
@@ -282,7 +281,8 @@ def main():
             "",
             f"## Fine-tuning: one epoch of EfficientNetLiteClassifier on the {n} photos",
             "",
-            "pretrained=False (the same speed), 224 px, batch 16, no validation split.",
+            "pretrained=False (the same speed), 224 px, batch 16, no validation split; one "
+            "run each.",
             "",
             "| memory layout | seconds |",
             "|---|---:|",

@@ -237,3 +237,18 @@ def test_classifier_predicts_in_inference_mode_as_with_no_grad(tiny_images):
     split = VanillaCNNClassifier(max_epochs=1, random_state=0,
                                  train_split=ValidSplit(3, stratified=True)).fit(X_img, y)
     assert np.isfinite(split.history[-1, "valid_loss"])
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_weights_changed_in_place_change_the_features(backend):
+    import torch
+
+    est = _fitted(backend=backend, mirror=False)
+    before = est.transform(X)
+    with torch.no_grad():
+        est.backbone_.conv_stem.weight.mul_(2)
+    after = est.transform(X)
+    assert not np.allclose(before, after, **TOL)
+    with torch.no_grad():
+        expected = est.backbone_(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(after, expected, **TOL)

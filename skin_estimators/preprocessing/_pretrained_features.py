@@ -251,12 +251,25 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         return torch.cat([*means, pooled], 1)
 
     def _signature(self):
-        """Everything besides the image that determines the features: the weights."""
-        digest = hashlib.blake2b(digest_size=16)
-        for name, tensor in self.backbone_.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().numpy().tobytes())
-        return ("pretrained_features", self.model, tuple(self._stages()), digest.hexdigest())
+        """Everything besides the image that determines the features: the weights.
+
+        The digest of the weights is kept with the network until a tensor changes (its
+        storage or its in-place version counter, which ``load_state_dict`` and every
+        in-place operation advance), so the batches of a ``predict`` hash them once.
+        """
+        state = self.backbone_.state_dict()
+        stamp = tuple((name, t.device.type, t.data_ptr(), t._version, tuple(t.shape))
+                      for name, t in state.items())
+        memo = getattr(self.backbone_, "_skin_estimators_digest", None)
+        if memo is None or memo[0] != stamp:
+            digest = hashlib.blake2b(digest_size=16)
+            for name, tensor in state.items():
+                digest.update(name.encode())
+                digest.update(tensor.detach().cpu().numpy().tobytes())
+            memo = (stamp, digest.hexdigest())
+            # A plain attribute of the module: torch does not save it with the weights.
+            object.__setattr__(self.backbone_, "_skin_estimators_digest", memo)
+        return ("pretrained_features", self.model, tuple(self._stages()), memo[1])
 
     def transform(self, X):
         """Pooled features of each image (averaged with its mirror's when ``mirror=True``).
