@@ -18,19 +18,6 @@ torch.set_num_threads(int(os.environ.get("SKIN_ESTIMATORS_TEST_THREADS")
                           or os.environ.get("OMP_NUM_THREADS") or "2"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _onnx_graphs_in_a_temporary_folder(tmp_path_factory):
-    """PretrainedFeatures' exported ONNX graphs go to a temporary folder, not the user's cache
-    (set in os.environ, so the commands that tests run in subprocesses use it too)."""
-    previous = os.environ.get("SKIN_ESTIMATORS_ONNX_CACHE")
-    os.environ["SKIN_ESTIMATORS_ONNX_CACHE"] = str(tmp_path_factory.mktemp("onnx_cache"))
-    yield
-    if previous is None:
-        os.environ.pop("SKIN_ESTIMATORS_ONNX_CACHE", None)
-    else:
-        os.environ["SKIN_ESTIMATORS_ONNX_CACHE"] = previous
-
-
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return
