@@ -139,15 +139,18 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores"
 
 
-def commit():
+def commit(out):
+    """HEAD, and whether files other than the results file ``out`` differ from it."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, text=True, capture_output=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=root, text=True, capture_output=True).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    mine = os.path.relpath(os.path.abspath(out), root)
+    dirty = [line for line in changed if line[3:].strip() != mine]
     return head + (" (with uncommitted changes)" if dirty else "")
 
 
@@ -244,7 +247,7 @@ def main():
         "# Inference speed on a CPU: the recommended model, per backend",
         "",
         f"`python benchmarks/inference_speed.py --model <best.yaml model> --threads "
-        f"{args.threads} --repeats {args.repeats}` at commit {commit()}, on {machine()} "
+        f"{args.threads} --repeats {args.repeats}` at commit {commit(args.out)}, on {machine()} "
         f"({platform.system()} {platform.machine()}), torch {torch.__version__}, "
         f"onnxruntime {onnxruntime.__version__}, {args.threads} thread(s). Inputs: the "
         f"study's {n} photos (298 to 1500 px), decoded and resized to 224 px every time "
