@@ -294,6 +294,15 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
             x = x.contiguous(memory_format=torch.channels_last)
         return super().infer(x, **fit_params)
 
+    def evaluation_step(self, batch, training=False):
+        if training:
+            return super().evaluation_step(batch, training=True)
+        # Inference mode (no autograd bookkeeping at all) is a little faster than no_grad.
+        self.check_is_fitted()
+        with torch.inference_mode():
+            self._set_training(False)
+            return self.infer(unpack_data(batch)[0])
+
     def train_step_single(self, batch, **fit_params):
         Xi, yi = unpack_data(batch)
         if self.augmenter_ is not None:
