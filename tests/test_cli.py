@@ -309,6 +309,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+@pytest.mark.timeout(600)  # a hang guard: predict starts writing in seconds
 def test_predict_killed_mid_write_leaves_the_old_file(trained, new_images, tmp_path):
     """SIGKILL while the CSV is being written: no cleanup runs, the old file is still whole."""
     import signal
@@ -324,10 +325,8 @@ def test_predict_killed_mid_write_leaves_the_old_file(trained, new_images, tmp_p
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 600  # a hang guard: predict starts in seconds
-        while not marker.exists():
+        while not marker.exists():  # the test's timeout is the hang guard
             assert proc.poll() is None, "predict ended before writing"
-            assert time.monotonic() < deadline, "predict did not start writing in time"
             time.sleep(0.1)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

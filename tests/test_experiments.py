@@ -413,6 +413,7 @@ def test_ctrl_c_during_a_fit_stops_the_run_and_stores_no_truncated_fold(tmp_path
 
 
 # ---------------------------------------------------------------------------- resume
+@pytest.mark.timeout(900)  # a hang guard: a fold takes seconds
 def test_killed_run_resumes_to_the_same_table(tmp_path, skin3_root):
     path = write_config(tmp_path / "cfg", skin3_root,
                         [cnn(lr=0.01), cnn(lr=0.003), cnn(lr=0.001, max_epochs=3)])
@@ -424,10 +425,8 @@ def test_killed_run_resumes_to_the_same_table(tmp_path, skin3_root):
          str(out), "--no-tracking", "--quiet"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 600  # a hang guard: a fold takes seconds
-        while not list((out / "folds").glob("*.json")):
+        while not list((out / "folds").glob("*.json")):  # the test's timeout: a hang guard
             assert child.poll() is None, child.stderr.read().decode()
-            assert time.monotonic() < deadline, "no fold finished in 600 s (hung?)"
             time.sleep(0.01)
         child.send_signal(signal.SIGKILL)
     finally:

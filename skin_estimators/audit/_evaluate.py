@@ -126,7 +126,7 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
                                       progress=progress)
     else:
         proba, raw, score, errors = predict_files_trusted(model, filenames, batch_size, tta,
-                                                          progress)
+                                                          progress, desc="evaluate")
     ok = np.array([e is None for e in errors], dtype=bool)
     y_pred = np.array(["" if e is not None else str(classes[int(np.argmax(p))])
                        for p, e in zip(proba, errors, strict=True)], dtype=object)

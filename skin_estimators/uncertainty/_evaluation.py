@@ -40,7 +40,8 @@ def trusted_file_pipeline(model):
     return Pipeline(inner.steps[:-1] + [("trustedclassifier", view)])
 
 
-def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False):
+def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False,
+                          desc="predict"):
     """:func:`~skin_estimators.inference.predict_files` for a pipeline ending in a
     TrustedClassifier, with the wrapped estimator's raw probabilities and the out-of-scope
     score of the same pass (each image is transformed once).
@@ -66,7 +67,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     score = np.full(n, np.nan)
     errors = [None] * n
     mirror = tta and getattr(est, "tta", None) != "hflip"
-    with tqdm(total=n, unit="img", desc="evaluate", disable=not progress) as bar:
+    with tqdm(total=n, unit="img", desc=desc, disable=not progress) as bar:
         for start in range(0, n, batch_size):
             chunk = paths[start:start + batch_size]
             X, ok, bad = transform_files(preprocess, chunk)

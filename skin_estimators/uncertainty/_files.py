@@ -8,13 +8,15 @@ from ._trusted import FLAGS, TrustedClassifier
 __all__ = ["trust_columns"]
 
 
-def trust_columns(model, paths, proba, errors, batch_size=16):
+def trust_columns(model, paths, proba, errors, batch_size=16, score=None):
     """``prediction_set`` (classes joined by ``|``), ``out_of_scope_score`` and ``flag`` per file.
 
     ``proba`` are the model's (calibrated) probabilities of ``paths`` (NaN rows where
     ``errors`` names a reason). Returns None when the model's last step is not a
     :class:`TrustedClassifier` (a model file without these parts); the columns are empty
-    strings for the files that could not be read.
+    strings for the files that could not be read. ``score`` (per file, as
+    :func:`~skin_estimators.uncertainty._evaluation.predict_files_trusted` gives it with the
+    probabilities) saves transforming the images a second time.
     """
     from ..inference import transform_files
 
@@ -27,7 +29,9 @@ def trust_columns(model, paths, proba, errors, batch_size=16):
     if not ok:
         return sets, scores, flags
     member = prediction_sets(proba[ok], clf.quantiles_)
-    if clf.out_of_scope == "mahalanobis":
+    if score is not None:
+        score = np.asarray(score, dtype=float)[ok]
+    elif clf.out_of_scope == "mahalanobis":
         parts = []
         for start in range(0, len(ok), batch_size):
             chunk = [paths[i] for i in ok[start:start + batch_size]]
