@@ -9,7 +9,7 @@ import numpy as np
 
 from .utils._validation import mirror_images
 
-__all__ = ["predict_files", "split_pipeline", "transform_files"]
+__all__ = ["iter_file_batches", "predict_files", "split_pipeline", "transform_files"]
 
 
 def split_pipeline(model):
@@ -130,6 +130,92 @@ def transform_files(preprocess, paths):
     raise AssertionError("unreachable")
 
 
+def _split_after_loader(preprocess):
+    """``(loading, rest)``: the ImageLoader step and the steps after it (None if none)."""
+    from sklearn.pipeline import Pipeline
+
+    from .preprocessing import ImageLoader
+
+    if (isinstance(preprocess, Pipeline) and len(preprocess.steps) > 1
+            and isinstance(preprocess.steps[0][1], ImageLoader)):
+        return preprocess[:1], preprocess[1:]
+    return preprocess, None
+
+
+def iter_file_batches(preprocess, paths, batch_size=16):
+    """Transform ``paths`` batch by batch, the next batch's files decoded in the background.
+
+    While the caller works on one batch (the network's forward pass, usually), a background
+    thread decodes and resizes the files of the next one, so that the cores the network
+    leaves idle between its calls are used. The results are those of
+    :func:`transform_files` on each batch in turn, whatever the timing; an error that
+    :func:`transform_files` would raise is raised here, at its batch.
+
+    Parameters
+    ----------
+    preprocess : transformer
+        A fitted transformer that takes file paths (an ImageLoader or a pipeline starting
+        with one): the ImageLoader runs in the background thread, the steps after it in the
+        caller's.
+    paths : list of str or path-like
+    batch_size : int, default=16
+
+    Yields
+    ------
+    start : int
+        The index in ``paths`` of the batch's first file.
+    X, ok, errors
+        As :func:`transform_files` gives them for ``paths[start:start + batch_size]``
+        (``ok`` and the keys of ``errors`` index into the batch).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from skin_estimators import ImageLoader
+    >>> from skin_estimators.inference import iter_file_batches
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> paths = [os.path.join(tmp.name, f"photo{i}.png") for i in range(5)]
+    >>> for path in paths:
+    ...     Image.fromarray(np.zeros((24, 32, 3), dtype=np.uint8)).save(path)
+    >>> loader = ImageLoader(size=16).fit(paths)
+    >>> [(start, X.shape[0]) for start, X, ok, errors in iter_file_batches(loader, paths, 2)]
+    [(0, 2), (2, 2), (4, 1)]
+    >>> tmp.cleanup()
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    loading, rest = _split_after_loader(preprocess)
+    paths = list(paths)
+    starts = list(range(0, len(paths), batch_size))
+    with ThreadPoolExecutor(1, thread_name_prefix="skin-estimators-decode") as pool:
+        def submit(k):
+            return pool.submit(transform_files, loading,
+                               paths[starts[k]:starts[k] + batch_size])
+
+        pending = submit(0) if starts else None
+        for k, start in enumerate(starts):
+            X, ok, errors = pending.result()
+            pending = submit(k + 1) if k + 1 < len(starts) else None
+            if ok and rest is not None:
+                X = rest.transform(X)
+            yield start, X, ok, errors
+
+
+def small_blas():
+    """A context in which numpy's and scipy's BLAS run on one thread.
+
+    Prediction runs a network (its own thread pool) between small matrix products (a
+    scaler, a linear head, a distance to class means) of a few rows. Split over threads
+    such products gain nothing, and their threads wait for cores the network's pool holds:
+    on two cores one such product took a hundred times longer than on one thread.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def predict_files(model, paths, batch_size=16, tta=False, progress=False):
     """Class probabilities for image files; unreadable files get a reason instead.
 
@@ -181,10 +267,8 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
     n = len(paths)
     proba = np.full((n, len(clf.classes_)), np.nan)
     errors = [None] * n
-    with tqdm(total=n, unit="img", desc="predict", disable=not progress) as bar:
-        for start in range(0, n, batch_size):
-            chunk = paths[start:start + batch_size]
-            X, ok, bad = transform_files(preprocess, chunk)
+    with tqdm(total=n, unit="img", desc="predict", disable=not progress) as bar, small_blas():
+        for start, X, ok, bad in iter_file_batches(preprocess, paths, batch_size):
             for i, reason in bad.items():
                 errors[start + i] = reason
             if ok:
@@ -194,5 +278,5 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
                 if tta and getattr(clf, "tta", None) != "hflip":
                     p = (p + clf.predict_proba(mirror_images(X))) / 2
                 proba[[start + i for i in ok]] = p
-            bar.update(len(chunk))
+            bar.update(min(batch_size, n - start))
     return proba, errors

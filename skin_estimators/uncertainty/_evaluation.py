@@ -58,7 +58,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     """
     from tqdm.auto import tqdm
 
-    from ..inference import mirror_images, transform_files
+    from ..inference import iter_file_batches, mirror_images, small_blas
 
     preprocess, clf = model[:-1], model[-1]
     est = clf.estimator_
@@ -67,10 +67,8 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     score = np.full(n, np.nan)
     errors = [None] * n
     mirror = tta and getattr(est, "tta", None) != "hflip"
-    with tqdm(total=n, unit="img", desc=desc, disable=not progress) as bar:
-        for start in range(0, n, batch_size):
-            chunk = paths[start:start + batch_size]
-            X, ok, bad = transform_files(preprocess, chunk)
+    with tqdm(total=n, unit="img", desc=desc, disable=not progress) as bar, small_blas():
+        for start, X, ok, bad in iter_file_batches(preprocess, paths, batch_size):
             for i, reason in bad.items():
                 errors[start + i] = reason
             if ok:
@@ -89,7 +87,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                                                     clf.oos_variances_, clf.oos_floor_)
                 elif clf.out_of_scope == "max_proba":
                     score[rows] = max_proba_score(p)
-            bar.update(len(chunk))
+            bar.update(min(batch_size, n - start))
     return proba, raw, score, errors
 
 
