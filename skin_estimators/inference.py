@@ -9,7 +9,8 @@ import numpy as np
 
 from .utils._validation import mirror_images
 
-__all__ = ["iter_file_batches", "predict_files", "split_pipeline", "transform_files"]
+__all__ = ["iter_file_batches", "predict_files", "set_feature_backend", "split_pipeline",
+           "transform_files"]
 
 
 def split_pipeline(model):
@@ -128,6 +129,60 @@ def transform_files(preprocess, paths):
             if not ok:
                 return None, ok, errors
     raise AssertionError("unreachable")
+
+
+def _estimators_in(obj, seen):
+    """Every estimator reachable from ``obj``: pipeline steps, parameters and fitted parts."""
+    from sklearn.base import BaseEstimator
+
+    if id(obj) in seen:
+        return
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            yield from _estimators_in(item, seen)
+        return
+    if not isinstance(obj, BaseEstimator):
+        return
+    seen.add(id(obj))
+    yield obj
+    for value in vars(obj).values():
+        yield from _estimators_in(value, seen)
+
+
+def set_feature_backend(model, backend):
+    """Set the network backend of every frozen-feature step inside ``model``; their count.
+
+    The steps are the :class:`~skin_estimators.PretrainedFeatures` of ``model``: itself, its
+    pipeline steps, and those nested in its parameters or fitted parts (the estimator a
+    :class:`~skin_estimators.TrustedClassifier` refitted). The backend decides how their
+    network runs, not what it computes: the outputs agree within float32 tolerance.
+
+    Parameters
+    ----------
+    model : estimator
+    backend : {"auto", "torch", "onnxruntime"}
+
+    Returns
+    -------
+    int
+        How many steps were set (0 when ``model`` has no frozen pretrained features).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators import PretrainedFeatures
+    >>> from skin_estimators.inference import set_feature_backend
+    >>> model = make_pipeline(PretrainedFeatures(), LogisticRegression())
+    >>> set_feature_backend(model, "torch"), model[0].backend
+    (1, 'torch')
+    """
+    from .preprocessing import PretrainedFeatures
+
+    steps = [e for e in _estimators_in(model, set()) if isinstance(e, PretrainedFeatures)]
+    for step in steps:
+        step.set_params(backend=backend)
+    return len(steps)
 
 
 def _split_after_loader(preprocess):

@@ -7,9 +7,9 @@ import sys
 from ..utils._atomic import atomic_open
 
 __all__ = [
-    "CommandError", "add_model_arguments", "atomic_open", "check_out_outside",
-    "check_output_file", "collect_files", "data_folders", "display_name", "load_cli_data",
-    "load_cli_model", "open_csv", "positive_int", "run_reporting_errors", "say",
+    "CommandError", "add_backend_argument", "add_model_arguments", "atomic_open",
+    "check_out_outside", "check_output_file", "collect_files", "data_folders", "display_name",
+    "load_cli_data", "load_cli_model", "open_csv", "positive_int", "run_reporting_errors", "say",
 ]
 
 
@@ -81,14 +81,31 @@ def add_model_arguments(parser):
     )
 
 
+def add_backend_argument(parser):
+    parser.add_argument(
+        "--backend", choices=("auto", "torch", "onnxruntime"), default=None,
+        help="how the network of frozen pretrained features runs: auto (ONNX Runtime when "
+             "installed, else PyTorch), torch or onnxruntime; the same answers within float32 "
+             "tolerance (default: as saved in the model file, usually auto)",
+    )
+
+
 def load_cli_model(args, with_metadata=False):
-    """Load ``args.model``; a ModelFileError becomes a one-line failure."""
+    """Load ``args.model``; a ModelFileError becomes a one-line failure.
+
+    With ``args.backend`` set (``--backend``), the model's frozen-feature steps use it.
+    """
+    from ..inference import set_feature_backend
     from ..persistence import ModelFileError, _load
 
     try:
         model, meta = _load(args.model, trust_pickle=args.trust_pickle)
     except ModelFileError as exc:
         raise CommandError(str(exc)) from None
+    backend = getattr(args, "backend", None)
+    if backend is not None and not set_feature_backend(model, backend):
+        say(f"{args.model} has no frozen pretrained features: --backend {backend} changes "
+            "nothing.")
     return (model, meta) if with_metadata else model
 
 

@@ -4,6 +4,7 @@ import argparse
 
 from ._common import (
     CommandError,
+    add_backend_argument,
     add_model_arguments,
     atomic_open,
     check_out_outside,
@@ -50,6 +51,7 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_arguments(p)
+    add_backend_argument(p)
     p.add_argument("data", metavar="DATA",
                    help="folder with one sub-folder of images per class, or 'skin3'")
     p.add_argument("--out", required=True, metavar="DIR",

@@ -4,6 +4,7 @@ import argparse
 
 from ._common import (
     CommandError,
+    add_backend_argument,
     add_model_arguments,
     check_out_outside,
     check_output_file,
@@ -44,6 +45,7 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_arguments(p)
+    add_backend_argument(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--out", default="predictions.csv",
                    help="CSV file to write (default: predictions.csv); not inside a folder "
