@@ -172,7 +172,8 @@ def leave_one_class_out(X, y, groups, classes):
         print(f"leave out {c}", file=sys.stderr, flush=True)
         inside = np.flatnonzero(y != c)
         held = np.flatnonzero(y == c)
-        res = {"auc": [], "auc_maha": [], "auc_geo": [], "auc_base": [], "c_flagged": [], "c_oos": [], "in_oos": []}
+        res = {k: [] for k in ("auc", "auc_maha", "auc_geo", "auc_base", "c_flagged", "c_oos",
+                               "in_oos")}
         for seed in SEEDS:
             for train, test in outer(seed).split(X[inside], y[inside], groups[inside]):
                 tr, te = inside[train], inside[test]
