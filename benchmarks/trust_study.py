@@ -31,6 +31,7 @@ from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = (0, 1, 2)
 LEVEL = 0.9
+OUT_OF_SCOPE = "knn"  # best.yaml's trust: out_of_scope
 VARIANTS = [  # (name, mondrian, calibration)
     ("Mondrian, temperature (default)", True, "temperature"),
     ("marginal, temperature", False, "temperature"),
@@ -100,7 +101,26 @@ def features(cache):
 
 
 def trusted(seed, **params):
+    params.setdefault("out_of_scope", OUT_OF_SCOPE)
     return TrustedClassifier(head(), confidence_level=LEVEL, random_state=seed, **params)
+
+
+def geometry():
+    """Log file size, width, height and aspect of the photos (as the audit reads them)."""
+    from skin_estimators.audit._properties import file_properties
+
+    props, _ = file_properties(list(fetch_skin3().filenames))
+    return np.hstack([props[k] for k in ("file_size", "width", "height", "aspect")])
+
+
+def geometry_score(geo, tr, te):
+    """The same detector (k-NN on L2-normalised, standardised features) on geometry alone."""
+    from sklearn.preprocessing import StandardScaler
+
+    from skin_estimators.uncertainty._out_of_scope import fit_knn, knn_score
+
+    scaler = StandardScaler().fit(geo[tr])
+    return knn_score(scaler.transform(geo[te]), fit_knn(scaler.transform(geo[tr])))
 
 
 def outer(seed):
@@ -147,11 +167,13 @@ def protocol(X, far, y, groups, classes):
 def leave_one_class_out(X, y, groups, classes):
     """Per held-out class: Mahalanobis and max-probability AUROC, flag shares."""
     out = {}
+    geo = geometry()
     for c in classes:
         print(f"leave out {c}", file=sys.stderr, flush=True)
         inside = np.flatnonzero(y != c)
         held = np.flatnonzero(y == c)
-        res = {"auc": [], "auc_base": [], "c_flagged": [], "c_oos": [], "in_oos": []}
+        res = {k: [] for k in ("auc", "auc_maha", "auc_geo", "auc_base", "c_flagged", "c_oos",
+                               "in_oos")}
         for seed in SEEDS:
             for train, test in outer(seed).split(X[inside], y[inside], groups[inside]):
                 tr, te = inside[train], inside[test]
@@ -160,6 +182,12 @@ def leave_one_class_out(X, y, groups, classes):
                 truth = np.r_[np.zeros(len(te)), np.ones(len(held))]
                 res["auc"].append(roc_auc_score(
                     truth, np.r_[a["out_of_scope_score"], b["out_of_scope_score"]]))
+                maha = trusted(seed, out_of_scope="mahalanobis").fit(X[tr], y[tr],
+                                                                      groups=groups[tr])
+                res["auc_maha"].append(roc_auc_score(truth, np.r_[
+                    maha.out_of_scope_score(X[te]), maha.out_of_scope_score(X[held])]))
+                res["auc_geo"].append(roc_auc_score(truth, geometry_score(
+                    geo, tr, np.r_[te, held])))
                 base = 1 - np.r_[a["proba"].max(axis=1), b["proba"].max(axis=1)]
                 res["auc_base"].append(roc_auc_score(truth, base))
                 res["c_flagged"].append(np.mean(b["flag"] != "confident"))
@@ -201,22 +229,25 @@ def tables(rows, far_auc, far_flag, loco, classes):
                      f"{_mean(r, 'ece_raw'):.3f} → {_mean(r, 'ece'):.3f} | "
                      f"{_mean(r, 'll_raw'):.3f} → {_mean(r, 'll'):.3f} | {fl} |")
     lines += ["", "### Leave-one-class-out out-of-scope detection", "",
-              "| held-out class | AUROC Mahalanobis | AUROC max-probability (baseline) |"
+              f"| held-out class | AUROC {OUT_OF_SCOPE} (default) | same detector on image "
+              "geometry | AUROC Mahalanobis | AUROC max-probability (baseline) |"
               " held-out photos flagged out_of_scope or uncertain | of them out_of_scope |"
               " in-scope test photos flagged out_of_scope |",
-              "|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|"]
     for c in classes:
         r = loco[c]
-        lines.append(f"| {c} | {r['auc']:.3f} | {r['auc_base']:.3f} | "
+        lines.append(f"| {c} | {r['auc']:.3f} | {r['auc_geo']:.3f} | {r['auc_maha']:.3f} | "
+                     f"{r['auc_base']:.3f} | "
                      f"{100 * r['c_flagged']:.0f} % | {100 * r['c_oos']:.0f} % | "
                      f"{100 * r['in_oos']:.0f} % |")
     m = {k: np.mean([loco[c][k] for c in classes]) for k in loco[classes[0]]}
-    lines.append(f"| **mean** | **{m['auc']:.3f}** | {m['auc_base']:.3f} | "
+    lines.append(f"| **mean** | **{m['auc']:.3f}** | {m['auc_geo']:.3f} | {m['auc_maha']:.3f} | "
+                 f"{m['auc_base']:.3f} | "
                  f"{100 * m['c_flagged']:.0f} % | {100 * m['c_oos']:.0f} % | "
                  f"{100 * m['in_oos']:.0f} % |")
     lines += ["", f"Far out-of-scope (12 non-skin images: scikit-learn's two sample photos, "
               f"noise, gradients, checkerboards, stripes, flat colours) against the in-scope "
-              f"test photos, Mahalanobis score: AUROC **{np.mean(far_auc):.3f}** "
+              f"test photos, {OUT_OF_SCOPE} score: AUROC **{np.mean(far_auc):.3f}** "
               f"(min over the 15 folds {np.min(far_auc):.3f}); flagged out_of_scope "
               f"{100 * np.mean(far_flag):.0f} %."]
     return "\n".join(lines) + "\n"

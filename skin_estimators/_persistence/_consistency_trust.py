@@ -56,6 +56,15 @@ def check_trusted(est, where):
             raise _Error(f"{where} has an out-of-scope threshold but out_of_scope=None")
         return
     _number(est.oos_threshold_, f"{where}.oos_threshold_")
+    if kind == "knn":
+        ref = est.oos_reference_
+        if not (isinstance(ref, np.ndarray) and ref.dtype.kind == "f" and ref.ndim == 2
+                and len(ref)):
+            raise _Error(f"{where}.oos_reference_ is not a table of training feature vectors")
+        k = est.oos_neighbors_
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise _Error(f"{where}.oos_neighbors_ = {k!r:.40} is not a positive integer")
+        return
     if kind != "mahalanobis":
         return
     means = est.oos_means_

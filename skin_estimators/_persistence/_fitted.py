@@ -40,7 +40,8 @@ FITTED = {
     # Its wrapped estimator (estimator_) is stored as a nested description of its own.
     "skin_estimators.TrustedClassifier": (
         "classes_", "n_features_in_", "calibration_params_", "quantiles_", "oos_threshold_",
-        "oos_means_", "oos_basis_", "oos_variances_", "oos_floor_", "n_calibration_",
+        "oos_means_", "oos_basis_", "oos_variances_", "oos_floor_", "oos_reference_",
+        "oos_neighbors_", "n_calibration_",
         "class_counts_", "cv_description_"),
 }
 

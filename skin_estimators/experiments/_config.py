@@ -133,7 +133,7 @@ class TrustConfig(_Section):
     confidence_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.9
     mondrian: bool = True
     calibration: Literal["temperature", "sigmoid"] | None = "temperature"
-    out_of_scope: Literal["mahalanobis", "max_proba"] | None = "mahalanobis"
+    out_of_scope: Literal["mahalanobis", "knn", "max_proba"] | None = "mahalanobis"
     false_alarm_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.05
     cv: Annotated[int, Field(ge=2)] = 5
     prevalence: Literal["training", "balanced"] = "training"

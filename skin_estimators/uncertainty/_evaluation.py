@@ -8,7 +8,7 @@ from sklearn.utils import Bunch
 
 from ._conformal import prediction_sets
 from ._metrics import classwise_ece, coverage
-from ._out_of_scope import mahalanobis_score, max_proba_score
+from ._out_of_scope import max_proba_score
 from ._trusted import FLAGS, TrustedClassifier
 
 __all__ = ["coverage_table", "predict_files_trusted", "reliability_figure", "trust_summary",
@@ -80,11 +80,10 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                     r_m = est.predict_proba(mirror_images(X))
                     r, p = (r + r_m) / 2, (p + clf._calibrated(r_m)) / 2
                 raw[rows], proba[rows] = r, p
-                if clf.out_of_scope == "mahalanobis":
+                if clf.out_of_scope in ("mahalanobis", "knn"):
                     if feats is None:
                         feats = clf.features(est, X)
-                    score[rows] = mahalanobis_score(feats, clf.oos_means_, clf.oos_basis_,
-                                                    clf.oos_variances_, clf.oos_floor_)
+                    score[rows] = clf.score_features(feats)
                 elif clf.out_of_scope == "max_proba":
                     score[rows] = max_proba_score(p)
             bar.update(min(batch_size, n - start))

@@ -31,7 +31,7 @@ def trust_columns(model, paths, proba, errors, batch_size=16, score=None):
     member = prediction_sets(proba[ok], clf.quantiles_)
     if score is not None:
         score = np.asarray(score, dtype=float)[ok]
-    elif clf.out_of_scope == "mahalanobis":
+    elif clf.out_of_scope in ("mahalanobis", "knn"):
         parts = []
         for start in range(0, len(ok), batch_size):
             chunk = [paths[i] for i in ok[start:start + batch_size]]

@@ -1,4 +1,5 @@
-"""Out-of-scope scores on a model's features: Mahalanobis distance and maximum probability.
+"""Out-of-scope scores on a model's features: Mahalanobis distance, k-nearest-neighbour
+distance and maximum probability.
 
 The Mahalanobis score (Lee et al. 2018) is the squared distance to the nearest class mean
 under one covariance shared by the classes, estimated with scikit-learn's Ledoit-Wolf
@@ -8,11 +9,19 @@ spanned by the residuals, so it is kept in that form: the class means, the ``r``
 singular vectors, their ``r`` variances and the floor ``a``; the inverse follows from the
 Woodbury identity. That keeps the model file small (``r x d`` numbers instead of ``d x d``)
 and is exactly scikit-learn's ``LedoitWolf(assume_centered=True)`` covariance.
+
+The k-nearest-neighbour score (Sun et al. 2022) is the Euclidean distance of the L2-normalised
+features to the k-th nearest L2-normalised training feature vector (scikit-learn's
+``NearestNeighbors``); it needs no class model and no covariance, only the training features.
 """
 
 import numpy as np
 
-__all__ = ["fit_mahalanobis", "mahalanobis_score", "max_proba_score"]
+__all__ = ["KNN_NEIGHBORS", "fit_knn", "fit_mahalanobis", "knn_score", "mahalanobis_score",
+           "max_proba_score"]
+
+#: The k of the k-nearest-neighbour score.
+KNN_NEIGHBORS = 5
 
 
 def fit_mahalanobis(features, y_enc, n_classes):
@@ -61,3 +70,26 @@ def mahalanobis_score(features, means, basis, variances, floor):
 def max_proba_score(proba):
     """One minus the largest probability: the baseline out-of-scope score."""
     return 1.0 - np.asarray(proba).max(axis=1)
+
+
+def _unit_rows(features):
+    features = np.asarray(features, dtype=float)
+    norm = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.where(norm > 0, norm, 1.0)
+
+
+def fit_knn(features):
+    """The reference of the k-nearest-neighbour score: the L2-normalised training features."""
+    return _unit_rows(features)
+
+
+def knn_score(features, reference, n_neighbors=KNN_NEIGHBORS):
+    """Distance of each L2-normalised row to its ``n_neighbors``-th nearest reference row.
+
+    With fewer reference rows than ``n_neighbors`` the farthest one is used.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    k = int(min(n_neighbors, len(reference)))
+    nn = NearestNeighbors(n_neighbors=k).fit(reference)
+    return nn.kneighbors(_unit_rows(features))[0][:, -1]

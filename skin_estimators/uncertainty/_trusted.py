@@ -5,19 +5,20 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._calibration import apply_calibration, fit_calibration
 from ._conformal import conformal_quantiles, prediction_sets
-from ._out_of_scope import fit_mahalanobis, mahalanobis_score, max_proba_score
+from ._out_of_scope import (KNN_NEIGHBORS, fit_knn, fit_mahalanobis, knn_score,
+                            mahalanobis_score, max_proba_score)
 
 __all__ = ["FLAGS", "TrustedClassifier"]
 
 #: The flags :meth:`TrustedClassifier.predict_flag` gives, in order of trust.
 FLAGS = ("confident", "uncertain", "out_of_scope")
-_CALIBRATIONS = ("temperature", "sigmoid", None)
-_OUT_OF_SCOPE = ("mahalanobis", "max_proba", None)
-_PREVALENCES = ("training", "balanced")
+#: The out-of-scope scores computed on the estimator's features.
+_FEATURE_SCORES = ("mahalanobis", "knn")
 
 
 def _take(X, index):
@@ -26,21 +27,6 @@ def _take(X, index):
     if isinstance(X, (list, tuple)):
         return [X[i] for i in index]
     return X[index] if hasattr(X, "shape") else np.asarray(X)[index]
-
-
-def _fraction(value, name):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value < 1
-    if not ok:  # NaN fails 0 < value < 1 as well
-        raise ValueError(f"TrustedClassifier: {name} must be a number in (0, 1), got "
-                         f"{value!r}.")
-    return float(value)
-
-
-def _choice(value, name, options):
-    if not any(value is o or (isinstance(value, str) and value == o) for o in options):
-        raise ValueError(f"TrustedClassifier: {name} must be one of {list(options)}, got "
-                         f"{value!r}.")
-    return value
 
 
 class TrustedClassifier(ClassifierMixin, BaseEstimator):
@@ -66,9 +52,11 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         Class-conditional sets: the level holds for each true class, not only on average.
     calibration : {"temperature", "sigmoid", None}, default="temperature"
         Temperature scaling of the log-probabilities, one-vs-rest sigmoids (Platt), or none.
-    out_of_scope : {"mahalanobis", "max_proba", None}, default="mahalanobis"
+    out_of_scope : {"mahalanobis", "knn", "max_proba", None}, default="mahalanobis"
         The out-of-scope score: squared Mahalanobis distance of the features to the nearest
-        class mean, one minus the largest calibrated probability (the baseline), or none.
+        class mean, the distance of the L2-normalised features to the fifth nearest training
+        image's (``"knn"``), one minus the largest calibrated probability (the baseline), or
+        none.
     false_alarm_rate : float, default=0.05
         The share of in-scope (out-of-fold) training images above the out-of-scope threshold.
     cv : int or cross-validation splitter, default=5
@@ -94,6 +82,10 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         Scores above it are out of scope.
     oos_means_, oos_basis_, oos_variances_, oos_floor_ : arrays, float or None
         The Mahalanobis model (class means, shared Ledoit-Wolf covariance in low-rank form).
+    oos_reference_ : ndarray of shape (n_samples, n_features) or None
+        The k-nearest-neighbour model: the L2-normalised training features.
+    oos_neighbors_ : int or None
+        Its k.
     n_calibration_ : int
         Out-of-fold predictions the calibration, the quantiles and the threshold came from.
     class_counts_ : ndarray of shape (n_classes,)
@@ -111,6 +103,18 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
     ((2, 3), 'U')
     """
 
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "confidence_level": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "mondrian": ["boolean"],
+        "calibration": [StrOptions({"temperature", "sigmoid"}), None],
+        "out_of_scope": [StrOptions({"mahalanobis", "knn", "max_proba"}), None],
+        "false_alarm_rate": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split"])],
+        "prevalence": [StrOptions({"training", "balanced"})],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, estimator, confidence_level=0.9, mondrian=True,
                  calibration="temperature", out_of_scope="mahalanobis", false_alarm_rate=0.05,
                  cv=5, prevalence="training", random_state=0):
@@ -126,22 +130,11 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _validate(self):
-        if not is_classifier(self.estimator) or not hasattr(self.estimator, "predict_proba"):
+        # scikit-learn's declared constraints: one line naming the parameter and what it takes
+        self._validate_params()
+        if not is_classifier(self.estimator):
             raise ValueError(f"TrustedClassifier: estimator must be a classifier with "
                              f"predict_proba, got {type(self.estimator).__name__}.")
-        _fraction(self.confidence_level, "confidence_level")
-        _fraction(self.false_alarm_rate, "false_alarm_rate")
-        if not isinstance(self.mondrian, (bool, np.bool_)):
-            raise ValueError(f"TrustedClassifier: mondrian must be True or False, got "
-                             f"{self.mondrian!r}.")
-        _choice(self.calibration, "calibration", _CALIBRATIONS)
-        _choice(self.out_of_scope, "out_of_scope", _OUT_OF_SCOPE)
-        _choice(self.prevalence, "prevalence", _PREVALENCES)
-        cv = self.cv
-        if isinstance(cv, bool) or not (
-                (isinstance(cv, numbers.Integral) and cv >= 2) or hasattr(cv, "split")):
-            raise ValueError(f"TrustedClassifier: cv must be an integer >= 2 or a "
-                             f"cross-validation splitter, got {cv!r}.")
 
     def _splitter(self, groups):
         from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -152,7 +145,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         return kind(n_splits=int(self.cv), shuffle=True, random_state=self.random_state)
 
     def features(self, estimator, X):
-        """The features the Mahalanobis score uses: a pipeline's output before its last step."""
+        """The features of the out-of-scope score: a pipeline's output before its last step."""
         if hasattr(estimator, "steps"):
             return np.asarray(estimator[:-1].transform(X), dtype=float)
         X = np.asarray(X, dtype=float)
@@ -191,10 +184,14 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
             model = clone(self.estimator).fit(_take(X, train), y[train])
             cols = np.searchsorted(self.classes_, model.classes_)
             proba[np.ix_(test, cols)] = model.predict_proba(_take(X, test))
-            if self.out_of_scope == "mahalanobis":
-                fold = fit_mahalanobis(self.features(model, _take(X, train)), y_enc[train],
-                                       n_classes)
-                oos[test] = mahalanobis_score(self.features(model, _take(X, test)), *fold)
+            if self.out_of_scope in _FEATURE_SCORES:
+                seen = self.features(model, _take(X, train))
+                new = self.features(model, _take(X, test))
+                if self.out_of_scope == "mahalanobis":
+                    oos[test] = mahalanobis_score(new, *fit_mahalanobis(seen, y_enc[train],
+                                                                        n_classes))
+                else:
+                    oos[test] = knn_score(new, fit_knn(seen), KNN_NEIGHBORS)
         weight = None
         if self.prevalence == "balanced":
             counts = np.bincount(y_enc, minlength=n_classes)
@@ -205,7 +202,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
                                               bool(self.mondrian))
         self.estimator_ = clone(self.estimator).fit(X, y)
         self.oos_means_ = self.oos_basis_ = self.oos_variances_ = None
-        self.oos_floor_ = self.oos_threshold_ = None
+        self.oos_floor_ = self.oos_threshold_ = self.oos_reference_ = self.oos_neighbors_ = None
         if self.out_of_scope == "max_proba":
             oos = max_proba_score(calibrated)
         if self.out_of_scope is not None:
@@ -215,6 +212,9 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
             (self.oos_means_, self.oos_basis_, self.oos_variances_,
              self.oos_floor_) = fit_mahalanobis(self.features(self.estimator_, X), y_enc,
                                                 n_classes)
+        elif self.out_of_scope == "knn":
+            self.oos_reference_ = fit_knn(self.features(self.estimator_, X))
+            self.oos_neighbors_ = KNN_NEIGHBORS
         self.n_calibration_ = int(len(y))
         self.class_counts_ = np.bincount(y_enc, minlength=n_classes)
         self.cv_description_ = repr(splitter)
@@ -251,14 +251,20 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         probabilities of ``X`` when already computed (the max-probability score needs them).
         """
         check_is_fitted(self, "quantiles_")
-        if self.out_of_scope == "mahalanobis":
-            return mahalanobis_score(self.features(self.estimator_, X), self.oos_means_,
-                                     self.oos_basis_, self.oos_variances_, self.oos_floor_)
+        if self.out_of_scope in _FEATURE_SCORES:
+            return self.score_features(self.features(self.estimator_, X))
         if proba is None:
             proba = self.predict_proba(X)
         if self.out_of_scope == "max_proba":
             return max_proba_score(proba)
         return np.full(len(proba), np.nan)
+
+    def score_features(self, features):
+        """The out-of-scope score of already computed features (see :meth:`features`)."""
+        if self.out_of_scope == "mahalanobis":
+            return mahalanobis_score(features, self.oos_means_, self.oos_basis_,
+                                     self.oos_variances_, self.oos_floor_)
+        return knn_score(features, self.oos_reference_, self.oos_neighbors_)
 
     def predict_flag(self, X):
         """``'confident'`` (one class in the set, in scope), ``'uncertain'`` (none or several)
@@ -272,7 +278,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         raw = self.estimator_.predict_proba(X)
         proba = self._calibrated(raw)
         sets = prediction_sets(proba, self.quantiles_)
-        if self.out_of_scope == "mahalanobis":
+        if self.out_of_scope in _FEATURE_SCORES:
             score = self.out_of_scope_score(X)
         else:
             score = self.out_of_scope_score(None, proba=proba)
