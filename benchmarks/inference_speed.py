@@ -11,10 +11,14 @@ On the study's 102 photos, in one run (so that the ratios share the machine's lo
   batch 32, under ``torch.no_grad``; every features and predict figure is also given as a
   ratio to it and to ``backend="torch"``;
 * the maximum difference of the probabilities between the backends;
-* ``skin-estimators evaluate`` on the 102 photos listed 4 times (a temporary folder of
-  links), timed from the command's start to its end, with the model file's backend set to
-  ``torch`` and to ``auto``; ``auto`` once with an empty graph cache (the one-off ONNX export
-  counted) and once with the graph cached;
+* ``skin-estimators evaluate`` timed from the command's start to its end, with
+  ``--backend torch`` and ``--backend auto`` (``auto`` once with an empty graph cache, the
+  one-off ONNX export counted, and once with the graph cached), on two folders of 408 files:
+  the 102 photos listed 4 times (links: the process-wide feature cache computes each
+  photo's features once, so the network is a small part of the command), and the 102
+  photos in 4 versions with different pixels (the original, and its left-right,
+  up-down and 180-degree flips, saved as the original's format: every file reaches the
+  network, as in a folder of distinct photos);
 * one epoch of ``EfficientNetLiteClassifier`` (pretrained=False: same speed) on the 102
   photos at 224 px, contiguous and channels-last, once each (``--no-fit`` skips it).
 
@@ -46,7 +50,7 @@ import torch
 
 from skin_estimators import (EfficientNetLiteClassifier, PretrainedFeatures, clear_feature_cache,
                              fetch_skin3, load_model, save_model)
-from skin_estimators.inference import predict_files
+from skin_estimators.inference import predict_files, set_feature_backend
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -62,19 +66,42 @@ def best_time(run, repeats):
 
 
 def feature_steps(model):
-    """The PretrainedFeatures steps of a (nested) pipeline."""
-    found = []
-    for _, step in getattr(model, "steps", []):
-        if isinstance(step, PretrainedFeatures):
-            found.append(step)
-        found += feature_steps(step)
-    return found
+    """The PretrainedFeatures steps of a model, also those inside a TrustedClassifier."""
+    from skin_estimators.inference import _estimators_in
+
+    return [e for e in _estimators_in(model, set()) if isinstance(e, PretrainedFeatures)
+            and getattr(e, "backbone_", None) is not None]
 
 
 def set_backend(model, backend):
-    for step in feature_steps(model):
-        step.set_params(backend=backend)
+    set_feature_backend(model, backend)
     return model
+
+
+def evaluate_folders(root, paths, labels):
+    """Two folders of 4 x len(paths) files: links to each photo 4 times, and 4 versions."""
+    from PIL import Image
+
+    links, versions = os.path.join(root, "x4_links"), os.path.join(root, "x4_versions")
+    for i, (path, label) in enumerate(zip(paths, labels, strict=True)):
+        name = os.path.basename(path)
+        for folder in (links, versions):
+            os.makedirs(os.path.join(folder, str(label)), exist_ok=True)
+        for copy in range(4):
+            os.symlink(os.path.abspath(path), os.path.join(links, str(label),
+                                                           f"{copy}_{i}_{name}"))
+        os.symlink(os.path.abspath(path), os.path.join(versions, str(label), f"0_{i}_{name}"))
+        with Image.open(path) as image:
+            fmt = image.format
+            image = image.convert("RGB")
+            for copy, flip in enumerate((Image.Transpose.FLIP_LEFT_RIGHT,
+                                         Image.Transpose.FLIP_TOP_BOTTOM,
+                                         Image.Transpose.ROTATE_180), start=1):
+                image.transpose(flip).save(os.path.join(versions, str(label),
+                                                        f"{copy}_{i}_{name}"),
+                                           format=fmt, **({"quality": 95} if fmt == "JPEG"
+                                                          else {}))
+    return {"listed 4 times": links, "4 versions": versions}
 
 
 def plain_pytorch(images):
@@ -109,10 +136,11 @@ def interleaved(runs, repeats):
     return best, results
 
 
-def evaluate_seconds(model_path, data, out, env):
+def evaluate_seconds(model_path, data, out, env, backend):
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "skin_estimators.cli", "evaluate", model_path, data,
-                    "--out", out, "--quiet"], check=True, env=env, stdout=subprocess.DEVNULL)
+                    "--backend", backend, "--out", out, "--quiet"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     with open(os.path.join(out, "predictions.csv"), newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -205,32 +233,24 @@ def main():
     proba_diff = float(np.abs(results["predict", "torch"][0]
                               - results["predict", "onnxruntime"][0]).max())
 
-    # evaluate: the 102 photos listed 4 times, links in class folders.
-    folder = os.path.join(work.name, "x4")
-    for i, (path, label) in enumerate(zip(paths, data.target, strict=True)):
-        cls = os.path.join(folder, str(label))
-        os.makedirs(cls, exist_ok=True)
-        for copy in range(4):
-            os.symlink(os.path.abspath(path), os.path.join(cls, f"{copy}_{i}_" +
-                                                           os.path.basename(path)))
-    files = {}
-    for backend in ("torch", "auto"):
-        files[backend] = os.path.join(work.name, f"model_{backend}.safetensors")
-        save_model(set_backend(load_model(args.model), backend), files[backend])
+    # evaluate: 408 files, the photos listed 4 times and in 4 versions; backends taking turns.
+    folders = evaluate_folders(work.name, paths, data.target)
     evaluate = {}
     for round_ in range(min(2, args.repeats)):  # taking turns, best of the rounds
-        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-                   SKIN_ESTIMATORS_ONNX_CACHE=os.path.join(work.name, f"onnx_cli{round_}"))
-        for name, backend in (("torch", "torch"), ("auto, empty graph cache", "auto"),
-                              ("auto, graph cached", "auto")):
-            out = os.path.join(work.name, f"eval{round_}_" + name.replace(" ", "_")
-                               .replace(",", ""))
-            result = evaluate_seconds(files[backend], folder, out, env)
-            if name not in evaluate or result[0] < evaluate[name][0]:
-                evaluate[name] = result
-            print(name, result[:2], flush=True)
-    evaluate_diff = float(max(np.abs(evaluate[k][2] - evaluate["torch"][2]).max()
-                              for k in evaluate))
+        for kind, folder in folders.items():
+            env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
+                       SKIN_ESTIMATORS_ONNX_CACHE=os.path.join(work.name,
+                                                               f"onnx_cli{round_}_{len(kind)}"))
+            for name, backend in (("torch", "torch"), ("auto, empty graph cache", "auto"),
+                                  ("auto, graph cached", "auto")):
+                out = os.path.join(work.name, f"eval{round_}_{len(kind)}_" +
+                                   name.replace(" ", "_").replace(",", ""))
+                result = evaluate_seconds(args.model, folder, out, env, backend)
+                if (kind, name) not in evaluate or result[0] < evaluate[kind, name][0]:
+                    evaluate[kind, name] = result
+                print(kind, name, result[:2], flush=True)
+    evaluate_diff = float(max(np.abs(value[2] - evaluate[kind, "torch"][2]).max()
+                              for (kind, _), value in evaluate.items()))
 
     fit = {}
     if args.fit:
@@ -283,20 +303,23 @@ def main():
         f"Maximum difference between the backends: features {feature_diff:.2e}, "
         f"probabilities {proba_diff:.2e}.",
         "",
-        f"## `skin-estimators evaluate` on the {n} photos listed 4 times ({4 * n} files)",
+        f"## `skin-estimators evaluate` on {4 * n} files",
         "",
         "Timed from the command's start to its end (Python start, imports, model load, "
-        "export when the graph is not cached); best of "
-        f"{min(2, args.repeats)} rounds, the three taking turns. Repeated photos are the same pixels, so the "
-        "process-wide feature cache computes each photo's features once; decoding runs "
-        f"{4 * n} times.",
+        "export when the graph is not cached), `--backend torch` against `--backend auto`; "
+        f"best of {min(2, args.repeats)} rounds, the six runs taking turns. *Listed 4 times*: "
+        f"the {n} photos linked 4 times each; repeated photos are the same pixels, so the "
+        "process-wide feature cache computes each photo's features once, and the network is "
+        f"a small part of the command (decoding still runs {4 * n} times). *4 versions*: each "
+        "photo, its left-right, up-down and 180-degree flips (same size and format): every "
+        "file reaches the network, as a folder of distinct photos does.",
         "",
-        "| backend | seconds | photos/s | × backend torch |",
-        "|---|---:|---:|---:|",
+        "| folder | backend | seconds | photos/s | × backend torch |",
+        "|---|---|---:|---:|---:|",
     ]
-    for name, (seconds, count, _) in evaluate.items():
-        lines.append(f"| {name} | {seconds:.1f} | {count / seconds:.1f} | "
-                     f"{evaluate['torch'][0] / seconds:.2f} |")
+    for (kind, name), (seconds, count, _) in evaluate.items():
+        lines.append(f"| {kind} | {name} | {seconds:.1f} | {count / seconds:.1f} | "
+                     f"{evaluate[kind, 'torch'][0] / seconds:.2f} |")
     lines += ["", f"Maximum probability difference to backend torch: {evaluate_diff:.2e}."]
     if fit:
         lines += [
