@@ -375,7 +375,7 @@ def test_dask_gives_the_same_metrics_as_serial(tmp_path, skin3_root):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_restore_malloc_thresholds_applies_glibc_settings():
     """Under the Dask nanny's MALLOC_TRIM_THRESHOLD_ the thresholds are set back (what that
-    saves in page faults is measured by benchmarks/dask_malloc_faults.py)."""
+    saves in page faults is measured by benchmarks/speed/dask_malloc_faults.py)."""
     code = ("from skin_estimators.experiments._dask import restore_malloc_thresholds\n"
             "print(restore_malloc_thresholds())\n")
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}

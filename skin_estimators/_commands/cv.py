@@ -18,7 +18,7 @@ http(s) --tracking-uri is checked before any work starts.
 
 
 def add_arguments(parser, default_out=None):
-    """The options of ``cv``; ``benchmarks/reproduce_table.py`` uses the same."""
+    """Add the options of ``cv`` to ``parser``."""
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML experiment config")
     parser.add_argument("--out", metavar="DIR", default=default_out,
                         help="output folder (default: results/<config name> in the current folder)")

@@ -18,7 +18,7 @@ __all__ = ["available_protocols", "cv_scores", "shortcut_forest"]
 
 
 def shortcut_forest(n_estimators=300, random_state=0):
-    """The shortcut baselines' model (the issue's): a balanced random forest."""
+    """The shortcut baselines' model: a class-balanced random forest."""
     return RandomForestClassifier(
         n_estimators, class_weight="balanced", min_samples_leaf=2, random_state=random_state
     )

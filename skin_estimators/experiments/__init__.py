@@ -4,7 +4,7 @@ A config names the data, the image size and the cross-validation protocol, and l
 models with their parameters and grids. :func:`run_experiment` cross-validates every row
 (decoding each image once), stores each fold as it finishes (``resume=True`` continues an
 interrupted run), writes ``results.csv`` and ``results.md`` and logs to MLflow. The command
-``skin-estimators cv --config FILE`` and ``benchmarks/reproduce_table.py`` run it.
+``skin-estimators cv --config FILE`` runs it.
 :func:`fit_final` fits one row on a stratified training split (``skin-estimators train``);
 :meth:`Row.make_pipeline` is the one place a row becomes ImageLoader -> ChannelNormalizer ->
 estimator.

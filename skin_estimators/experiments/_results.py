@@ -6,7 +6,7 @@ macro recall, best first, as the study's table. Beside it, ``recall_macro_pooled
 recall of each seed's out-of-fold predictions taken together (the folds' confusion matrices
 summed), averaged over the seeds. Grouped folds of this data set hold as few as two photos of
 a class, so one fold's macro recall swings by a third with one photo; pooling weighs every
-photo once and is the steadier figure (it is also what the issue-13 screening reported). The
+photo once and is the steadier figure (``balanced_accuracy_score`` of ``cross_val_predict``). The
 shortcut baselines (``_baselines.py``)
 are rows of the same tables, marked ``baseline``. The first table of ``results.md`` is the
 controlled protocol's when the run has it: the figure to trust.

@@ -1,6 +1,6 @@
 """The main job: the study's 5-fold cross-validation of the vanilla CNN, with its report.
 
-Usage: SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/cv_cnn.py [--size 400] [--epochs 26]
+Usage: SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/studies/cv_cnn.py [--size 400] [--epochs 26]
 
 Prints the macro recall of each fold, its mean and std, and the clinical report (scikit-learn's
 and imbalanced-learn's) over the out-of-fold predictions of all 102 images. Next to the CNN's

@@ -30,7 +30,7 @@ ONNX graphs go to a temporary folder, not the user's cache.
 Usage (the model from ``benchmarks/configs/best.yaml``)::
 
   skin-estimators train --config benchmarks/configs/best.yaml --test-size 0 --out /tmp/best
-  SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/inference_speed.py \\
+  SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/speed/inference_speed.py \\
       --model /tmp/best/model.safetensors [--threads 2] [--repeats 2]
 
 Writes benchmarks/results/inference_speed.md.
@@ -51,6 +51,8 @@ import torch
 from skin_estimators import (EfficientNetLiteClassifier, PretrainedFeatures, clear_feature_cache,
                              fetch_skin3, load_model, save_model)
 from skin_estimators.inference import predict_files, set_feature_backend
+
+from _common import RESULTS, commit, machine
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -156,40 +158,13 @@ def fit_seconds(images, y, channels_last):
     return time.perf_counter() - start
 
 
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
-
-
-def commit(out):
-    """HEAD, and whether files other than the results file ``out`` differ from it."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
-                              capture_output=True, check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                 cwd=root, text=True, capture_output=True).stdout.splitlines()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    mine = os.path.relpath(os.path.abspath(out), root)
-    dirty = [line for line in changed if line[3:].strip() != mine]
-    return head + (" (with uncommitted changes)" if dirty else "")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="the recommended model's file")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-fit", dest="fit", action="store_false")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                                      "inference_speed.md"))
+    parser.add_argument("--out", default=str(RESULTS / "inference_speed.md"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
@@ -266,7 +241,7 @@ def main():
     lines = [
         "# Inference speed on a CPU: the recommended model, per backend",
         "",
-        f"`python benchmarks/inference_speed.py --model <best.yaml model> --threads "
+        f"`python benchmarks/speed/inference_speed.py --model <best.yaml model> --threads "
         f"{args.threads} --repeats {args.repeats}` at commit {commit(args.out)}, on {machine()} "
         f"({platform.system()} {platform.machine()}), torch {torch.__version__}, "
         f"onnxruntime {onnxruntime.__version__}, {args.threads} thread(s). Inputs: the "

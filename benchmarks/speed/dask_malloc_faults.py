@@ -6,7 +6,7 @@ glibc's dynamic mmap threshold: every allocation over 128 KiB then gets fresh ze
 pages (256 faults per MiB). The library undoes it on each worker. This measures both, each in
 a fresh process, and prints faults per allocation and their ratio (Linux and glibc only).
 
-Usage: python benchmarks/dask_malloc_faults.py [--allocations 200]
+Usage: python benchmarks/speed/dask_malloc_faults.py [--allocations 200]
 """
 
 import argparse

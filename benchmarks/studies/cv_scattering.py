@@ -1,6 +1,6 @@
 """The study's 5-fold cross-validation of the scattering network (BatchNorm + linear top).
 
-Usage: SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/cv_scattering.py [--frozen]
+Usage: SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/studies/cv_scattering.py [--frozen]
        [--size 400] [--epochs 22] [--lr 0.0091] [--lr-scattering 0.1] [--top linear]
 
 The study's setting: images resized to 400x400 and normalised with the study's fixed mean

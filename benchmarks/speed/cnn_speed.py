@@ -11,8 +11,8 @@ imports, three times each (alternating); the medians and their ratio are printed
   cleared before each repetition, so no run profits from an earlier one), the CNN runs in
   channels-last layout.
 
-Usage: SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/cnn_speed.py [--repeats 3]
-Goal (issue 2): library time / plain time <= 0.8.
+Usage: SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/speed/cnn_speed.py [--repeats 3]
+Goal: library time / plain time <= 0.8.
 """
 
 import argparse
@@ -31,6 +31,8 @@ from torchvision.datasets import ImageFolder
 
 from skin_estimators import ChannelNormalizer, ImageLoader, VanillaCNNClassifier, fetch_skin3
 from skin_estimators.networks import VanillaCNN
+
+from _common import header
 
 SIZE, EPOCHS, BATCH, LR, FOLDS = 400, 2, 4, 1e-4, 2
 STUDY_MEAN, STUDY_STD = [0.6475, 0.4907, 0.4165], [0.1875, 0.1598, 0.1460]
@@ -76,6 +78,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    print(header(torch.get_num_threads()), flush=True)
 
     data = fetch_skin3()
     root = str(data.root) if hasattr(data, "root") else str(

@@ -6,17 +6,19 @@ building, no first-call warm-up), then time ``predict_proba`` after one warm-up 
 seconds per training image and per predicted image, time to build the network, and peak
 memory: resident set size (``getrusage``) on the CPU, ``torch.cuda.max_memory_allocated`` on a
 GPU. Random initial weights (``pretrained=False``): the speed does not depend on them, and the
-machine that wrote the results has no internet access.
+machine that wrote the results has no internet access. Each time is also given as a ratio to
+the first configuration of the same model in the same run (the saved activations: to the first
+precision).
 
 Usage (from the repository root)::
 
-    SKIN_ESTIMATORS_DATA=../shared/data nice python benchmarks/pretrained_speed.py \
+    SKIN_ESTIMATORS_DATA=../shared/data nice python benchmarks/speed/pretrained_speed.py \
         --threads 2 --n-images 8 > benchmarks/results/pretrained_speed.log
     # on a GPU: one fold of the study's 5-fold CV (82 training, 20 test images), fp32 and
     # mixed precision
-    python benchmarks/pretrained_speed.py --device cuda --fold --precision fp32 auto
+    python benchmarks/speed/pretrained_speed.py --device cuda --fold --precision fp32 auto
     # without a GPU: activation memory autograd keeps per batch, fp32 against bf16
-    python benchmarks/pretrained_speed.py --activations --threads 1 --precision fp32 bf16 fp16
+    python benchmarks/speed/pretrained_speed.py --activations --threads 1 --precision fp32 bf16 fp16
 """
 
 import argparse
@@ -28,6 +30,8 @@ import sys
 import time
 
 import numpy as np
+
+from _common import header
 
 SIZE, BATCH = 400, 4
 MODELS = ("resnet50", "bit")
@@ -171,13 +175,19 @@ def main(argv=None):
                         help="only count the activations saved for backward (fp32 vs bf16)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: JSON config of one run
     args = parser.parse_args(argv)
-    if args.activations:
-        for model in args.models:
-            for precision in args.precision:
-                print(json.dumps(saved_activations(model, precision, args.threads)), flush=True)
-        return 0
     if args.one:
         print(json.dumps(run_one(json.loads(args.one))), flush=True)
+        return 0
+    print(header(args.threads), flush=True)
+    if args.activations:
+        for model in args.models:
+            first = None
+            for precision in args.precision:
+                row = saved_activations(model, precision, args.threads)
+                first = first or row
+                row["ratio_to_" + first["precision"]] = (row["saved_activations_gib"]
+                                                         / first["saved_activations_gib"])
+                print(json.dumps(row), flush=True)
         return 0
 
     epochs = {"resnet50": 26, "bit": 22}
@@ -209,6 +219,14 @@ def main(argv=None):
               f"{r['train_cpu_s_per_image']:.3f} | {r['predict_cpu_s_per_image']:.3f} | "
               f"{r['build_s']:.1f} | {r['peak_rss_gib']:.2f} | "
               f"{r.get('peak_gpu_gib', float('nan')):.2f} | {r['load']:.1f} |")
+    print("\nratios to the first configuration of the same model (seconds per image):")
+    first = {}
+    for r in rows:
+        base = first.setdefault(r["model"], r)
+        train = r["train_s_per_image"] / base["train_s_per_image"]
+        predict = r["predict_s_per_image"] / base["predict_s_per_image"]
+        print(f"  {r['model']} {r['device']} {r['precision']} channels_last={r['channels_last']} "
+              f"frozen={r['freeze']}: train {train:.2f}, predict {predict:.2f}")
     return 0
 
 

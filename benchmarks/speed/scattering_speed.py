@@ -11,7 +11,8 @@ three figures:
    SGD step): the slope of the peak resident memory between a batch of 1 and a batch of
    ``--batch`` images, each measured in a fresh subprocess.
 
-usage: python benchmarks/scattering_speed.py [--batch 4] [--repeats 5] [--threads 2] [--size 400]
+usage: python benchmarks/speed/scattering_speed.py [--batch 4] [--repeats 5] [--threads 2] \\
+    [--size 400]
 """
 
 import argparse
@@ -24,6 +25,8 @@ import time
 
 import numpy as np
 import torch
+
+from _common import header
 
 
 def _peak_rss_mib():
@@ -98,6 +101,7 @@ def main():
             times["learnable_fwd_bwd"].append(t_learn)
 
     b = args.batch
+    print(header(args.threads))
     print(f"batch of {b} {args.size}x{args.size} RGB images, {args.threads} threads, "
           f"{args.repeats} repeats (medians)")
     for name, values in times.items():

@@ -8,7 +8,10 @@ timed, not the disk; ImageLoader's own cache off):
 * ImageLoader with 1 and 2 threads; at 64x64 also without draft (reduced-scale) JPEG decoding;
 * a second transform through the cache.
 
-Usage: SKIN_ESTIMATORS_DATA=../shared/data nice python benchmarks/image_loading.py [--repeats 7]
+Each time is also printed as a ratio to the study-style loop's median of the same run.
+
+Usage: SKIN_ESTIMATORS_DATA=../shared/data nice python benchmarks/speed/image_loading.py \\
+    [--repeats 7]
 """
 
 import argparse
@@ -20,6 +23,8 @@ import numpy as np
 from PIL import Image
 
 from skin_estimators.preprocessing import ImageLoader, _decode, clear_image_cache
+
+from _common import header
 
 
 def study_style(paths, size):
@@ -60,9 +65,12 @@ def main():
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
+    print(header())
     print(f"{len(paths)} images, {args.repeats} repeats")
+    baseline = np.median(times["study-style Pillow loop, 400"])
     for name, values in times.items():
-        print(f"  {name:38s} min {min(values):.3f} s   median {np.median(values):.3f} s")
+        print(f"  {name:38s} min {min(values):.3f} s   median {np.median(values):.3f} s   "
+              f"median / study-style {np.median(values) / baseline:.2f}")
 
     same = np.array_equal(
         study_style(paths, (400, 400)), ImageLoader(size=400, cache=False).transform(paths)

@@ -1,0 +1,54 @@
+"""What every speed benchmark prints with its figures: the commit and the machine.
+
+Imported by the scripts of this folder (``python benchmarks/speed/NAME.py`` puts the folder on
+``sys.path``); not part of the library.
+"""
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def machine():
+    """The CPU model (from /proc/cpuinfo where there is one) and the number of cores."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def commit(ignore=None):
+    """HEAD, and whether tracked files other than ``ignore`` (a results file) differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                 cwd=REPO, text=True, capture_output=True).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    mine = os.path.relpath(os.path.abspath(ignore), REPO) if ignore else None
+    dirty = [line for line in changed if line[3:].strip() != mine]
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def header(threads=None):
+    """One line: commit, machine, Python and torch versions (and torch threads if given)."""
+    line = (f"commit {commit()}; {machine()} ({platform.system()} {platform.machine()}); "
+            f"Python {platform.python_version()}")
+    try:
+        import torch
+
+        line += f", torch {torch.__version__}"
+    except ImportError:
+        pass
+    if threads is not None:
+        line += f", {threads} torch thread(s)"
+    return line
