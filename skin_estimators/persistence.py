@@ -16,9 +16,7 @@ Two formats, one loader:
 :func:`load_model` tells the formats apart by the file's first bytes, not its name.
 """
 
-import contextlib
 import os
-import sys
 
 from ._persistence import _files, _safe
 from ._persistence._consistency import InconsistentModelError
@@ -338,46 +336,11 @@ def _load_safe(path):
     return model, {"format": "safe", "versions": versions, "metadata": metadata}
 
 
-#: Modules that moved when the package was reorganised (version 0.2 layout): a joblib file
-#: pickled before names its classes by the old paths.
-_MOVED_MODULES = {
-    "skin_estimators._base": "skin_estimators.classifiers._base",
-    "skin_estimators._cnn": "skin_estimators.classifiers._cnn",
-    "skin_estimators._pretrained": "skin_estimators.classifiers._pretrained",
-    "skin_estimators._scattering": "skin_estimators.classifiers._scattering",
-    "skin_estimators._recommended": "skin_estimators.classifiers._recommended",
-    "skin_estimators._augment": "skin_estimators.classifiers._augment",
-    "skin_estimators._hyperrule": "skin_estimators.callbacks",
-    "skin_estimators._scattering_transformer": "skin_estimators.preprocessing._scattering_transformer",
-    "skin_estimators._feature_cache": "skin_estimators.utils._coefficient_cache",
-    "skin_estimators.preprocessing._cache": "skin_estimators.utils._array_cache",
-    "skin_estimators._inference": "skin_estimators.inference",
-}
-
-
-@contextlib.contextmanager
-def _old_module_names():
-    """While unpickling, let the old module paths name the moved modules."""
-    import importlib
-
-    added = []
-    for old, new in _MOVED_MODULES.items():
-        if old not in sys.modules:
-            sys.modules[old] = importlib.import_module(new)
-            added.append(old)
-    try:
-        yield
-    finally:
-        for old in added:
-            sys.modules.pop(old, None)
-
-
 def _load_joblib(path):
     import joblib
 
     try:
-        with _old_module_names():
-            model = joblib.load(path)
+        model = joblib.load(path)
     except (EOFError, ValueError) as exc:
         raise ModelFileError(path, f"the file is truncated or corrupt ({exc})") from None
     except (ModuleNotFoundError, AttributeError, ImportError) as exc:

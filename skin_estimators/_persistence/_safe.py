@@ -363,14 +363,6 @@ def write(path, est, metadata):
         raise
 
 
-def read_header(path):
-    """The string metadata of a safetensors file (no tensor is read)."""
-    from safetensors import safe_open
-
-    with safe_open(os.fspath(path), framework="pt", device="cpu") as f:
-        return f.metadata() or {}
-
-
 def read(path):
     """Return ``(doc, tensors)`` after checking the digest; ValueError says what is wrong."""
     from safetensors import safe_open
