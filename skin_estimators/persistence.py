@@ -19,8 +19,8 @@ Two formats, one loader:
 import os
 
 from ._persistence import _files, _safe
-from ._persistence._consistency import InconsistentModelError
-from ._persistence._codec import UnrepresentableError, decode  # noqa: F401 (re-exported)
+from ._persistence._codec import decode  # noqa: F401 (re-exported)
+from .exceptions import InconsistentModelError, ModelFileError, UnrepresentableError  # noqa: F401
 
 __all__ = ["ModelFileError", "load_model", "load_model_metadata", "model_file_format",
            "save_model"]
@@ -39,36 +39,6 @@ _JOBLIB_MAGIC = (
 )
 # Attribute that carries save_model's metadata inside a joblib file (removed on load).
 _JOBLIB_META_ATTR = "_skin_estimators_file_metadata"
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be loaded: missing, corrupt, tampered with, or from an
-    incompatible version. The message names the file and says what to do.
-
-    Attributes
-    ----------
-    path : str
-        The file.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from skin_estimators import ModelFileError, load_model
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = os.path.join(tmp.name, "notes.txt")
-    >>> with open(path, "w") as f:
-    ...     _ = f.write("not a model")
-    >>> try:
-    ...     load_model(path)
-    ... except ModelFileError as error:
-    ...     print(os.path.basename(error.path))
-    notes.txt
-    >>> tmp.cleanup()
-    """
-
-    def __init__(self, path, reason):
-        self.path = os.fspath(path)
-        super().__init__(f"Cannot load the model file {self.path!r}: {reason}.")
 
 
 def save_model(model, path, format="safe", metadata=None):
