@@ -23,12 +23,15 @@ from pydantic import (
     model_validator,
 )
 
+from .._normalization import PRESET_NAMES
 from ..exceptions import ConfigError
 from ._registry import default_normalization, resolve_model
 
 __all__ = ["CONTROLLED", "PROTOCOL_SETS", "ConfigError", "ExperimentConfig", "Row"]
 
-Normalization = Literal["auto", "fold", "study", "imagenet", "bit", "efficientnet_lite"]
+# "auto": the model's own (see the architecture registry); "fold": learned on each training
+# fold; otherwise a normalisation preset.
+Normalization = Literal[("auto", "fold", *PRESET_NAMES)]
 
 
 class _Section(BaseModel):
