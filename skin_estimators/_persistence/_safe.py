@@ -65,7 +65,7 @@ def describe(est, tensors, where="model", prefix=""):
     if name is None:
         raise UnrepresentableError(
             where, est, "which holds scikit-learn Pipelines of this library's estimators ("
-            + ", ".join(_registry.ESTIMATOR_NAMES)
+            + ", ".join(_registry.estimator_names())
             + ") only")
     if isinstance(est, Pipeline):
         from sklearn.base import is_classifier
