@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from ..utils._atomic import atomic_open
+from .._internal import atomic_open
 
 __all__ = [
     "CommandError", "add_model_arguments", "atomic_open", "check_out_outside",
@@ -83,10 +83,11 @@ def add_model_arguments(parser):
 
 def load_cli_model(args, with_metadata=False):
     """Load ``args.model``; a ModelFileError becomes a one-line failure."""
-    from ..persistence import ModelFileError, _load
+    from .._internal import load_model_file
+    from ..persistence import ModelFileError
 
     try:
-        model, meta = _load(args.model, trust_pickle=args.trust_pickle)
+        model, meta = load_model_file(args.model, trust_pickle=args.trust_pickle)
     except ModelFileError as exc:
         raise CommandError(str(exc)) from None
     return (model, meta) if with_metadata else model

@@ -19,7 +19,7 @@ http(s) --tracking-uri is checked before any work starts.
 
 def add_arguments(parser, default_out=None):
     """The options of ``cv``; ``benchmarks/reproduce_table.py`` uses the same."""
-    from .. import _registry
+    from .._internal import ARCHITECTURES
 
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML experiment config")
     parser.add_argument("--out", metavar="DIR", default=default_out,
@@ -31,7 +31,7 @@ def add_arguments(parser, default_out=None):
                         help="continue an interrupted run in --out; finished folds are not redone")
     parser.add_argument("--models", metavar="NAME", nargs="+",
                         help="run only the config's entries for these models (of "
-                             f"{', '.join(_registry.ARCHITECTURES)}, or import paths)")
+                             f"{', '.join(ARCHITECTURES)}, or import paths)")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override a config value by dotted key, e.g. --set image_size=64 "
                              "--set cv.n_splits=3 --set models.0.params.max_epochs=2")

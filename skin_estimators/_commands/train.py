@@ -35,10 +35,10 @@ example:
 """
 
 def _example():
-    from .. import _registry
+    from .._internal import ARCHITECTURES
     from ..preprocessing import NORMALIZATION_PRESETS
 
-    return (EXAMPLE.replace("{models}", " | ".join(_registry.ARCHITECTURES))
+    return (EXAMPLE.replace("{models}", " | ".join(ARCHITECTURES))
             .replace("{presets}", " | ".join(NORMALIZATION_PRESETS)))
 
 
@@ -93,7 +93,7 @@ def add_parser(subparsers):
 
 def run(args):
     from ..experiments import fit_final, load_config, select_row
-    from ..experiments._lock import FolderLock
+    from .._internal import FolderLock
     from ..persistence import save_model
 
     # A bad config raises ConfigError: cli.main reports it in one line, exit code 2.
@@ -129,7 +129,7 @@ def _write_config(args, final, model_name):
 
     import yaml
 
-    from .._persistence._safe import versions
+    from .._internal import running_versions as versions
 
     finished = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     header = [
