@@ -59,9 +59,9 @@ def _estimators():
 def _estimator_table(architectures):
     import sklearn.pipeline
 
-    from .. import _registry
-
     import skin_estimators
+
+    from .. import _registry
 
     namespaces = [skin_estimators]
     try:
