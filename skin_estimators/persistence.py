@@ -16,13 +16,11 @@ Two formats, one loader:
 :func:`load_model` tells the formats apart by the file's first bytes, not its name.
 """
 
-import contextlib
 import os
-import sys
 
 from ._persistence import _files, _safe
-from ._persistence._consistency import InconsistentModelError
-from ._persistence._codec import UnrepresentableError, decode  # noqa: F401 (re-exported)
+from ._persistence._codec import decode  # noqa: F401 (re-exported)
+from .exceptions import InconsistentModelError, ModelFileError, UnrepresentableError  # noqa: F401
 
 __all__ = ["ModelFileError", "load_model", "load_model_metadata", "model_file_format",
            "save_model"]
@@ -41,36 +39,6 @@ _JOBLIB_MAGIC = (
 )
 # Attribute that carries save_model's metadata inside a joblib file (removed on load).
 _JOBLIB_META_ATTR = "_skin_estimators_file_metadata"
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be loaded: missing, corrupt, tampered with, or from an
-    incompatible version. The message names the file and says what to do.
-
-    Attributes
-    ----------
-    path : str
-        The file.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from skin_estimators import ModelFileError, load_model
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = os.path.join(tmp.name, "notes.txt")
-    >>> with open(path, "w") as f:
-    ...     _ = f.write("not a model")
-    >>> try:
-    ...     load_model(path)
-    ... except ModelFileError as error:
-    ...     print(os.path.basename(error.path))
-    notes.txt
-    >>> tmp.cleanup()
-    """
-
-    def __init__(self, path, reason):
-        self.path = os.fspath(path)
-        super().__init__(f"Cannot load the model file {self.path!r}: {reason}.")
 
 
 def save_model(model, path, format="safe", metadata=None):
@@ -239,7 +207,7 @@ def load_model(path, trust_pickle=False):
     >>> load_model(os.path.join(tmp.name, "model.joblib"))
     Traceback (most recent call last):
     ...
-    skin_estimators.persistence.ModelFileError: Cannot load the model file ...
+    skin_estimators.exceptions.ModelFileError: Cannot load the model file ...
     >>> load_model(os.path.join(tmp.name, "model.joblib"), trust_pickle=True).classes_
     array(['a', 'b'], dtype='<U1')
     >>> tmp.cleanup()
@@ -338,46 +306,11 @@ def _load_safe(path):
     return model, {"format": "safe", "versions": versions, "metadata": metadata}
 
 
-#: Modules that moved when the package was reorganised (version 0.2 layout): a joblib file
-#: pickled before names its classes by the old paths.
-_MOVED_MODULES = {
-    "skin_estimators._base": "skin_estimators.classifiers._base",
-    "skin_estimators._cnn": "skin_estimators.classifiers._cnn",
-    "skin_estimators._pretrained": "skin_estimators.classifiers._pretrained",
-    "skin_estimators._scattering": "skin_estimators.classifiers._scattering",
-    "skin_estimators._recommended": "skin_estimators.classifiers._recommended",
-    "skin_estimators._augment": "skin_estimators.classifiers._augment",
-    "skin_estimators._hyperrule": "skin_estimators.callbacks",
-    "skin_estimators._scattering_transformer": "skin_estimators.preprocessing._scattering_transformer",
-    "skin_estimators._feature_cache": "skin_estimators.utils._coefficient_cache",
-    "skin_estimators.preprocessing._cache": "skin_estimators.utils._array_cache",
-    "skin_estimators._inference": "skin_estimators.inference",
-}
-
-
-@contextlib.contextmanager
-def _old_module_names():
-    """While unpickling, let the old module paths name the moved modules."""
-    import importlib
-
-    added = []
-    for old, new in _MOVED_MODULES.items():
-        if old not in sys.modules:
-            sys.modules[old] = importlib.import_module(new)
-            added.append(old)
-    try:
-        yield
-    finally:
-        for old in added:
-            sys.modules.pop(old, None)
-
-
 def _load_joblib(path):
     import joblib
 
     try:
-        with _old_module_names():
-            model = joblib.load(path)
+        model = joblib.load(path)
     except (EOFError, ValueError) as exc:
         raise ModelFileError(path, f"the file is truncated or corrupt ({exc})") from None
     except (ModuleNotFoundError, AttributeError, ImportError) as exc:

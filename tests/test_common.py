@@ -16,16 +16,13 @@ import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skin_estimators import (
-    BiTClassifier,
     ChannelNormalizer,
-    EfficientNetLiteClassifier,
     ImageLoader,
     PretrainedFeatures,
-    ResNet50Classifier,
     ScatteringClassifier,
     ScatteringTransformer,
     SkinNetClassifier,
-    VanillaCNNClassifier,
+    _registry,
 )
 from skin_estimators.networks import MLP
 from skin_estimators.preprocessing._expected_checks import _CHECKS_2D
@@ -79,16 +76,35 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-IMAGE_ESTIMATORS = [
-    VanillaCNNClassifier(max_epochs=1, batch_size=4),
-    ResNet50Classifier(pretrained=False, max_epochs=1, batch_size=4),
+#: Small settings for the checks, per estimator class of the architecture registry (every
+#: class gets max_epochs=1, and pretrained=False where it has that parameter).
+QUICK = {
+    "VanillaCNNClassifier": {"batch_size": 4},
+    "ResNet50Classifier": {"batch_size": 4},
     # BiT-R101 is 42M parameters: training only its head keeps these checks to seconds; full
     # fine-tuning of BiT is exercised in tests/test_pretrained.py.
-    BiTClassifier(pretrained=False, freeze_backbone=True, max_epochs=1, batch_size=4),
-    EfficientNetLiteClassifier(pretrained=False, max_epochs=1, batch_size=4),
-    ScatteringClassifier(max_epochs=1),
-    ScatteringClassifier(max_epochs=1, learnable=False),
-]
+    "BiTClassifier": {"freeze_backbone": True, "batch_size": 4},
+    "EfficientNetLiteClassifier": {"batch_size": 4},
+}
+
+
+def _registry_estimators():
+    """One quick instance of every estimator class in the architecture registry."""
+    import inspect
+
+    out = []
+    for name in _registry.ARCHITECTURES:
+        cls = _registry.estimator_of(name)
+        if not isinstance(cls, type):  # a factory: its steps are checked on their own
+            continue
+        params = {"max_epochs": 1, **QUICK.get(cls.__name__, {})}
+        if "pretrained" in inspect.signature(cls).parameters:
+            params["pretrained"] = False
+        out.append(cls(**params))
+    return out
+
+
+IMAGE_ESTIMATORS = [*_registry_estimators(), ScatteringClassifier(max_epochs=1, learnable=False)]
 
 
 #: BiT-R101 is 101 float32 layers of random weights here: a row's rounding, different in a

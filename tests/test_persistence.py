@@ -293,26 +293,3 @@ def test_unfitted_model_is_refused(tmp_path):
         save_model(VanillaCNNClassifier(), tmp_path / "m.safetensors")
     with pytest.raises(ValueError, match="format"):
         save_model(VanillaCNNClassifier(), tmp_path / "m", format="pickle")
-
-
-def test_joblib_file_pickled_before_the_reorganisation_loads(array_clf, tmp_path):
-    """Files pickled when the estimators lived in ``skin_estimators._cnn`` etc. still load."""
-    import sys
-
-    import joblib
-
-    from skin_estimators.classifiers import _cnn
-
-    clf, X = array_clf
-    cls = type(clf)
-    sys.modules["skin_estimators._cnn"] = _cnn  # as the old layout named the module
-    cls.__module__ = "skin_estimators._cnn"
-    try:
-        joblib.dump(clf, tmp_path / "old.joblib")
-    finally:
-        cls.__module__ = "skin_estimators.classifiers._cnn"
-        del sys.modules["skin_estimators._cnn"]
-    assert b"skin_estimators._cnn" in (tmp_path / "old.joblib").read_bytes()
-    loaded = load_model(tmp_path / "old.joblib", trust_pickle=True)
-    assert type(loaded) is cls and "skin_estimators._cnn" not in sys.modules
-    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5)

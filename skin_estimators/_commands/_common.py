@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from ..utils._atomic import atomic_open
+from .._internal import atomic_open
 
 __all__ = [
     "CommandError", "add_backend_argument", "add_model_arguments", "atomic_open",
@@ -95,11 +95,12 @@ def load_cli_model(args, with_metadata=False):
 
     With ``args.backend`` set (``--backend``), the model's frozen-feature steps use it.
     """
+    from .._internal import load_model_file
     from ..inference import set_feature_backend
-    from ..persistence import ModelFileError, _load
+    from ..persistence import ModelFileError
 
     try:
-        model, meta = _load(args.model, trust_pickle=args.trust_pickle)
+        model, meta = load_model_file(args.model, trust_pickle=args.trust_pickle)
     except ModelFileError as exc:
         raise CommandError(str(exc)) from None
     backend = getattr(args, "backend", None)

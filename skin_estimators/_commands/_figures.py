@@ -2,7 +2,7 @@
 
 import os
 
-from ..utils._atomic import atomic_savefig
+from .._internal import atomic_savefig
 from ._common import display_name
 
 __all__ = ["class_distribution", "confusion_matrix", "contact_sheet", "samples_grid",

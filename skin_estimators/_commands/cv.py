@@ -19,6 +19,8 @@ http(s) --tracking-uri is checked before any work starts.
 
 def add_arguments(parser, default_out=None):
     """Add the options of ``cv`` to ``parser``."""
+    from .._internal import ARCHITECTURES
+
     parser.add_argument("--config", required=True, metavar="FILE", help="YAML experiment config")
     parser.add_argument("--out", metavar="DIR", default=default_out,
                         help="output folder (default: results/<config name> in the current folder)")
@@ -28,7 +30,8 @@ def add_arguments(parser, default_out=None):
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out; finished folds are not redone")
     parser.add_argument("--models", metavar="NAME", nargs="+",
-                        help="run only the config's entries for these models (e.g. cnn scattering)")
+                        help="run only the config's entries for these models (of "
+                             f"{', '.join(ARCHITECTURES)}, or import paths)")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override a config value by dotted key, e.g. --set image_size=64 "
                              "--set cv.n_splits=3 --set models.0.params.max_epochs=2")

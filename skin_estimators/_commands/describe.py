@@ -51,7 +51,7 @@ def _upright_size(path):
     """(width, height) as displayed (after the EXIF orientation), or the reason it is unreadable."""
     from PIL import Image
 
-    from ..preprocessing._decode import describe_error
+    from .._internal import describe_error
 
     try:
         with Image.open(path) as im:

@@ -120,7 +120,7 @@ def run(args):
             f"{result.macro_recall:.3f}, accuracy {result.accuracy:.3f}.\n{absent}\n"
             f"{result.report}\n")
     if result.trust is not None and n_ok:
-        from ..uncertainty._evaluation import coverage_table
+        from .._internal import coverage_table
 
         ok = [e is None for e in result.errors]
         counts = {c: int((result.y_true[ok] == c).sum()) for c in result.trust.coverage_per_class}
@@ -134,7 +134,7 @@ def run(args):
             os.path.join(args.out, "confusion_matrix.png"),
         )
         if result.trust is not None:
-            from ..uncertainty._evaluation import reliability_figure
+            from .._internal import reliability_figure
 
             reliability_figure(result.y_true[ok], result.trust.raw[ok], result.proba[ok],
                                [str(c) for c in result.classes],

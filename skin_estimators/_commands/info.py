@@ -26,7 +26,7 @@ def add_parser(subparsers):
 def _value(v):
     import inspect
 
-    from .._persistence._registry import type_name
+    from .._internal import type_name
 
     if inspect.isclass(v) or inspect.isfunction(v):
         return type_name(v) or f"{v.__module__}.{v.__qualname__}"
@@ -42,7 +42,7 @@ def model_info(model, meta):
     from sklearn.pipeline import Pipeline
 
     from ..inference import image_loader
-    from .._persistence import _safe
+    from .._internal import running_versions
 
     steps = [s for _, s in model.steps] if isinstance(model, Pipeline) else [model]
     clf = steps[-1]
@@ -80,7 +80,7 @@ def model_info(model, meta):
                           f"({clf.cv_description_})"),
         }
     info["saved_with"] = meta.get("versions") or "unknown"
-    info["running_with"] = _safe.versions()
+    info["running_with"] = running_versions()
     training = (meta.get("metadata") or {}).get("training") or {}
     info["training_data_sha256"] = training.get("data_sha256", "unknown")
     if training:

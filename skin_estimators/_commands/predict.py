@@ -66,8 +66,7 @@ def run(args):
     import numpy as np
 
     from ..inference import predict_files
-    from ..uncertainty._evaluation import predict_files_trusted, trusted_file_pipeline
-    from ..uncertainty._files import trust_columns
+    from .._internal import predict_files_trusted, trust_columns, trusted_file_pipeline
 
     files = collect_files(args.paths)
     check_output_file(args.out, [args.model, *files])

@@ -22,9 +22,9 @@ config file (YAML; the experiment configs of 'skin-estimators cv' work as they a
   data: fetch_skin3          # the study's images, or {path: folder}, relative to this file
   image_size: 400            # or [height, width]
   resize: stretch            # stretch | pad | crop
-  normalization: auto        # auto | fold (learned) | study | imagenet | bit
+  normalization: auto        # auto | fold (learned) | {presets}
   models:
-    - name: cnn              # cnn | scattering | resnet50 | bit | recommended | module:factory
+    - name: cnn              # {models} | module:factory
       params: {lr: 0.0001, max_epochs: 26, batch_size: 4}
 
 A config with several models or grid values has several rows: pick one with --model and/or
@@ -33,6 +33,14 @@ A config with several models or grid values has several rows: pick one with --mo
 example:
   skin-estimators train --config cnn.yaml --out runs/cnn
 """
+
+def _example():
+    from .._internal import ARCHITECTURES
+    from ..preprocessing import NORMALIZATION_PRESETS
+
+    return (EXAMPLE.replace("{models}", " | ".join(ARCHITECTURES))
+            .replace("{presets}", " | ".join(NORMALIZATION_PRESETS)))
+
 
 def _test_size(text):
     """argparse type: a fraction in [0, 1) or a whole number of test images."""
@@ -51,7 +59,7 @@ def _test_size(text):
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "train", help="fit a final model on a stratified split and report on the test images",
-        description=DESCRIPTION, epilog=EXAMPLE,
+        description=DESCRIPTION, epilog=_example(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--config", required=True, metavar="FILE", help="YAML configuration")
@@ -85,7 +93,7 @@ def add_parser(subparsers):
 
 def run(args):
     from ..experiments import fit_final, load_config, select_row
-    from ..experiments._lock import FolderLock
+    from .._internal import FolderLock
     from ..persistence import save_model
 
     # A bad config raises ConfigError: cli.main reports it in one line, exit code 2.
@@ -121,7 +129,7 @@ def _write_config(args, final, model_name):
 
     import yaml
 
-    from .._persistence._safe import versions
+    from .._internal import running_versions as versions
 
     finished = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     header = [

@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 
+from ..exceptions import InconsistentModelError, UnrepresentableError  # noqa: F401
 from ._registry import callback_class, callback_name, type_by_name, type_name
 
 __all__ = ["MAX_DEPTH", "InconsistentModelError", "UnrepresentableError", "check_device_name",
@@ -41,25 +42,6 @@ def check_device_name(name, where):
             "or 'mps'"
         )
     return name
-
-
-class InconsistentModelError(ValueError):
-    """A model file whose description contradicts itself or the estimator classes it names
-    (a NaN weight, a device no model runs on, a structure nested without bound, ...)."""
-
-
-class UnrepresentableError(ValueError):
-    """A value that the safe format cannot hold; ``where`` names the parameter."""
-
-    def __init__(self, where, value, what=None):
-        self.where = where
-        what = what or ("which holds numbers, strings, lists, dicts, arrays and the library's "
-                        "known classes only")
-        super().__init__(
-            f"{where} = {value!r:.120} cannot be stored in the safe model format, {what}. "
-            "Save with format='joblib' instead (loading it will need trust_pickle=True), or "
-            "use a value the safe format supports."
-        )
 
 
 def encode(value, where, _depth=0):

@@ -11,6 +11,8 @@ The tests fit every allow-listed estimator and check that each attribute the wri
 is listed here, so the tables cannot silently fall behind the estimators.
 """
 
+from collections.abc import Mapping
+
 from ._codec import InconsistentModelError
 
 __all__ = ["FITTED", "REQUIRED", "check_fitted_names", "is_fitted_name"]
@@ -21,14 +23,40 @@ _NET = ("n_features_in_", "input_shape_", "class_weight_", "classes_inferred_")
 # The pretrained (timm) classifiers also keep their mixed-precision scaler (None once saved).
 _TIMM = _NET + ("grad_scaler_",)
 
-#: Allow-listed class name -> the fitted attributes a file may set on it.
-FITTED = {
+
+class _ByClass(Mapping):
+    """Allow-listed class name -> entry; a class not in the table (an architecture's
+    estimator) takes the entry of its nearest base class that is."""
+
+    def __init__(self, table):
+        self._table = table
+
+    def __getitem__(self, class_name):
+        if class_name in self._table:
+            return self._table[class_name]
+        from ._registry import estimator_class
+
+        try:
+            cls = estimator_class(class_name)
+        except KeyError:
+            raise KeyError(class_name) from None
+        for base in cls.__mro__:
+            if f"skin_estimators.{base.__name__}" in self._table:
+                return self._table[f"skin_estimators.{base.__name__}"]
+        raise KeyError(class_name)
+
+    def __iter__(self):
+        return iter(self._table)
+
+    def __len__(self):
+        return len(self._table)
+
+
+#: Allow-listed class name -> the fitted attributes a file may set on it (an architecture's
+#: estimator class: those of the base class it derives from).
+FITTED = _ByClass({
     "skin_estimators.SkinNetClassifier": _NET,
-    "skin_estimators.VanillaCNNClassifier": _NET,
-    "skin_estimators.ScatteringClassifier": _NET,
-    "skin_estimators.ResNet50Classifier": _TIMM,
-    "skin_estimators.BiTClassifier": _TIMM,
-    "skin_estimators.EfficientNetLiteClassifier": _TIMM,
+    "skin_estimators._TimmClassifier": _TIMM,
     "skin_estimators.ImageLoader": ("n_features_in_",),
     "skin_estimators.ChannelNormalizer": ("mean_", "std_", "n_features_in_"),
     "skin_estimators.PretrainedFeatures": ("n_features_in_", "n_features_out_"),
@@ -43,24 +71,19 @@ FITTED = {
         "oos_means_", "oos_basis_", "oos_variances_", "oos_floor_", "oos_reference_",
         "oos_neighbors_", "n_calibration_",
         "class_counts_", "cv_description_"),
-}
+})
 
 #: Allow-listed class name -> the fitted attributes a file must set (the estimator cannot
 #: predict without them).
-REQUIRED = {
+REQUIRED = _ByClass({
     "skin_estimators.SkinNetClassifier": ("input_shape_",),
-    "skin_estimators.VanillaCNNClassifier": ("input_shape_",),
-    "skin_estimators.ScatteringClassifier": ("input_shape_",),
-    "skin_estimators.ResNet50Classifier": ("input_shape_",),
-    "skin_estimators.BiTClassifier": ("input_shape_",),
-    "skin_estimators.EfficientNetLiteClassifier": ("input_shape_",),
     "skin_estimators.ChannelNormalizer": ("mean_", "std_"),
     "sklearn.preprocessing.StandardScaler": ("n_features_in_", "mean_", "scale_"),
     "sklearn.linear_model.LogisticRegression": ("n_features_in_", "classes_", "coef_",
                                                 "intercept_"),
     "skin_estimators.TrustedClassifier": ("classes_", "calibration_params_", "quantiles_",
                                           "oos_threshold_"),
-}
+})
 
 
 def is_fitted_name(name):

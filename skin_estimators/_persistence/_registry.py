@@ -10,6 +10,7 @@ import inspect
 
 __all__ = [
     "ESTIMATOR_NAMES",
+    "estimator_names",
     "callback_class",
     "callback_name",
     "estimator_class",
@@ -18,20 +19,29 @@ __all__ = [
     "type_name",
 ]
 
-#: Public estimators of the library that a safe file may hold (looked up lazily because some
+#: Public estimators of the library, besides the architectures' estimator classes (see
+#: ``skin_estimators._registry``), that a safe file may hold (looked up lazily because some
 #: are added by other modules; a name the installed version lacks is reported as such).
 ESTIMATOR_NAMES = (
     "SkinNetClassifier",
-    "VanillaCNNClassifier",
-    "ScatteringClassifier",
-    "ResNet50Classifier",
-    "BiTClassifier",
-    "EfficientNetLiteClassifier",
     "ImageLoader",
     "ChannelNormalizer",
     "PretrainedFeatures",
     "TrustedClassifier",
 )
+
+
+def estimator_names():
+    """Every estimator class name a safe file may hold: the architectures' then the others."""
+    names = [arch.estimator.rpartition(":")[2] for arch in _architectures()]
+    return tuple(dict.fromkeys([*names, *ESTIMATOR_NAMES]))
+
+
+def _architectures():
+    from .. import _registry
+
+    return tuple(_registry.ARCHITECTURES.values())
+
 
 #: scikit-learn estimators a safe file may hold (the recommended model's scaler and linear
 #: model): their fitted attributes are plain arrays and numbers.
@@ -41,11 +51,17 @@ SKLEARN_ESTIMATORS = {
 }
 
 
-@functools.cache
 def _estimators():
+    return _estimator_table(_architectures())
+
+
+@functools.cache
+def _estimator_table(architectures):
     import sklearn.pipeline
 
     import skin_estimators
+
+    from .. import _registry
 
     namespaces = [skin_estimators]
     try:
@@ -59,6 +75,10 @@ def _estimators():
     table = {"sklearn.pipeline.Pipeline": sklearn.pipeline.Pipeline}
     for name, (module, attr) in SKLEARN_ESTIMATORS.items():
         table[name] = getattr(importlib.import_module(module), attr)
+    for arch in architectures:
+        cls = _registry.resolve(arch.estimator)
+        if isinstance(cls, type):  # a factory builds estimators that are listed themselves
+            table.setdefault(f"skin_estimators.{cls.__name__}", cls)
     for name in ESTIMATOR_NAMES:
         for namespace in namespaces:
             cls = getattr(namespace, name, None)
@@ -91,9 +111,14 @@ def _subclasses_in(namespace, prefix, base):
     return out
 
 
-@functools.cache
 def _types():
     """Classes that may appear as parameter values (optimizers, losses, networks, ...)."""
+    return _type_table(_architectures())
+
+
+@functools.cache
+def _type_table(architectures):
+    from .. import _registry
     import skorch.dataset
     import torch
     import torch.utils.data
@@ -109,6 +134,13 @@ def _types():
         obj = getattr(networks, name, None)
         if inspect.isclass(obj) or inspect.isfunction(obj):
             table[f"skin_estimators.networks.{name}"] = obj
+    known = set(map(id, table.values()))
+    for arch in architectures:
+        # an architecture's network that skin_estimators.networks does not export is named
+        # by the import path its registry entry gives
+        network = None if arch.network is None else _registry.resolve(arch.network)
+        if network is not None and id(network) not in known:
+            table[arch.network] = network
     return table
 
 

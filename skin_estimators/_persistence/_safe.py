@@ -65,7 +65,7 @@ def describe(est, tensors, where="model", prefix=""):
     if name is None:
         raise UnrepresentableError(
             where, est, "which holds scikit-learn Pipelines of this library's estimators ("
-            + ", ".join(_registry.ESTIMATOR_NAMES)
+            + ", ".join(_registry.estimator_names())
             + ") only")
     if isinstance(est, Pipeline):
         from sklearn.base import is_classifier
@@ -361,14 +361,6 @@ def write(path, est, metadata):
         if error is not None:
             raise error from None
         raise
-
-
-def read_header(path):
-    """The string metadata of a safetensors file (no tensor is read)."""
-    from safetensors import safe_open
-
-    with safe_open(os.fspath(path), framework="pt", device="cpu") as f:
-        return f.metadata() or {}
 
 
 def read(path):

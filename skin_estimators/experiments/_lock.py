@@ -20,6 +20,8 @@ import os
 import socket
 import sys
 
+from ..exceptions import FolderInUseError
+
 __all__ = ["LOCK_NAME", "FolderInUseError", "FolderLock"]
 
 #: The lock file's name inside the output folder.
@@ -29,10 +31,6 @@ try:
     import fcntl
 except ImportError:  # Windows: the PID in the file decides
     fcntl = None
-
-
-class FolderInUseError(OSError):
-    """Another running process holds the output folder."""
 
 
 def _say(message):

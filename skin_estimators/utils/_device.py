@@ -3,13 +3,7 @@ the descriptor that lets skorch see a real device while ``get_params`` keeps the
 
 import torch
 
-
-class DeviceUnavailableError(ValueError, RuntimeError):
-    """A ``device`` this machine cannot use (a bad name, or an accelerator it lacks).
-
-    A ``ValueError`` (a wrong parameter value, reported in one line by the command line) and,
-    for code written against earlier versions, a ``RuntimeError``.
-    """
+from ..exceptions import DeviceUnavailableError  # noqa: F401 (raised here)
 
 
 def resolve_device(device):

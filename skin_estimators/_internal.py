@@ -1,0 +1,64 @@
+"""The documented internal API: what the command line needs beyond the public API.
+
+The modules of ``skin_estimators._commands`` import the library's public modules and this
+module, nothing else of the library (a test checks their imports). Its names are internal:
+they may change in any release; code outside the library should use the public API
+(:func:`skin_estimators.load_model`, :func:`skin_estimators.inference.predict_files`, ...).
+
+``ARCHITECTURES``
+    The architecture table (``skin_estimators._registry``): config name -> entry.
+``atomic_open``, ``atomic_savefig``
+    Write a file or a figure so that a reader never sees half of it.
+``coverage_table``, ``reliability_figure``, ``predict_files_trusted``,
+``trusted_file_pipeline``, ``trust_columns``
+    The trust parts of ``evaluate`` and ``predict`` (prediction sets, out-of-scope scores).
+``describe_error``
+    One line saying why an image file cannot be decoded.
+``FolderLock``
+    The lock an experiment's output folder is held with (imported on first use: it lives
+    in :mod:`skin_estimators.experiments`, which needs pydantic).
+``load_model_file``
+    ``(model, metadata)`` of a model file, refusing pickles unless ``trust_pickle``.
+``running_versions``
+    The versions of the library and its dependencies that are running now.
+``type_name``
+    The name a safe model file gives a class passed as a parameter.
+"""
+
+from ._persistence._registry import type_name
+from ._persistence._safe import versions as running_versions
+from ._registry import ARCHITECTURES
+from .persistence import _load as load_model_file
+from .preprocessing._decode import describe_error
+from .uncertainty._evaluation import (
+    coverage_table,
+    predict_files_trusted,
+    reliability_figure,
+    trusted_file_pipeline,
+)
+from .uncertainty._files import trust_columns
+from .utils._atomic import atomic_open, atomic_savefig
+
+__all__ = [
+    "ARCHITECTURES",
+    "FolderLock",
+    "atomic_open",
+    "atomic_savefig",
+    "coverage_table",
+    "describe_error",
+    "load_model_file",
+    "predict_files_trusted",
+    "reliability_figure",
+    "running_versions",
+    "trust_columns",
+    "trusted_file_pipeline",
+    "type_name",
+]
+
+
+def __getattr__(name):
+    if name == "FolderLock":
+        from .experiments._lock import FolderLock
+
+        return FolderLock
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,68 @@
+"""skin_estimators.exceptions holds every public error class; the old import paths still work."""
+
+import ast
+import importlib
+import pathlib
+import sys
+
+import pytest
+
+import skin_estimators
+from skin_estimators import exceptions
+
+PACKAGE = pathlib.Path(skin_estimators.__file__).parent
+
+# (module, name) pairs that code written against earlier versions imports.
+OLD_PATHS = [
+    ("skin_estimators", "ModelFileError"),
+    ("skin_estimators", "ImageLoadError"),
+    ("skin_estimators.persistence", "ModelFileError"),
+    ("skin_estimators.persistence", "InconsistentModelError"),
+    ("skin_estimators.persistence", "UnrepresentableError"),
+    ("skin_estimators.preprocessing", "ImageLoadError"),
+    ("skin_estimators.preprocessing._errors", "ImageLoadError"),
+    ("skin_estimators.networks", "WeightsUnavailableError"),
+    ("skin_estimators.networks._weights", "WeightsUnavailableError"),
+    ("skin_estimators.experiments", "ConfigError"),
+    ("skin_estimators.experiments._config", "ConfigError"),
+    ("skin_estimators.experiments._lock", "FolderInUseError"),
+    ("skin_estimators.utils._device", "DeviceUnavailableError"),
+    ("skin_estimators._persistence._codec", "InconsistentModelError"),
+    ("skin_estimators._persistence._codec", "UnrepresentableError"),
+]
+
+
+@pytest.mark.parametrize("module, name", OLD_PATHS)
+def test_old_import_paths_name_the_same_class(module, name):
+    assert getattr(importlib.import_module(module), name) is getattr(exceptions, name)
+
+
+def test_every_error_class_of_the_package_is_defined_in_exceptions():
+    """No module but exceptions.py defines a public exception or warning class."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                bases = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
+                if any(b.endswith(("Error", "Exception", "Warning")) for b in bases):
+                    found.append((path.relative_to(PACKAGE).as_posix(), node.name))
+    # CommandError is the command line's own control flow (an exit code), never raised to users.
+    outside = [f for f in found if f[0] != "exceptions.py" and f[1] != "CommandError"]
+    assert outside == []
+    assert sorted(n for p, n in found if p == "exceptions.py") == sorted(exceptions.__all__)
+
+
+def test_exceptions_module_imports_only_the_standard_library():
+    tree = ast.parse((PACKAGE / "exceptions.py").read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import | ast.ImportFrom) for alias in node.names}
+    assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree))
+    assert imported <= set(sys.stdlib_module_names)
+
+
+def test_image_load_error_still_pickles():
+    import pickle
+
+    err = exceptions.ImageLoadError([("a.jpg", "file not found")], n_total=2)
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is exceptions.ImageLoadError and back.errors == err.errors
