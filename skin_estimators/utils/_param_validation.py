@@ -157,7 +157,11 @@ def describe_constraints(constraints):
     """What a list of constraints takes, in words: ``"None or a positive integer"``."""
     parts = [c for c in (make_constraint(c) for c in constraints) if not c.hidden]
     texts = [_text(c) for c in parts]
-    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " or " + texts[-1]
+    if len(texts) == 1:
+        return texts[0]
+    # "None, a positive int or a negative int" rather than "None or a positive int or ...".
+    last = ", " if len(texts) == 2 and " or " in texts[-1] else " or "
+    return ", ".join(texts[:-1]) + last + texts[-1]
 
 
 def _text(constraint):
