@@ -41,7 +41,7 @@ def n_threads(n_jobs):
 IMAGE_LOADER_CONSTRAINTS = {
     "size": [Satisfies(lambda s: as_size(s) is not None, (
         "a positive int or a (height, width) pair of positive ints, at most "
-        f"{MAX_IMAGE_SIDE} pixels a side (a larger output would not fit in memory)"))],
+        f"{MAX_IMAGE_SIDE} pixels a side"))],
     "resize": [StrOptions(RESIZE_MODES)],
     "interpolation": [StrOptions(RESAMPLING)],
     "n_jobs": [None, Satisfies(lambda n: is_int(n) and n != 0,
