@@ -132,6 +132,8 @@ class HyperRuleSchedule(Callback):
     [0.1, 0.1, 0.01, 0.001, 0.0001]
     """
 
+    _parameter_constraints = {}  # no parameters
+
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         dataset_train, _ = net.get_split_datasets(X, y)
         steps_per_epoch = len(net.get_iterator(dataset_train, training=True))
