@@ -6,6 +6,8 @@ import torch
 from skorch.callbacks import Callback
 from torch.optim.swa_utils import AveragedModel
 
+from .utils._param_validation import Interval, Satisfies, is_int, is_real, validate_constraints
+
 __all__ = ["HyperRuleSchedule", "WeightAveraging"]
 
 
@@ -41,20 +43,18 @@ class WeightAveraging(Callback):
     def __init__(self, start=0.5):
         self.start = start
 
+    _parameter_constraints = {
+        "start": [Interval(numbers.Integral, 1, None, closed="left",
+                           text="an int >= 1 (the first epoch, counted from 1)"),
+                  Satisfies(lambda v: is_real(v) and not is_int(v) and 0 < v <= 1,
+                            "a float in (0, 1] (a fraction of max_epochs)")],
+    }
+
     def _first_epoch(self, net):
-        start = self.start
-        if isinstance(start, bool) or not isinstance(start, numbers.Real):
-            raise ValueError(f"WeightAveraging(start=...) must be an int or float, got {start!r}.")
-        if isinstance(start, numbers.Integral):
-            if start < 1:
-                raise ValueError(f"WeightAveraging(start=...) counts epochs from 1, got {start}.")
-            return int(start)
-        if not 0 < start <= 1:
-            raise ValueError(
-                f"WeightAveraging(start=...) as a fraction of max_epochs must be in (0, 1], "
-                f"got {start}."
-            )
-        return max(1, int(round(start * net.max_epochs)))
+        validate_constraints(self)
+        if is_int(self.start):
+            return int(self.start)
+        return max(1, int(round(self.start * net.max_epochs)))
 
     def on_train_begin(self, net, **kwargs):
         self.first_epoch_ = self._first_epoch(net)
@@ -131,6 +131,8 @@ class HyperRuleSchedule(Callback):
     >>> [round(lr, 4) for lr in clf.fit(X, X[:, 0] > 0).history[:, "batches", 0, "lr"]]  # 1 step each
     [0.1, 0.1, 0.01, 0.001, 0.0001]
     """
+
+    _parameter_constraints = {}  # no parameters
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         dataset_train, _ = net.get_split_datasets(X, y)

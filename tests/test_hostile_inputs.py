@@ -55,8 +55,10 @@ _CNN = "data: fetch_skin3\nmodels:\n  - name: cnn\n"
     (_CNN + "    params: {optimizer: SGDD}\n", "models[0].params.optimizer", "not an optimizer"),
     (_CNN + "    params: {criterion: foo}\n", "models[0].params.criterion", "Python object"),
     (_CNN + "    params: {module__bogus: 3}\n", "models[0].params.module__bogus", "no argument 'bogus'"),
-    (_CNN + '    params: {max_epochs: "two"}\n', "models[0].params.max_epochs", "must be a whole number"),
-    (_CNN + "    grid: {lr: [0.1, fast]}\n", "models[0].grid.lr", "must be a number"),
+    (_CNN + '    params: {max_epochs: "two"}\n', "models[0].params.max_epochs",
+     "must be a positive integer (got 'two')"),
+    (_CNN + "    grid: {lr: [0.1, fast]}\n", "models[0].grid.lr",
+     "must be a finite positive number (got 'fast')"),
 ])
 def test_bad_config_values_name_file_and_key(tmp_path, text, key, says):
     from skin_estimators.experiments import ConfigError, load_config

@@ -146,7 +146,8 @@ def test_finite_routed_values_and_zero_momentum_still_train(table):
 # they stay refused.
 @pytest.mark.parametrize("bad", [NAN, INF, -INF])
 def test_image_loader_crop_bottom_is_finite(bad):
-    with pytest.raises(ValueError, match=r"^ImageLoader's crop_bottom must be a fraction"):
+    with pytest.raises(ValueError, match=r"^ImageLoader: crop_bottom must be a fraction of the "
+                                         r"height in \[0, 1\), e\.g\. 0\.15, got -?(nan|inf)\.$"):
         ImageLoader(size=16, crop_bottom=bad).transform(np.zeros((1, 8, 8, 3), np.uint8))
 
 
@@ -154,7 +155,9 @@ def test_image_loader_crop_bottom_is_finite(bad):
 def test_weight_averaging_start_is_finite(bad, table):
     X, y = table
     est = SkinNetClassifier(MLP, max_epochs=2, callbacks=[WeightAveraging(start=bad)])
-    with pytest.raises(ValueError, match=r"^WeightAveraging\(start=\.\.\.\) as a fraction"):
+    with pytest.raises(ValueError, match=r"^WeightAveraging: start must be an int >= 1 .* or a "
+                                         r"float in \(0, 1\] \(a fraction of max_epochs\), "
+                                         r"got (nan|inf)\.$"):
         est.fit(X, y)
 
 

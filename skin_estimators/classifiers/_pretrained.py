@@ -6,7 +6,6 @@ BiT-HyperRule schedule, mixed precision) lives in the private ``_TimmClassifier`
 """
 
 import numbers
-import os
 
 import torch
 from skorch.dataset import unpack_data
@@ -16,7 +15,8 @@ from .._normalization import PresetStatistic
 from ..callbacks import HyperRuleSchedule
 from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
 from ..networks._weights import BACKBONES
-from ..utils._precision import autocast_dtype, check_precision
+from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
+from ..utils._precision import PRECISIONS, autocast_dtype
 from ._base import SkinNetClassifier
 
 __all__ = ["BiTClassifier", "ResNet50Classifier"]
@@ -50,28 +50,17 @@ class _TimmClassifier(SkinNetClassifier):
         self.schedule = schedule
         self.precision = precision
 
-    # ------------------------------------------------------------------ validation
-    def _check_params(self):
-        super()._check_params()
-        name = type(self).__name__
-        p = self.pretrained
-        if not isinstance(p, bool | str | os.PathLike):
-            raise ValueError(
-                f"{name}: pretrained must be True (the hub's weights), False (random "
-                f"initialisation) or the path of a weights file; got {p!r}."
-            )
-        if isinstance(p, str) and not p:
-            raise ValueError(f"{name}: pretrained='' is not a file; use True, False or a path.")
-        if not isinstance(self.freeze_backbone, bool | numbers.Integral):
-            raise ValueError(f"{name}: freeze_backbone must be True or False, got "
-                             f"{self.freeze_backbone!r}.")
-        if self.schedule not in _SCHEDULES:
-            raise ValueError(
-                f"{name}: schedule must be 'constant' (the study's plain SGD) or 'hyperrule' "
-                f"(BiT-HyperRule: momentum 0.9, warm-up, step decay, zero head); got "
-                f"{self.schedule!r}."
-            )
-        check_precision(self.precision, owner=name)
+    _parameter_constraints = {
+        **SkinNetClassifier._parameter_constraints,
+        "pretrained": [WEIGHTS_SOURCE],
+        "freeze_backbone": [BOOLEAN, Hidden(numbers.Integral)],
+        "schedule": [StrOptions(_SCHEDULES, text=(
+            "'constant' (the study's plain SGD) or 'hyperrule' (BiT-HyperRule: momentum 0.9, "
+            "warm-up, step decay, zero head)"))],
+        "precision": [StrOptions(PRECISIONS, text=(
+            f"one of {', '.join(map(repr, PRECISIONS))} ('auto': bfloat16 autocast on CUDA GPUs "
+            "that support it, float16 on older ones, float32 on the CPU)"))],
+    }
 
     # ------------------------------------------------------------------ building
     def initialize_module(self):

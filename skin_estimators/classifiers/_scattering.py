@@ -1,12 +1,20 @@
 """ScatteringClassifier: the parametric scattering network as a scikit-learn classifier."""
 
+import numbers
+
 import numpy as np
 import torch
 from skorch.utils import to_tensor
 
 from ..networks import ScatteringNet
 from ..utils._coefficient_cache import scattering_features
-from ..utils._validation import check_positive_int, check_positive_number
+from ..utils._param_validation import (
+    BOOLEAN,
+    Options,
+    StrOptions,
+    positive_int,
+    positive_number,
+)
 from ._base import SkinNetClassifier
 
 __all__ = ["ScatteringClassifier"]
@@ -163,23 +171,17 @@ class ScatteringClassifier(SkinNetClassifier):
     def _min_image_size(self):
         return 2**self.J
 
-    # ------------------------------------------------------------------ parameters
-    def _check_params(self):
-        check_positive_int(self.J, "J")
-        check_positive_int(self.L, "L")
-        if self.max_order not in (1, 2) or isinstance(self.max_order, bool):
-            raise ValueError(f"max_order must be 1 or 2, got {self.max_order!r}.")
-        if self.initialization not in ("tight-frame", "random"):
-            raise ValueError(
-                f"initialization must be 'tight-frame' or 'random', got {self.initialization!r}."
-            )
-        if self.top not in ("linear", "wrn"):
-            raise ValueError(f"top must be 'linear' or 'wrn', got {self.top!r}.")
-        for name in ("learnable", "cache_features"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        check_positive_number(self.lr_scattering, "lr_scattering", owner=type(self).__name__)
-        super()._check_params()
+    _parameter_constraints = {
+        **SkinNetClassifier._parameter_constraints,
+        "J": [positive_int()],
+        "L": [positive_int()],
+        "max_order": [Options(numbers.Integral, [1, 2], text="1 or 2")],
+        "learnable": [BOOLEAN],
+        "initialization": [StrOptions(["tight-frame", "random"], text="'tight-frame' or 'random'")],
+        "top": [StrOptions(["linear", "wrn"], text="'linear' or 'wrn'")],
+        "lr_scattering": [positive_number()],
+        "cache_features": [BOOLEAN],
+    }
 
     def _module_kwargs(self):
         kwargs = super()._module_kwargs()

@@ -1,7 +1,8 @@
 """Reading a YAML experiment config: overrides, validation and errors that name file and key.
 
-pydantic checks the structure and the types; the model names and the estimator parameter
-names are checked afterwards against the estimators themselves. Every error is raised as a
+pydantic checks the structure and the types; the model names, the estimator parameter names
+and their values (against each estimator's declared parameter constraints) are checked
+afterwards against the estimators themselves. Every error is raised as a
 :class:`ConfigError` that names the file and the dotted key (``models[1].params.lrr``).
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ..utils._param_validation import ParameterConstraintError, shown, validate_constraints
 from ..utils._validation import first_non_finite
 from ._config import ConfigError, ExperimentConfig
 from ._registry import resolve_model
@@ -277,10 +279,11 @@ def _check_value(est, key, value):
     """What is wrong with ``key: value`` for estimator ``est`` (None if nothing we can see).
 
     Catches at load time what would otherwise fail deep in ``fit`` with a bare TypeError, or
-    not fail at all: NaN or infinity anywhere in the value (``lr: .nan``), a string for a
-    number (``max_epochs: "two"``), a name for an object (``optimizer: SGD`` is turned into
-    ``torch.optim.SGD``; ``criterion: foo`` cannot be), and a ``module__`` keyword the
-    network does not take.
+    not fail at all: NaN or infinity anywhere in the value (``lr: .nan``), a name for an
+    object (``optimizer: SGD`` is turned into ``torch.optim.SGD``; ``criterion: foo`` cannot
+    be), a ``module__`` keyword the network does not take, and any value that the
+    estimator's declared parameter constraints refuse (``max_epochs: "two"``), checked by the
+    same function that ``fit`` calls, on the estimator built for the row.
     """
     import inspect
 
@@ -288,9 +291,11 @@ def _check_value(est, key, value):
     if bad is not None:  # torch takes a NaN lr or momentum and trains to NaN weights silently
         return f"must be a finite number (got {bad!r})"
     if key == "optimizer" and isinstance(value, str):
-        return None if optimizer_class(value) else (
-            f"{value!r} is not an optimizer in torch.optim (e.g. SGD, Adam, AdamW)")
-    if key in _OBJECT_PARAMS and value is not None:
+        cls = optimizer_class(value)
+        if cls is None:
+            return f"{value!r} is not an optimizer in torch.optim (e.g. SGD, Adam, AdamW)"
+        value = cls
+    elif key in _OBJECT_PARAMS and value is not None:
         return "takes a Python object, which a config file cannot give; leave it out"
     if key.startswith("module__"):
         module = getattr(est, "module", None)
@@ -303,17 +308,22 @@ def _check_value(est, key, value):
             return (f"the network {getattr(module, '__name__', module)} has no argument "
                     f"{key[8:]!r}; it takes {', '.join(takes) or 'none'}")
         return None
+    return _constraint_problem(est, key, value)
+
+
+def _constraint_problem(est, key, value):
+    """The declared constraints' verdict on ``key: value``, for ``est`` or its nested step."""
+    owner, name = est, key
+    while "__" in name:  # a pipeline's "pretrainedfeatures__batch_size"
+        prefix, _, rest = name.partition("__")
+        inner = dict(getattr(owner, "steps", None) or owner.get_params(deep=False)).get(prefix)
+        if inner is None or isinstance(inner, type) or not hasattr(inner, "get_params"):
+            return None  # skorch's routed arguments: checked above
+        owner, name = inner, rest
     try:
-        default = est.get_params(deep=False)[key]
-    except KeyError:
-        return None
-    expected = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}.get(type(default))
-    if expected is None or value is None:
-        return None
-    if not isinstance(value, expected) or (bool not in expected and isinstance(value, bool)):
-        kind = {bool: "true or false", int: "a whole number", float: "a number",
-                str: "a string"}[type(default)]
-        return f"must be {kind}, like the default {default!r} (got {value!r})"
+        validate_constraints(owner, {name: value})
+    except ParameterConstraintError as exc:
+        return f"must be {exc.takes} (got {shown(value)})"
     return None
 
 

@@ -1,26 +1,24 @@
 """ImageLoader: image files (or in-memory images) to a uint8 array of equal-sized RGB images."""
 
-import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
-from joblib import effective_n_jobs
 from PIL import Image
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..utils._array_cache import _CACHE, clear_image_cache
+from ..utils._param_validation import validate_constraints
 from . import _decode
 from ._decode import RESAMPLING, RESIZE_MODES, describe_error
 from ._errors import ImageLoadError
+from ._loader_params import IMAGE_LOADER_CONSTRAINTS, MAX_IMAGE_SIDE  # noqa: F401 (re-exported)
+from ._loader_params import as_size as _as_size
+from ._loader_params import n_threads as _n_threads
 
 __all__ = ["CONTROLLED_INPUTS", "ImageLoader"]
-
-#: Largest output side. 4096 x 4096 RGB is 48 MiB an image, 10x the study's 400 px; beyond it
-#: a typo (size=60000) would ask for terabytes before the first image is read.
-MAX_IMAGE_SIDE = 4096
 
 _PATH_TYPES = (str, bytes, os.PathLike)
 
@@ -321,55 +319,12 @@ default="bilinear"
         """
         clear_image_cache()
 
+    _parameter_constraints = IMAGE_LOADER_CONSTRAINTS
+
     def _check_params(self):
         """Validate the parameters; return ``((height, width), n_threads)``."""
-        size = self.size
-        if _is_int(size):
-            size = (size, size)
-        if not (
-            isinstance(size, (tuple, list))
-            and len(size) == 2
-            and all(_is_int(s) and s >= 1 for s in size)
-        ):
-            raise ValueError(
-                f"ImageLoader's size must be a positive int or a (height, width) pair of "
-                f"positive ints, got {self.size!r}."
-            )
-        if max(size) > MAX_IMAGE_SIDE:
-            raise ValueError(
-                f"ImageLoader's size must be at most {MAX_IMAGE_SIDE} pixels a side, got "
-                f"{self.size!r}: the output would not fit in memory."
-            )
-        if self.resize not in RESIZE_MODES:
-            raise ValueError(
-                f"ImageLoader's resize must be one of {list(RESIZE_MODES)}, got {self.resize!r}."
-            )
-        if self.interpolation not in RESAMPLING:
-            raise ValueError(
-                f"ImageLoader's interpolation must be one of {list(RESAMPLING)}, got "
-                f"{self.interpolation!r}."
-            )
-        crop = self.crop_bottom
-        if not (
-            isinstance(crop, numbers.Real)
-            and not isinstance(crop, (bool, np.bool_))
-            and 0.0 <= crop < 1.0
-        ):
-            raise ValueError(
-                f"ImageLoader's crop_bottom must be a fraction of the height in [0, 1), e.g. "
-                f"0.15, got {crop!r}."
-            )
-        if self.common_scale is not None and not (
-            _is_int(self.common_scale) and self.common_scale >= _decode.MIN_IMAGE_SIZE
-        ):
-            raise ValueError(
-                f"ImageLoader's common_scale must be None or an int >= "
-                f"{_decode.MIN_IMAGE_SIZE} (pixels on the shorter side), got "
-                f"{self.common_scale!r}."
-            )
-        if not isinstance(self.cache, (bool, np.bool_)):
-            raise ValueError(f"ImageLoader's cache must be True or False, got {self.cache!r}.")
-        return (int(size[0]), int(size[1])), _n_threads(self.n_jobs)
+        validate_constraints(self)
+        return _as_size(self.size), _n_threads(self.n_jobs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -377,25 +332,6 @@ default="bilinear"
         tags.input_tags.string = True  # file paths
         tags.transformer_tags.preserves_dtype = []  # always returns uint8
         return tags
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def _n_threads(n_jobs):
-    if n_jobs is None:
-        # scikit-learn's convention: 1 unless inside joblib.parallel_config(n_jobs=...).
-        # Capped at the core count, since a dask or ray backend may report its whole cluster.
-        return max(1, min(effective_n_jobs(None), os.cpu_count() or 1))
-    if not _is_int(n_jobs) or n_jobs == 0:
-        raise ValueError(
-            f"ImageLoader's n_jobs must be None, a positive int or a negative int (-1: all "
-            f"CPU cores), got {n_jobs!r}."
-        )
-    if n_jobs > 0:
-        return int(n_jobs)
-    return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))  # joblib's convention
 
 
 def _name(item, i):

@@ -1,6 +1,5 @@
 """ChannelNormalizer: uint8 RGB images to normalised float32 tensors (n, 3, H, W)."""
 
-import numbers
 import warnings
 
 import numpy as np
@@ -9,12 +8,15 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._normalization import NORMALIZATION_PRESETS as _PRESETS
+from ..utils._param_validation import Satisfies, StrOptions, is_real, validate_constraints
 
 __all__ = ["NORMALIZATION_PRESETS", "ChannelNormalizer"]
 
 #: Per-channel (R, G, B) mean and standard deviation, on the 0..1 scale, of known setups
 #: (a read-only mapping: name -> ``{"mean": ..., "std": ...}``).
 NORMALIZATION_PRESETS = _PRESETS
+
+_PRESET_TEXT = f"a preset name {list(NORMALIZATION_PRESETS)}"
 
 # Images per chunk when computing statistics or transforming floats: bounds the temporary
 # float memory to a few tens of MB whatever the data set size.
@@ -205,14 +207,22 @@ class ChannelNormalizer(TransformerMixin, BaseEstimator):
             out[i] = np.clip(np.rint(img), 0, 255).transpose(1, 2, 0)
         return out
 
+    _parameter_constraints = {
+        "mean": [None, StrOptions(NORMALIZATION_PRESETS, text=_PRESET_TEXT),
+                 Satisfies(lambda v: _as_stat(v) is not None,
+                           "3 finite numbers (R, G, B) on the 0..1 scale")],
+        "std": [None, StrOptions(NORMALIZATION_PRESETS, text=_PRESET_TEXT),
+                Satisfies(lambda v: _as_stat(v) is not None and (_as_stat(v) > 0).all(),
+                          "3 finite numbers > 0 (R, G, B) on the 0..1 scale")],
+    }
+
     def _fixed_stats(self):
         """The mean and std given as parameters, as float64 (3,) arrays, or None."""
+        validate_constraints(self)
         mean = _parse_stat(self.mean, "mean")
         std = _parse_stat(self.std, "std")
         if std is None and isinstance(self.mean, str):
             std = _parse_stat(self.mean, "std")
-        if std is not None and not (std > 0).all():
-            raise ValueError(f"ChannelNormalizer's std must be > 0 for every channel, got {std}.")
         return mean, std
 
     def __sklearn_tags__(self):
@@ -221,29 +231,30 @@ class ChannelNormalizer(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _parse_stat(value, which):
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in NORMALIZATION_PRESETS:
-            raise ValueError(
-                f"ChannelNormalizer: unknown preset {value!r}; choose one of "
-                f"{list(NORMALIZATION_PRESETS)}, give 3 numbers, or None to learn it in fit."
-            )
-        return np.array(NORMALIZATION_PRESETS[value][which], dtype=np.float64)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+def _is_bool(value):
+    return isinstance(value, bool | np.bool_)
+
+
+def _as_stat(value):
+    """A number or 3 finite numbers as a float64 (3,) array, else None."""
+    if is_real(value):
         value = [value] * 3
+    if isinstance(value, str | bytes | dict) or _is_bool(value):
+        return None
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.shape != (3,) or not np.isfinite(arr).all():
-        raise ValueError(
-            f"ChannelNormalizer's {which} must be None, a preset name "
-            f"{list(NORMALIZATION_PRESETS)}, or 3 finite numbers (R, G, B) on the 0..1 scale; "
-            f"got {value!r}."
-        )
-    return arr
+        return None
+    return arr if arr.shape == (3,) and np.isfinite(arr).all() else None
+
+
+def _parse_stat(value, which):
+    """A valid ``mean`` or ``std`` parameter as a float64 (3,) array (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return np.array(NORMALIZATION_PRESETS[value][which], dtype=np.float64)
+    return _as_stat(value)
 
 
 def _check_images(X):

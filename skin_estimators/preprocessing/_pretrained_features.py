@@ -1,14 +1,22 @@
 """PretrainedFeatures: a frozen ImageNet network's pooled features, for any scikit-learn model."""
 
 import hashlib
-import numbers
-import os
 
 import numpy as np
 from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils._param_validation import (
+    BOOLEAN,
+    DEVICE,
+    Satisfies,
+    StrOptions,
+    WEIGHTS_SOURCE,
+    is_int,
+    positive_int,
+    validate_constraints,
+)
 from ._onnx_backend import BACKENDS, feature_session, resolve_backend
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
@@ -22,6 +30,12 @@ PRETRAINED_FEATURE_MODELS = {
     "resnet50": ("timm", "resnet50.tv_in1k"),
     "bit": ("timm", "resnetv2_101x1_bit.goog_in21k"),
 }
+
+
+def _are_stages(stages):
+    """A stage index of EfficientNet-Lite (0-6) or a non-empty tuple or list of them."""
+    stages = stages if isinstance(stages, tuple | list) else [stages]
+    return bool(stages) and all(is_int(i) and 0 <= i <= 6 for i in stages)
 
 
 def _build(model, pretrained, seeded=True):
@@ -138,33 +152,22 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self.device = device
         self.backend = backend
 
+    _parameter_constraints = {
+        "model": [StrOptions(sorted(PRETRAINED_FEATURE_MODELS))],
+        "pretrained": [WEIGHTS_SOURCE],
+        "stages": [None, Satisfies(_are_stages, "a tuple of stage indices between 0 and 6")],
+        "mirror": [BOOLEAN],
+        "batch_size": [positive_int()],
+        "device": [DEVICE],
+        "backend": [StrOptions(BACKENDS)],
+    }
+
     def _check_params(self):
-        if not isinstance(self.model, str) or self.model not in PRETRAINED_FEATURE_MODELS:
-            raise ValueError(f"PretrainedFeatures: model must be one of "
-                             f"{sorted(PRETRAINED_FEATURE_MODELS)}, got {self.model!r}.")
-        if not isinstance(self.pretrained, bool | str | os.PathLike) or self.pretrained == "":
-            raise ValueError("PretrainedFeatures: pretrained must be True, False or the path of "
-                             f"a weights file, got {self.pretrained!r}.")
-        if self.stages is not None:
-            if PRETRAINED_FEATURE_MODELS[self.model][0] != "efficientnet_lite":
-                raise ValueError(f"PretrainedFeatures: stages is only available for the "
-                                 f"EfficientNet-Lite models, not {self.model!r}; use "
-                                 "stages=None.")
-            stages = self.stages if isinstance(self.stages, tuple | list) else [self.stages]
-            if not stages or any(not isinstance(i, numbers.Integral) or isinstance(i, bool)
-                                 or not 0 <= i <= 6 for i in stages):
-                raise ValueError("PretrainedFeatures: stages must be None or a tuple of stage "
-                                 f"indices between 0 and 6, got {self.stages!r}.")
-        if not isinstance(self.mirror, bool | np.bool_):
-            raise ValueError(f"PretrainedFeatures: mirror must be True or False, got "
-                             f"{self.mirror!r}.")
-        b = self.batch_size
-        if not isinstance(b, numbers.Integral) or isinstance(b, bool) or b < 1:
-            raise ValueError(f"PretrainedFeatures: batch_size must be a positive integer, "
-                             f"got {b!r}.")
-        if not isinstance(self.backend, str) or self.backend not in BACKENDS:
-            raise ValueError(f"PretrainedFeatures: backend must be one of {list(BACKENDS)}, "
-                             f"got {self.backend!r}.")
+        validate_constraints(self)
+        if self.stages is not None and PRETRAINED_FEATURE_MODELS[self.model][0] != (
+                "efficientnet_lite"):
+            raise ValueError(f"PretrainedFeatures: stages is only available for the "
+                             f"EfficientNet-Lite models, not {self.model!r}; use stages=None.")
 
     def _check_images(self, X, reset):
         if issparse(X):

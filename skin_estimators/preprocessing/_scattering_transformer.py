@@ -9,9 +9,30 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..networks import Scattering2D
 from ..utils._device import resolve_device
-from ..utils._validation import check_channels_first_images, check_positive_int
+from ..utils._param_validation import (
+    DEVICE,
+    Options,
+    Satisfies,
+    is_int,
+    positive_int,
+    validate_constraints,
+)
+from ..utils._validation import check_channels_first_images
 
 __all__ = ["ScatteringTransformer"]
+
+
+def _pool_size(pooling):
+    """``(height, width)`` of a ``pooling`` parameter: None, an int >= 1 or a pair of them.
+
+    None for None, and for a value that is none of these (refused by the constraints).
+    """
+    if is_int(pooling):
+        pooling = (pooling, pooling)
+    if isinstance(pooling, tuple | list) and len(pooling) == 2 and all(
+            is_int(p) and p >= 1 for p in pooling):
+        return tuple(int(p) for p in pooling)
+    return None
 
 
 class ScatteringTransformer(TransformerMixin, BaseEstimator):
@@ -69,19 +90,15 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.device = device
 
-    def _pool_size(self):
-        pooling = self.pooling
-        if pooling is None:
-            return None
-        if isinstance(pooling, numbers.Integral) and not isinstance(pooling, bool):
-            pooling = (pooling, pooling)
-        if (
-            isinstance(pooling, (tuple, list))
-            and len(pooling) == 2
-            and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 1 for p in pooling)
-        ):
-            return tuple(int(p) for p in pooling)
-        raise ValueError(f"pooling must be None, a positive int or a pair of them, got {self.pooling!r}.")
+    _parameter_constraints = {
+        "J": [positive_int()],
+        "L": [positive_int()],
+        "max_order": [Options(numbers.Integral, [1, 2], text="1 or 2")],
+        "pooling": [None, Satisfies(lambda p: _pool_size(p) is not None,
+                                    "a positive int or a pair of positive ints")],
+        "batch_size": [positive_int()],
+        "device": [DEVICE],
+    }
 
     def _check_images(self, X, reset):
         arr = check_channels_first_images(X, "ScatteringTransformer")
@@ -109,9 +126,8 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        pool = self._pool_size()
-        for name in ("J", "L", "batch_size"):
-            check_positive_int(getattr(self, name), name)
+        validate_constraints(self)
+        pool = _pool_size(self.pooling)
         X = self._check_images(X, reset=True)
         c, h, w = self.input_shape_
         if min(h, w) < 2**self.J:
@@ -140,10 +156,11 @@ class ScatteringTransformer(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, ``prod(output_shape_)``), float32
         """
         check_is_fitted(self)
+        validate_constraints(self)
         X = self._check_images(X, reset=False)
         device = resolve_device(self.device)
         scattering = self.scattering_.to(device)
-        pool = self._pool_size()
+        pool = _pool_size(self.pooling)
         out = np.empty((len(X), int(np.prod(self.output_shape_))), np.float32)
         with torch.no_grad():
             for start in range(0, len(X), self.batch_size):

@@ -2,21 +2,10 @@
 
 import torch
 
-__all__ = ["PRECISIONS", "autocast_dtype", "check_precision"]
+__all__ = ["PRECISIONS", "autocast_dtype"]
 
 #: Accepted values; "32" is a synonym of "fp32".
 PRECISIONS = ("auto", "fp32", "32", "bf16", "fp16")
-
-
-def check_precision(precision, owner="estimator"):
-    """Raise a clear error for an unknown ``precision`` value."""
-    if not isinstance(precision, str) or precision not in PRECISIONS:
-        raise ValueError(
-            f"{owner}: precision must be one of {', '.join(map(repr, PRECISIONS))}, got "
-            f"{precision!r}. 'auto' uses bfloat16 autocast on CUDA GPUs that support it "
-            "(float16 on older ones) and float32 on the CPU."
-        )
-    return precision
 
 
 def autocast_dtype(precision, device):

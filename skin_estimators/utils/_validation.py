@@ -1,7 +1,8 @@
 """Checks shared by the estimators, the transformers and the model files.
 
 Each raises a one-line error that names the estimator or parameter and says what to do, so
-that every caller reports the same problem in the same words.
+that every caller reports the same problem in the same words. The type and range of each
+parameter are declared instead (``_parameter_constraints``, see ``_param_validation.py``).
 """
 
 import math
@@ -15,9 +16,6 @@ __all__ = [
     "TTA_MODES",
     "check_channels_first_images",
     "check_finite_params",
-    "check_positive_int",
-    "check_positive_number",
-    "check_tta",
     "first_non_finite",
     "loaded_versions",
     "mirror_images",
@@ -26,23 +24,6 @@ __all__ = [
 
 #: Test-time augmentations the estimators and ``predict --tta`` know.
 TTA_MODES = (None, "hflip")
-
-
-def check_positive_int(value, name, allow=()):
-    """``value`` if it is an int >= 1 (or one of ``allow``); a bool is not an int here.
-
-    >>> check_positive_int(3, "J")
-    3
-    >>> check_positive_int(0, "J")
-    Traceback (most recent call last):
-    ...
-    ValueError: J must be a positive integer, got 0.
-    """
-    if value in allow and not isinstance(value, bool):
-        return value
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return value
 
 
 def _shown(value):
@@ -54,25 +35,6 @@ def _shown(value):
 
 def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def check_positive_number(value, name, owner=None):
-    """``value`` if it is a finite real number > 0 (not a bool); ``owner`` starts the message.
-
-    NaN and infinity are refused: a NaN learning rate trains to NaN weights without an
-    error, and ``nan <= 0`` is False, so a plain comparison lets it through.
-
-    >>> check_positive_number(0.1, "lr")
-    0.1
-    >>> check_positive_number(float("nan"), "lr", owner="VanillaCNNClassifier")
-    Traceback (most recent call last):
-    ...
-    ValueError: VanillaCNNClassifier: lr must be a finite positive number, got nan.
-    """
-    if not _is_real(value) or not math.isfinite(value) or value <= 0:
-        prefix = f"{owner}: " if owner else ""
-        raise ValueError(f"{prefix}{name} must be a finite positive number, got {_shown(value)}.")
-    return value
 
 
 def first_non_finite(value):
@@ -105,13 +67,6 @@ def check_finite_params(params, owner=None):
             prefix = f"{owner}: " if owner else ""
             shown = _shown(value) if _is_real(value) else f"{_shown(bad)} in {value!r}"
             raise ValueError(f"{prefix}{name} must be a finite number, got {shown}.")
-
-
-def check_tta(tta):
-    """``tta`` if it is a known test-time augmentation (None or ``"hflip"``)."""
-    if isinstance(tta, bool) or tta not in TTA_MODES:
-        raise ValueError(f"tta must be None or 'hflip', got {tta!r}.")
-    return tta
 
 
 def mirror_images(X):
