@@ -54,6 +54,12 @@ def check_spec(spec, name, cls, where):
     from sklearn.pipeline import Pipeline
 
     short = cls.__name__
+    if "estimators" in spec:
+        folds = spec["estimators"]
+        if name not in FOLD_MODELS:
+            raise _Error(f"{where} is a {short}, which keeps no fold models")
+        if not (isinstance(folds, list) and 1 <= len(folds) <= _MAX_FOLDS):
+            raise _Error(f"{where}.estimators is not a list of 1 to {_MAX_FOLDS} fold models")
     if cls is Pipeline:
         steps = spec.get("steps")
         if not isinstance(steps, list) or not steps:
@@ -85,12 +91,6 @@ def check_spec(spec, name, cls, where):
                 raise _Error(f"{where} is a {short}, which has no {key} of a network")
     if "estimator" in spec and "estimator" not in _init_params(cls):
         raise _Error(f"{where} is a {short}, which wraps no estimator")
-    if "estimators" in spec:
-        folds = spec["estimators"]
-        if name not in FOLD_MODELS:
-            raise _Error(f"{where} is a {short}, which keeps no fold models")
-        if not (isinstance(folds, list) and 1 <= len(folds) <= _MAX_FOLDS):
-            raise _Error(f"{where}.estimators is not a list of 1 to {_MAX_FOLDS} fold models")
     frozen = spec.get("frozen_modules")
     if frozen is not None and not (isinstance(frozen, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in frozen.items())):

@@ -214,6 +214,13 @@ class ChannelNormalizer(TransformerMixin, BaseEstimator):
             out[i] = np.clip(np.rint(img), 0, 255).transpose(1, 2, 0)
         return out
 
+    @property
+    def _fit_learns_from_data(self):
+        # With both statistics given (a preset), fit learns nothing: a cross-validation may
+        # fit it once and share it between the folds (see TrustedClassifier).
+        mean, std = self._fixed_stats()
+        return mean is None or std is None
+
     def _fixed_stats(self):
         """The mean and std given as parameters, as float64 (3,) arrays, or None."""
         mean = _parse_stat(self.mean, "mean")

@@ -34,14 +34,19 @@ def learns_from_data(step):
 
     False for ``"passthrough"`` and None, for a step whose scikit-learn tags say it needs no
     fit at all (``requires_fit=False``: :class:`~skin_estimators.ImageLoader`, scikit-learn's
-    ``FunctionTransformer``), and for a step whose class declares ``_fit_learns_from_data =
-    False``: its ``fit`` only builds or loads fixed parameters, so that fitting it on any
-    data gives the same transformer (:class:`~skin_estimators.PretrainedFeatures`, a frozen
-    network). Such steps are fitted once and shared by all the folds of a cross-validation.
+    ``FunctionTransformer``), and for a step whose ``_fit_learns_from_data`` is False: its
+    ``fit`` only builds or loads fixed parameters, so that fitting it on any data gives the
+    same transformer (:class:`~skin_estimators.PretrainedFeatures`, a frozen network;
+    :class:`~skin_estimators.ChannelNormalizer` with both statistics given). Such steps are
+    fitted once and shared by all the folds of a cross-validation.
     """
     if step is None or (isinstance(step, str) and step == "passthrough"):
         return False
-    if getattr(type(step), "_fit_learns_from_data", True) is False:
+    try:
+        marker = getattr(step, "_fit_learns_from_data", None)
+    except Exception:  # noqa: BLE001 - invalid parameters: fit will say so; assume it learns
+        return True
+    if marker is False:
         return False
     tags = getattr(step, "__sklearn_tags__", None)
     if tags is None:

@@ -25,13 +25,13 @@ def trust_columns(model, paths, proba, errors, batch_size=16, score=None, sets=N
         return None
     ok = [i for i, e in enumerate(errors) if e is None]
     n = len(paths)
+    member = None if sets is None else np.asarray(sets, dtype=bool)[ok]
     sets, scores, flags = [""] * n, [""] * n, [""] * n
     if not ok:
         return sets, scores, flags
     cross = getattr(clf, "conformal", "split") == "cross"
     needs_images = (score is None and clf.out_of_scope in ("mahalanobis", "knn")) or (
-        sets is None and cross)
-    member = None if sets is None else np.asarray(sets, dtype=bool)[ok]
+        member is None and cross)
     if score is not None:
         score = np.asarray(score, dtype=float)[ok]
     if needs_images:
