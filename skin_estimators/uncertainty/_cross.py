@@ -9,7 +9,10 @@ least the score ``s_j(x, k)`` that fold ``j``'s own model gives ``x`` for ``k``:
 
     p_k(x) = (1 + sum_j #{i in fold j : s_i >= s_j(x, k)}) / (n + 1)
 
-and ``k`` is in the set when ``p_k(x) > 1 - confidence_level``. Ties count as "at least"
+and ``k`` is in the set when ``p_k(x) > 1 - confidence_level``, strictly: a p-value equal to
+it (possible when ``(1 - confidence_level) * (n + 1)`` is a whole number) leaves ``k`` out,
+the convention of Vovk's definition and the one that matches the split-conformal quantile
+(the ``ceil((n + 1) * confidence_level)``-th smallest score). Tied scores count as "at least"
 (the conservative side). Mondrian (class-conditional) sets count only the calibration samples
 of true class ``k`` and divide by ``n_k + 1``. The score is LAC's, one minus the (calibrated)
 probability. MAPIE's ``CrossConformalClassifier`` (``conformity_score="lac"``, its
