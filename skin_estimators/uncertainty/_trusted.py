@@ -226,10 +226,12 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         fold_models = []
         for j, (train, test) in enumerate(splitter.split(np.zeros((len(y), 1)), y, groups)):
             model = clone(tail).fit(_take(Z, train), y[train])
-            fold_models.append(model)
-            if self.conformal == "cross" and (fold_of[test] >= 0).any():
-                raise ValueError("TrustedClassifier: the cv splitter puts a sample in more "
-                                 "than one test fold; give a partition (KFold-like) splitter.")
+            if self.conformal == "cross":  # kept: they make the sets
+                fold_models.append(model)
+                if (fold_of[test] >= 0).any():
+                    raise ValueError("TrustedClassifier: the cv splitter puts a sample in "
+                                     "more than one test fold; give a partition (KFold-like) "
+                                     "splitter.")
             fold_of[test] = j
             cols = np.searchsorted(self.classes_, model.classes_)
             proba[np.ix_(test, cols)] = model.predict_proba(_take(Z, test))
