@@ -30,14 +30,32 @@ from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = (0, 1, 2)
-LEVEL = 0.9
-OUT_OF_SCOPE = "knn"  # best.yaml's trust: out_of_scope
-VARIANTS = [  # (name, mondrian, calibration)
-    ("Mondrian, temperature (default)", True, "temperature"),
-    ("marginal, temperature", False, "temperature"),
-    ("Mondrian, no calibration", True, None),
-    ("marginal, no calibration", False, None),
+
+
+def best_trust():
+    """The ``trust:`` section of ``benchmarks/configs/best.yaml`` (the default measured)."""
+    from skin_estimators.experiments import load_config
+
+    return load_config(os.path.join(HERE, "configs", "best.yaml")).trust
+
+
+BEST = best_trust()
+LEVEL = BEST.confidence_level
+OUT_OF_SCOPE = BEST.out_of_scope
+CONFORMAL = BEST.conformal
+_SETS = {"cross": "cross-conformal", "split": "split (refit)"}
+VARIANTS = [  # (name, mondrian, calibration, conformal); the first is best.yaml's
+    (f"Mondrian, {BEST.calibration or 'no calibration'}, {_SETS[CONFORMAL]} (default)",
+     BEST.mondrian, BEST.calibration, CONFORMAL),
 ]
+for _mondrian, _calibration, _conformal in [
+        (True, "temperature", "cross"), (True, "temperature", "split"),
+        (False, "temperature", "cross"), (False, "temperature", "split"),
+        (True, None, "cross"), (True, None, "split"), (False, None, "split")]:
+    if (_mondrian, _calibration, _conformal) != VARIANTS[0][1:]:
+        VARIANTS.append((f"{'Mondrian' if _mondrian else 'marginal'}, "
+                         f"{_calibration or 'no calibration'}, {_SETS[_conformal]}",
+                         _mondrian, _calibration, _conformal))
 
 
 def front_pipeline():
@@ -102,6 +120,7 @@ def features(cache):
 
 def trusted(seed, **params):
     params.setdefault("out_of_scope", OUT_OF_SCOPE)
+    params.setdefault("conformal", CONFORMAL)
     return TrustedClassifier(head(), confidence_level=LEVEL, random_state=seed, **params)
 
 
@@ -129,16 +148,17 @@ def outer(seed):
 
 def protocol(X, far, y, groups, classes):
     """Out-of-fold calibrated/raw probabilities, sets and flags per seed and variant."""
-    rows = {name: [] for name, _, _ in VARIANTS}
+    rows = {name: [] for name, *_ in VARIANTS}
     far_auc, far_flag, reliability = [], [], None
     for seed in SEEDS:
         print(f"protocol, seed {seed}", file=sys.stderr, flush=True)
-        for name, mondrian, calibration in VARIANTS:
+        for name, mondrian, calibration, conformal in VARIANTS:
             n, k = len(y), len(classes)
             proba, raw, sets = np.zeros((n, k)), np.zeros((n, k)), np.zeros((n, k), bool)
             flags = np.empty(n, dtype="<U12")
             for train, test in outer(seed).split(X, y, groups):
-                clf = trusted(seed, mondrian=mondrian, calibration=calibration)
+                clf = trusted(seed, mondrian=mondrian, calibration=calibration,
+                              conformal=conformal)
                 clf.fit(X[train], y[train], groups=groups[train])
                 out = clf.predict_all(X[test])
                 proba[test], sets[test], flags[test] = out["proba"], out["sets"], out["flag"]
@@ -204,9 +224,10 @@ def _mean(rows, key):
 def tables(rows, far_auc, far_flag, loco, classes):
     lines = []
     default = rows[VARIANTS[0][0]]
-    head_ = "| class | photos | coverage at 0.9 | per seed 0 / 1 / 2 | mean set size |" \
+    head_ = f"| class | photos | coverage at {LEVEL:g} | per seed 0 / 1 / 2 | mean set size |" \
             " ECE raw | ECE calibrated |"
-    lines += ["### Default (Mondrian sets, temperature scaling), per class", "", head_,
+    lines += [f"### Default ({VARIANTS[0][0].replace(' (default)', '')}: best.yaml), per class",
+              "", head_,
               "|---|---|---|---|---|---|---|"]
     for j, c in enumerate(classes):
         seeds = " / ".join(f"{r['per_class'][j]:.3f}" for r in default)
@@ -221,7 +242,7 @@ def tables(rows, far_auc, far_flag, loco, classes):
               "| variant | coverage | per class | set size | ECE raw → calibrated |"
               " log loss raw → calibrated | " + " | ".join(FLAGS) + " |",
               "|---|---|---|---|---|---|" + "---|" * len(FLAGS)]
-    for name, _, _ in VARIANTS:
+    for name, *_ in VARIANTS:
         r = rows[name]
         pc = " / ".join(f"{v:.2f}" for v in _mean(r, "per_class"))
         fl = " | ".join(f"{100 * v:.0f} %" for v in _mean(r, "flags"))

@@ -541,8 +541,8 @@ def _fitted_estimators():
                       ).fit(images, y),
         make_recommended_classifier(pretrainedfeatures__pretrained=False).fit(X, y == "acne"),
         make_pipeline(ImageLoader(size=16), ChannelNormalizer(), TrustedClassifier(
-            make_recommended_classifier(pretrainedfeatures__pretrained=False), cv=2)
-                      ).fit(images, y),
+            make_recommended_classifier(pretrainedfeatures__pretrained=False), cv=2,
+            conformal="cross")).fit(images, y),
     ]
 
 
@@ -565,6 +565,8 @@ def test_every_attribute_a_fit_creates_is_on_the_fitted_list(tmp_path):
                 walk(sub)
         if "estimator" in spec:  # a meta-estimator's fitted wrapped estimator
             walk(spec["estimator"])
+        for sub in spec.get("estimators", []):  # fold models (cross-conformal sets)
+            walk(sub)
         assert set(spec.get("fitted", {})) <= set(FITTED[spec["class"]]), spec["class"]
 
     for i, est in enumerate(_fitted_estimators()):
@@ -585,7 +587,7 @@ def test_every_attribute_a_fit_creates_is_on_the_fitted_list(tmp_path):
             stored = set(_safe.describe(step, {}).get("fitted", {}))
             made = {a for a in vars(step) if a.endswith("_") and not a.startswith("_")}
             other = (_safe._SKORCH_RUNTIME | {"module_", "criterion_", "optimizer_"}
-                     | {"backbone_", "estimator_"})  # estimator_: a nested description
+                     | {"backbone_", "estimator_", "estimators_"})  # nested descriptions
             assert made - other <= set(FITTED[name]), (name, made - other - set(FITTED[name]))
             assert stored <= set(FITTED[name])
         if transformers_only:  # what the reader refuses is never written

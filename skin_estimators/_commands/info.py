@@ -78,6 +78,7 @@ def model_info(model, meta):
             "false_alarm_rate": clf.false_alarm_rate,
             "fitted_on": (f"out-of-fold predictions of {clf.n_calibration_} images "
                           f"({clf.cv_description_})"),
+            "sets_made_by": _sets_made_by(clf),
         }
     info["saved_with"] = meta.get("versions") or "unknown"
     info["running_with"] = running_versions()
@@ -86,6 +87,15 @@ def model_info(model, meta):
     if training:
         info["training"] = {k: v for k, v in training.items() if k != "data_sha256"}
     return info
+
+
+def _sets_made_by(clf):
+    """How a TrustedClassifier makes its prediction sets, in one line."""
+    folds = getattr(clf, "estimators_", None)
+    if getattr(clf, "conformal", "split") == "cross" and folds:
+        return (f"cross-conformal: each of the {len(folds)} fold models against its own "
+                "fold's out-of-fold scores (Vovk 2015)")
+    return "split-conformal: out-of-fold quantiles applied to the refitted model"
 
 
 def run(args):
@@ -118,6 +128,7 @@ def run(args):
               + ("" if threshold is None else f", threshold {threshold:.6g} "
                  f"({t['false_alarm_rate']:.0%} in-scope false alarms)"))
         print(f"  fitted on {t['fitted_on']}")
+        print(f"  sets: {t['sets_made_by']}")
     print(f"training data hash:   {info['training_data_sha256']}")
     for key, value in info.get("training", {}).items():
         print(f"  {key}: {value}")

@@ -75,12 +75,12 @@ def run(args):
     if not files:
         raise CommandError("no files to predict: the folders given are empty")
     model = load_cli_model(args)
-    score = None
+    score = sets = None
     try:
         trusted = trusted_file_pipeline(model)
         if trusted is not None:  # one pass gives the probabilities and the out-of-scope score
             model = trusted
-            proba, _, score, errors = predict_files_trusted(
+            proba, _, score, errors, sets = predict_files_trusted(
                 model, files, batch_size=args.batch_size, tta=args.tta, progress=not args.quiet)
         else:
             proba, errors = predict_files(model, files, batch_size=args.batch_size,
@@ -89,7 +89,8 @@ def run(args):
         raise CommandError(str(exc)) from None
     classes = model[-1].classes_
     # A model without the trust parts (calibration, sets, out-of-scope) leaves them empty.
-    trust = trust_columns(model, files, proba, errors, batch_size=args.batch_size, score=score)
+    trust = trust_columns(model, files, proba, errors, batch_size=args.batch_size, score=score,
+                          sets=sets)
     trust = list(zip(*trust, strict=True)) if trust else [("", "", "")] * len(files)
     with open_csv(args.out) as f:
         writer = csv.writer(f)

@@ -30,6 +30,9 @@ __all__ = ["InconsistentModelError", "check_built", "check_classes", "check_fini
            "check_net", "check_params", "check_pipeline", "check_spec"]
 
 _Error = InconsistentModelError  # what every check raises
+#: The classes whose description may hold fold models (``estimators``), and how many.
+FOLD_MODELS = ("skin_estimators.TrustedClassifier",)
+_MAX_FOLDS = 100
 
 
 def _is_net_class(cls):
@@ -51,6 +54,12 @@ def check_spec(spec, name, cls, where):
     from sklearn.pipeline import Pipeline
 
     short = cls.__name__
+    if "estimators" in spec:
+        folds = spec["estimators"]
+        if name not in FOLD_MODELS:
+            raise _Error(f"{where} is a {short}, which keeps no fold models")
+        if not (isinstance(folds, list) and 1 <= len(folds) <= _MAX_FOLDS):
+            raise _Error(f"{where}.estimators is not a list of 1 to {_MAX_FOLDS} fold models")
     if cls is Pipeline:
         steps = spec.get("steps")
         if not isinstance(steps, list) or not steps:

@@ -1,10 +1,11 @@
 """Load-time consistency of a stored :class:`~skin_estimators.TrustedClassifier`.
 
 Its fitted state is numbers and arrays: the conformal quantiles, the calibration map's
-parameters, the out-of-scope threshold and the Mahalanobis model. Each is checked for its
-type, shape and range against the classes and the parameters, so that a crafted file cannot
-make sets or flags that the fitted model would never give (the values were checked to be
-finite as they were decoded).
+parameters, the out-of-scope threshold and the Mahalanobis model; with cross-conformal sets
+also the fold models (nested estimators, built and checked as such) and their out-of-fold
+scores, folds and labels. Each is checked for its type, shape and range against the classes
+and the parameters, so that a crafted file cannot make sets or flags that the fitted model
+would never give (the values were checked to be finite as they were decoded).
 """
 
 import numbers
@@ -50,6 +51,7 @@ def check_trusted(est, where):
     inner = getattr(est, "estimator_", None)
     if inner is not None and not np.array_equal(np.asarray(inner.classes_), est.classes_):
         raise _Error(f"{where}.classes_ differ from those of the estimator it wraps")
+    _check_folds(est, inner, n, where)
     kind = est.out_of_scope
     if kind is None:
         if est.oos_threshold_ is not None:
@@ -79,3 +81,56 @@ def check_trusted(est, where):
         raise _Error(f"{where}.oos_variances_ holds a negative variance")
     if not _number(est.oos_floor_, f"{where}.oos_floor_") > 0:
         raise _Error(f"{where}.oos_floor_ is not a positive variance")
+
+
+def _ints(value, where, shape, high):
+    if not (isinstance(value, np.ndarray) and value.dtype.kind in "iu"):
+        raise _Error(f"{where} is not an array of integers")
+    if value.shape != tuple(shape):
+        raise _Error(f"{where} has shape {value.shape}; {tuple(shape)} expected")
+    if len(value) and (value.min() < 0 or value.max() >= high):
+        raise _Error(f"{where} holds an index outside [0, {high})")
+    return value
+
+
+def _check_folds(est, inner, n_classes, where):
+    """The shared leading steps and, for cross-conformal sets, the fold models and scores."""
+    n_frozen = getattr(est, "frozen_steps_", 0)
+    if n_frozen is None:
+        n_frozen = 0
+    n_steps = len(inner.steps) if hasattr(inner, "steps") else 1
+    if (isinstance(n_frozen, bool) or not isinstance(n_frozen, numbers.Integral)
+            or not 0 <= n_frozen < n_steps):
+        raise _Error(f"{where}.frozen_steps_ = {n_frozen!r:.40} is not a number of leading "
+                     f"steps of the {n_steps}-step estimator it wraps")
+    parts = ("estimators_", "calibration_scores_", "calibration_folds_", "calibration_labels_")
+    conformal = getattr(est, "conformal", "split")
+    if conformal not in ("split", "cross"):
+        raise _Error(f"{where} parameter conformal = {conformal!r:.40} is not one this "
+                     "version knows")
+    if conformal == "split":
+        if any(getattr(est, name, None) is not None for name in parts):
+            raise _Error(f"{where} holds cross-conformal fold models but conformal='split'")
+        return
+    folds = getattr(est, "estimators_", None)
+    if not isinstance(folds, list) or not folds:
+        raise _Error(f"{where} has conformal='cross' but no fold models")
+    first = inner.steps[n_frozen][1] if hasattr(inner, "steps") else inner
+    width = getattr(first, "n_features_in_", None)
+    for j, model in enumerate(folds):
+        classes = getattr(model, "classes_", None)
+        if classes is None or not hasattr(model, "predict_proba") or not np.isin(
+                np.asarray(classes), est.classes_).all():
+            raise _Error(f"{where}.estimators_[{j}] is not a classifier of its classes")
+        seen = getattr(model, "n_features_in_", None)
+        if width is not None and seen is not None and seen != width:
+            raise _Error(f"{where}.estimators_[{j}] takes {seen} features; the steps it "
+                         f"follows give {width}")
+    scores = est.calibration_scores_
+    if not (isinstance(scores, np.ndarray) and scores.ndim == 1 and len(scores)):
+        raise _Error(f"{where}.calibration_scores_ is not an array of out-of-fold scores")
+    scores = _floats(scores, f"{where}.calibration_scores_", scores.shape)
+    if ((scores < 0) | (scores > 1)).any():
+        raise _Error(f"{where}.calibration_scores_ lie outside [0, 1]")
+    _ints(est.calibration_folds_, f"{where}.calibration_folds_", scores.shape, len(folds))
+    _ints(est.calibration_labels_, f"{where}.calibration_labels_", scores.shape, n_classes)

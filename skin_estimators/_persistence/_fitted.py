@@ -65,12 +65,14 @@ FITTED = _ByClass({
     "sklearn.linear_model.LogisticRegression": (
         "n_features_in_", "feature_names_in_", "classes_", "n_iter_", "coef_", "intercept_"),
     "sklearn.pipeline.Pipeline": (),
-    # Its wrapped estimator (estimator_) is stored as a nested description of its own.
+    # Its wrapped estimator (estimator_) and its fold models (estimators_) are stored as
+    # nested descriptions of their own.
     "skin_estimators.TrustedClassifier": (
         "classes_", "n_features_in_", "calibration_params_", "quantiles_", "oos_threshold_",
         "oos_means_", "oos_basis_", "oos_variances_", "oos_floor_", "oos_reference_",
         "oos_neighbors_", "n_calibration_",
-        "class_counts_", "cv_description_"),
+        "class_counts_", "cv_description_", "frozen_steps_", "calibration_scores_",
+        "calibration_folds_", "calibration_labels_"),
 })
 
 #: Allow-listed class name -> the fitted attributes a file must set (the estimator cannot

@@ -94,6 +94,12 @@ def describe(est, tensors, where="model", prefix=""):
     spec = {"class": name, "params": _encode_all(params, where)}
     if hasattr(wrapped, "get_params"):
         spec["estimator"] = describe(inner, tensors, f"{where}.estimator_", f"{prefix}estimator.")
+    if "estimators_" in vars(est):  # fold models (cross-conformal sets): nested descriptions
+        skip.add("estimators_")
+        if est.estimators_ is not None:
+            spec["estimators"] = [describe(m, tensors, f"{where}.estimators_[{j}]",
+                                           f"{prefix}estimators.{j}.")
+                                  for j, m in enumerate(est.estimators_)]
     fitted = {}
     if _is_net(est) and est.__sklearn_is_fitted__():
         spec["classes"] = encode(est.classes_, f"{where}.classes_")
@@ -187,6 +193,11 @@ def _build(spec, tensors, where, _depth):
     est = cls(**params)
     if inner is not None and spec.get("fitted"):
         est.estimator_ = inner
+    if "estimators" in spec:
+        est.estimators_ = [build(s, tensors, f"{where}.estimators_[{j}]", _depth + 1)
+                           for j, s in enumerate(spec["estimators"])]
+    elif spec["class"] in _consistency.FOLD_MODELS and spec.get("fitted"):
+        est.estimators_ = None  # fitted without fold models (split-conformal sets)
     for attr, value in spec.get("fitted", {}).items():
         value = decode(value, f"{where}.{attr}")
         _consistency.check_finite(value, f"{where}.{attr}")

@@ -125,8 +125,8 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
         proba, errors = predict_files(model, filenames, batch_size=batch_size, tta=tta,
                                       progress=progress)
     else:
-        proba, raw, score, errors = predict_files_trusted(model, filenames, batch_size, tta,
-                                                          progress, desc="evaluate")
+        proba, raw, score, errors, sets = predict_files_trusted(
+            model, filenames, batch_size, tta, progress, desc="evaluate")
     ok = np.array([e is None for e in errors], dtype=bool)
     y_pred = np.array(["" if e is not None else str(classes[int(np.argmax(p))])
                        for p, e in zip(proba, errors, strict=True)], dtype=object)
@@ -158,5 +158,5 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
         result.confusion_matrix = confusion_matrix(truth, pred, labels=labels)
     if trusted is not None:
         present = [c for c in labels if c in set(y_true[ok].tolist())]
-        result.trust = trust_summary(model[-1], y_true, proba, raw, score, ok, present)
+        result.trust = trust_summary(model[-1], y_true, proba, raw, score, ok, present, sets)
     return result

@@ -107,6 +107,7 @@ class TrustConfig(_Section):
     false_alarm_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.05
     cv: Annotated[int, Field(ge=2)] = 5
     prevalence: Literal["training", "balanced"] = "training"
+    conformal: Literal["split", "cross"] = "split"
 
 
 class Reference(_Section):

@@ -216,6 +216,13 @@ class ChannelNormalizer(TransformerMixin, BaseEstimator):
                           "3 finite numbers > 0 (R, G, B) on the 0..1 scale")],
     }
 
+    @property
+    def _fit_learns_from_data(self):
+        # With both statistics given (a preset), fit learns nothing: a cross-validation may
+        # fit it once and share it between the folds (see TrustedClassifier).
+        mean, std = self._fixed_stats()
+        return mean is None or std is None
+
     def _fixed_stats(self):
         """The mean and std given as parameters, as float64 (3,) arrays, or None."""
         validate_constraints(self)

@@ -142,6 +142,10 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     >>> probe.fit(filenames, labels)  # doctest: +SKIP
     """
 
+    #: ``fit`` only loads the frozen network: fitted on any images, it is the same transformer,
+    #: so a cross-validation fits it once and shares it between the folds.
+    _fit_learns_from_data = False
+
     def __init__(self, model="efficientnet_lite0", pretrained=True, stages=None, mirror=True,
                  batch_size=8, device="cpu", backend="auto"):
         self.model = model

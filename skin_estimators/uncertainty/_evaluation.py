@@ -6,7 +6,6 @@ import copy
 import numpy as np
 from sklearn.utils import Bunch
 
-from ._conformal import prediction_sets
 from ._metrics import classwise_ece, coverage
 from ._out_of_scope import max_proba_score
 from ._trusted import FLAGS, TrustedClassifier
@@ -20,9 +19,10 @@ def trusted_file_pipeline(model):
 
     A pipeline ending in a :class:`TrustedClassifier` is returned as it is. A fitted
     TrustedClassifier around a whole pipeline from file paths becomes the equivalent pipeline:
-    the wrapped pipeline's steps but the last, then a copy of the TrustedClassifier around the
-    last step (same calibration, quantiles and out-of-scope model; the features of the
-    Mahalanobis score are then the output of those steps, as before). Anything else: None.
+    the wrapped pipeline's leading steps that the fold models share (``frozen_steps_``; all
+    steps but the last when there are none), then a copy of the TrustedClassifier around the
+    rest (same calibration, sets and out-of-scope model; the features of the out-of-scope
+    score are still the output of all the steps but the last). Anything else: None.
     """
     from sklearn.pipeline import Pipeline
 
@@ -35,9 +35,17 @@ def trusted_file_pipeline(model):
     if hasattr(inner[-1], "steps"):
         raise ValueError("the TrustedClassifier wraps a pipeline that ends in a pipeline; put "
                          "the TrustedClassifier last in a flat pipeline instead.")
+    cut = getattr(model, "frozen_steps_", 0) or 0
+    if not cut:
+        if getattr(model, "conformal", "split") == "cross":
+            raise ValueError("the TrustedClassifier's cross-conformal fold models take the "
+                             "image files themselves; predict with the TrustedClassifier "
+                             "directly.")
+        cut = len(inner.steps) - 1
     view = copy.copy(model)
-    view.estimator_ = inner[-1]
-    return Pipeline(inner.steps[:-1] + [("trustedclassifier", view)])
+    view.estimator_ = inner[-1] if cut == len(inner.steps) - 1 else inner[cut:]
+    view.frozen_steps_ = 0
+    return Pipeline(inner.steps[:cut] + [("trustedclassifier", view)])
 
 
 def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False,
@@ -55,6 +63,9 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     score : ndarray of shape (n_files,)
         The out-of-scope score (NaN where unreadable or without an out-of-scope part).
     errors : list of (str or None)
+    sets : ndarray of shape (n_files, n_classes)
+        The prediction sets (:meth:`TrustedClassifier.conformal_sets`; all False where
+        unreadable).
     """
     from tqdm.auto import tqdm
 
@@ -65,6 +76,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     n, k = len(paths), len(clf.classes_)
     proba, raw = np.full((n, k), np.nan), np.full((n, k), np.nan)
     score = np.full(n, np.nan)
+    sets = np.zeros((n, k), dtype=bool)
     errors = [None] * n
     mirror = tta and getattr(est, "tta", None) != "hflip"
     with tqdm(total=n, unit="img", desc=desc, disable=not progress) as bar, small_blas():
@@ -80,6 +92,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                     r_m = est.predict_proba(mirror_images(X))
                     r, p = (r + r_m) / 2, (p + clf._calibrated(r_m)) / 2
                 raw[rows], proba[rows] = r, p
+                sets[rows] = clf.conformal_sets(X, p, mirror=mirror)
                 if clf.out_of_scope in ("mahalanobis", "knn"):
                     if feats is None:
                         feats = clf.features(est, X)
@@ -87,14 +100,16 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                 elif clf.out_of_scope == "max_proba":
                     score[rows] = max_proba_score(p)
             bar.update(min(batch_size, n - start))
-    return proba, raw, score, errors
+    return proba, raw, score, errors, sets
 
 
-def trust_summary(clf, y_true, proba, raw, score, ok, present):
+def trust_summary(clf, y_true, proba, raw, score, ok, present, sets=None):
     """Coverage, set size, classwise ECE before/after calibration and flag shares.
 
     ``ok``: the readable files (boolean mask); ``present``: the classes the photos hold,
-    over which every macro figure (per-class coverage, ECE) is taken. Returns a Bunch with
+    over which every macro figure (per-class coverage, ECE) is taken. ``sets``: the
+    prediction sets as :func:`predict_files_trusted` gives them (needed for cross-conformal
+    sets; split-conformal ones are made from ``proba`` when not given). Returns a Bunch with
     ``sets`` (boolean, all False where unreadable), ``flags`` (``""`` where unreadable),
     ``score``, ``raw`` (the wrapped estimator's probabilities), ``confidence_level``,
     ``mondrian``, ``coverage``, ``coverage_per_class`` and ``size_per_class`` (dicts over
@@ -104,6 +119,7 @@ def trust_summary(clf, y_true, proba, raw, score, ok, present):
     """
     classes = clf.classes_.astype(str)
     n = len(y_true)
+    given = sets
     sets = np.zeros((n, len(classes)), dtype=bool)
     flags = np.full(n, "", dtype="<U12")
     out = Bunch(sets=sets, flags=flags, score=score, raw=raw, confidence_level=clf.confidence_level,
@@ -113,7 +129,13 @@ def trust_summary(clf, y_true, proba, raw, score, ok, present):
                 flag_shares={f: float("nan") for f in FLAGS})
     if not ok.any():
         return out
-    sets[ok] = prediction_sets(proba[ok], clf.quantiles_)
+    if given is not None:
+        sets[ok] = np.asarray(given, dtype=bool)[ok]
+    elif getattr(clf, "conformal", "split") == "cross":
+        raise ValueError("trust_summary: cross-conformal sets need the fold models' sets; "
+                         "pass sets (predict_files_trusted gives them).")
+    else:
+        sets[ok] = clf.conformal_sets(None, proba[ok])
     flags[ok] = np.where(sets[ok].sum(axis=1) == 1, FLAGS[0], FLAGS[1])
     if clf.oos_threshold_ is not None:
         flags[ok & (score > clf.oos_threshold_)] = FLAGS[2]

@@ -9,7 +9,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._calibration import apply_calibration, fit_calibration
-from ._conformal import conformal_quantiles, prediction_sets
+from ._conformal import conformal_quantiles, lac_scores, prediction_sets
+from ._cross import cross_conformal_sets, frozen_prefix_length
 from ._out_of_scope import (KNN_NEIGHBORS, fit_knn, fit_mahalanobis, knn_score,
                             mahalanobis_score, max_proba_score)
 
@@ -29,6 +30,16 @@ def _take(X, index):
     return X[index] if hasattr(X, "shape") else np.asarray(X)[index]
 
 
+def _split_frozen(estimator, n_frozen):
+    """``(prefix, tail)`` of a pipeline: its first ``n_frozen`` steps (None when 0) and the
+    rest (the last step itself when only it is left)."""
+    if not n_frozen:
+        return None, estimator
+    tail = estimator.steps[n_frozen][1] if n_frozen == len(estimator.steps) - 1 \
+        else estimator[n_frozen:]
+    return estimator[:n_frozen], tail
+
+
 class TrustedClassifier(ClassifierMixin, BaseEstimator):
     """A classifier that says how sure it is: calibrated probabilities, conformal sets, flags.
 
@@ -39,7 +50,13 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
     in-scope false-alarm rate, and finally refits ``estimator`` on all the data. The
     guarantees hold for new data exchangeable with the training data: a set then holds the
     true class with probability at least ``confidence_level`` (for every class with
-    ``mondrian=True``), up to the difference between the fold models and the final one.
+    ``mondrian=True``), up to the difference between the fold models and the final one;
+    ``conformal="cross"`` removes that difference: the sets come from the fold models
+    themselves (cross-conformal prediction).
+
+    Leading steps of a pipeline ``estimator`` that learn nothing from the data (a frozen
+    :class:`~skin_estimators.PretrainedFeatures`, see ``_cross.learns_from_data``) are
+    fitted once on all the data and shared: the fold models are the rest of the pipeline.
 
     Parameters
     ----------
@@ -68,6 +85,15 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         loss trains for).
     random_state : int or None, default=0
         Seed of the shuffled folds.
+    conformal : {"split", "cross"}, default="split"
+        How the prediction sets are made. ``"split"``: the quantiles of the out-of-fold
+        scores, applied to the refitted estimator's probabilities. ``"cross"``:
+        cross-conformal sets (Vovk 2015; MAPIE's ``CrossConformalClassifier``): each fold
+        model scores the new sample against its own fold's out-of-fold scores, and a class
+        is in the set when its p-value ``(1 + #{i : s_i >= s_fold(i)(x, k)}) / (n_k + 1)``
+        exceeds ``1 - confidence_level`` (see ``_cross.py``). The fold models are kept.
+        Probabilities, ``predict`` and the out-of-scope score are the refitted estimator's
+        either way.
 
     Attributes
     ----------
@@ -91,6 +117,15 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
     class_counts_ : ndarray of shape (n_classes,)
     cv_description_ : str
         How the out-of-fold predictions were made (``"StratifiedGroupKFold(n_splits=5)"``).
+    frozen_steps_ : int
+        Leading steps of ``estimator_`` fitted once and shared by the fold models (0 unless
+        ``estimator`` is a pipeline that starts with steps that learn nothing).
+    estimators_ : list of classifiers or None
+        With ``conformal="cross"``: the fold models (the pipeline after its
+        ``frozen_steps_``), fold ``j`` left out ``calibration_folds_ == j``.
+    calibration_scores_, calibration_folds_, calibration_labels_ : ndarray or None
+        With ``conformal="cross"``: the out-of-fold LAC scores (of the calibrated
+        probabilities), the fold and the class index of every calibration sample.
 
     Examples
     --------
@@ -113,11 +148,12 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split"])],
         "prevalence": [StrOptions({"training", "balanced"})],
         "random_state": ["random_state"],
+        "conformal": [StrOptions({"split", "cross"})],
     }
 
     def __init__(self, estimator, confidence_level=0.9, mondrian=True,
                  calibration="temperature", out_of_scope="mahalanobis", false_alarm_rate=0.05,
-                 cv=5, prevalence="training", random_state=0):
+                 cv=5, prevalence="training", random_state=0, conformal="split"):
         self.estimator = estimator
         self.confidence_level = confidence_level
         self.mondrian = mondrian
@@ -127,6 +163,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.prevalence = prevalence
         self.random_state = random_state
+        self.conformal = conformal
 
     # ------------------------------------------------------------------ fitting
     def _validate(self):
@@ -178,20 +215,37 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
                              f"samples of every class, the smallest class has {smallest}; "
                              "lower cv.")
         splitter = self._splitter(groups)
+        n_frozen = frozen_prefix_length(self.estimator)
+        final = clone(self.estimator)
+        prefix, tail = _split_frozen(final, n_frozen)
+        # The steps that learn nothing are fitted once; the folds fit only the tail on them.
+        Z = X if prefix is None else prefix.fit_transform(X)
         proba = np.zeros((len(y), n_classes))
         oos = np.zeros(len(y))
-        for train, test in splitter.split(np.zeros((len(y), 1)), y, groups):
-            model = clone(self.estimator).fit(_take(X, train), y[train])
+        fold_of = np.full(len(y), -1)
+        fold_models = []
+        for j, (train, test) in enumerate(splitter.split(np.zeros((len(y), 1)), y, groups)):
+            model = clone(tail).fit(_take(Z, train), y[train])
+            if self.conformal == "cross":  # kept: they make the sets
+                fold_models.append(model)
+                if (fold_of[test] >= 0).any():
+                    raise ValueError("TrustedClassifier: the cv splitter puts a sample in "
+                                     "more than one test fold; give a partition (KFold-like) "
+                                     "splitter.")
+            fold_of[test] = j
             cols = np.searchsorted(self.classes_, model.classes_)
-            proba[np.ix_(test, cols)] = model.predict_proba(_take(X, test))
+            proba[np.ix_(test, cols)] = model.predict_proba(_take(Z, test))
             if self.out_of_scope in _FEATURE_SCORES:
-                seen = self.features(model, _take(X, train))
-                new = self.features(model, _take(X, test))
+                seen = self.features(model, _take(Z, train))
+                new = self.features(model, _take(Z, test))
                 if self.out_of_scope == "mahalanobis":
                     oos[test] = mahalanobis_score(new, *fit_mahalanobis(seen, y_enc[train],
                                                                         n_classes))
                 else:
                     oos[test] = knn_score(new, fit_knn(seen), KNN_NEIGHBORS)
+        if self.conformal == "cross" and (fold_of < 0).any():
+            raise ValueError("TrustedClassifier: conformal='cross' needs every sample in one "
+                             "test fold; the cv splitter leaves some out.")
         weight = None
         if self.prevalence == "balanced":
             counts = np.bincount(y_enc, minlength=n_classes)
@@ -200,7 +254,19 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         calibrated = apply_calibration(proba, self.calibration, self.calibration_params_)
         self.quantiles_ = conformal_quantiles(calibrated, y_enc, self.confidence_level,
                                               bool(self.mondrian))
-        self.estimator_ = clone(self.estimator).fit(X, y)
+        tail.fit(Z, y)
+        if prefix is not None:  # the fitted steps, as one pipeline (whatever the memory)
+            rest = tail.steps if hasattr(tail, "steps") else [(final.steps[-1][0], tail)]
+            final.steps = list(prefix.steps) + list(rest)
+        self.estimator_ = final
+        self.frozen_steps_ = int(n_frozen)
+        self.estimators_ = self.calibration_scores_ = None
+        self.calibration_folds_ = self.calibration_labels_ = None
+        if self.conformal == "cross":
+            self.estimators_ = fold_models
+            self.calibration_scores_ = lac_scores(calibrated, y_enc)
+            self.calibration_folds_ = fold_of
+            self.calibration_labels_ = y_enc.astype(np.int64)
         self.oos_means_ = self.oos_basis_ = self.oos_variances_ = None
         self.oos_floor_ = self.oos_threshold_ = self.oos_reference_ = self.oos_neighbors_ = None
         if self.out_of_scope == "max_proba":
@@ -210,10 +276,9 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
                                                     method="higher"))
         if self.out_of_scope == "mahalanobis":
             (self.oos_means_, self.oos_basis_, self.oos_variances_,
-             self.oos_floor_) = fit_mahalanobis(self.features(self.estimator_, X), y_enc,
-                                                n_classes)
+             self.oos_floor_) = fit_mahalanobis(self.features(tail, Z), y_enc, n_classes)
         elif self.out_of_scope == "knn":
-            self.oos_reference_ = fit_knn(self.features(self.estimator_, X))
+            self.oos_reference_ = fit_knn(self.features(tail, Z))
             self.oos_neighbors_ = KNN_NEIGHBORS
         self.n_calibration_ = int(len(y))
         self.class_counts_ = np.bincount(y_enc, minlength=n_classes)
@@ -242,7 +307,47 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_set(self, X):
         """Boolean ``(n_samples, n_classes)``: the classes in each sample's prediction set."""
-        return prediction_sets(self.predict_proba(X), self.quantiles_)
+        return self.conformal_sets(X)
+
+    def conformal_sets(self, X, proba=None, mirror=False):
+        """The prediction sets of a batch, boolean ``(n_samples, n_classes)``.
+
+        The one place sets are made from a fitted TrustedClassifier (``predict_set``,
+        ``predict_all``, the files of ``predict`` and ``evaluate``).
+
+        Parameters
+        ----------
+        X : array-like or list
+            What ``estimator_`` takes (cross-conformal sets run the fold models on it).
+        proba : ndarray of shape (n_samples, n_classes), default=None
+            The calibrated probabilities of ``X`` when already computed: split-conformal
+            sets are made from them alone.
+        mirror : bool, default=False
+            Average each fold model's probabilities with those of the left-right mirrored
+            inputs, as the probabilities were (``predict_files(tta=True)``).
+        """
+        check_is_fitted(self, "quantiles_")
+        if getattr(self, "conformal", "split") != "cross":
+            if proba is None:
+                proba = self.predict_proba(X)
+            return prediction_sets(proba, self.quantiles_)
+        from ..utils._validation import mirror_images
+
+        n_frozen = getattr(self, "frozen_steps_", 0) or 0
+        shared = self.estimator_[:n_frozen].transform if n_frozen else (lambda Z: Z)
+        inputs = [shared(X)] + ([shared(mirror_images(X))] if mirror else [])
+        scores = []
+        for model in self.estimators_:
+            cols = np.searchsorted(self.classes_, model.classes_)
+            calibrated = []
+            for Z in inputs:
+                raw = np.zeros((len(Z), len(self.classes_)))
+                raw[:, cols] = model.predict_proba(Z)
+                calibrated.append(self._calibrated(raw))
+            scores.append(1.0 - np.mean(calibrated, axis=0))
+        return cross_conformal_sets(np.stack(scores), self.calibration_scores_,
+                                    self.calibration_folds_, self.calibration_labels_,
+                                    self.confidence_level, bool(self.mondrian))
 
     def out_of_scope_score(self, X, proba=None):
         """The out-of-scope score, higher for samples less like the training classes.
@@ -277,7 +382,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "quantiles_")
         raw = self.estimator_.predict_proba(X)
         proba = self._calibrated(raw)
-        sets = prediction_sets(proba, self.quantiles_)
+        sets = self.conformal_sets(X, proba)
         if self.out_of_scope in _FEATURE_SCORES:
             score = self.out_of_scope_score(X)
         else:
