@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._onnx_backend import BACKENDS, feature_session, resolve_backend
+from ._tiles import merge_tiles, split_tiles
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
 
@@ -92,6 +93,13 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         one ``<sha256>.onnx`` per weights and image size, checked against its digest and
         against PyTorch on a probe image before every first use in a process; if the export
         fails, PyTorch computes, with one warning.
+    tiles : int or None, default=None
+        None: each image is one picture. An int: each image is a strip of that many tiles
+        stacked from top to bottom, as ``ImageLoader(tiles=...)`` makes them; every tile's
+        features are computed (and cached) on their own and combined by ``tile_reduce``,
+        one row per strip. Give the loader and this step the same number.
+    tile_reduce : {"mean", "max"}, default="mean"
+        How the tiles' features are combined.
 
     Attributes
     ----------
@@ -129,7 +137,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, model="efficientnet_lite0", pretrained=True, stages=None, mirror=True,
-                 batch_size=8, device="cpu", backend="auto"):
+                 batch_size=8, device="cpu", backend="auto", tiles=None, tile_reduce="mean"):
         self.model = model
         self.pretrained = pretrained
         self.stages = stages
@@ -137,6 +145,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.device = device
         self.backend = backend
+        self.tiles = tiles
+        self.tile_reduce = tile_reduce
 
     def _check_params(self):
         if not isinstance(self.model, str) or self.model not in PRETRAINED_FEATURE_MODELS:
@@ -204,7 +214,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        self._check_images(X, reset=True)
+        split_tiles(self._check_images(X, reset=True), self.tiles, self.tile_reduce)
         self._set_backbone(_build(self.model, self.pretrained))
         return self
 
@@ -290,7 +300,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self)
         self._check_params()
-        X = self._check_images(X, reset=False)
+        X, n_tiles = split_tiles(self._check_images(X, reset=False), self.tiles,
+                                 self.tile_reduce)
         device = resolve_device(self.device)
         backend = resolve_backend(self.backend, device, "PretrainedFeatures")
         signature = self._signature()  # hashed on the CPU, before any move
@@ -305,7 +316,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         finally:
             # The fitted transformer stays picklable on any machine, its tensors contiguous.
             self.backbone_.to("cpu", memory_format=torch.contiguous_format)
-        return features.mean(axis=1) if self.mirror else features
+        features = features.mean(axis=1) if self.mirror else features
+        return merge_tiles(features, n_tiles, self.tile_reduce)
 
     def _torch_compute(self, device):
         import torch
