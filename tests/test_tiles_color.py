@@ -128,9 +128,10 @@ def test_bad_options_are_refused_with_their_name():
 def test_tiled_features_are_the_tiles_features_combined(reduce):
     rng = np.random.RandomState(0)
     strips = rng.randn(3, 3, 2 * 32, 32).astype(np.float32)
-    tiled = PretrainedFeatures(pretrained=False, tiles=2, tile_reduce=reduce).fit(strips)
+    tiled = PretrainedFeatures(pretrained=False, tiles=2, tile_reduce=reduce,
+                               backend="torch").fit(strips)
     F = tiled.transform(strips)
-    plain = PretrainedFeatures(pretrained=False).fit(strips[:, :, :32])
+    plain = PretrainedFeatures(pretrained=False, backend="torch").fit(strips[:, :, :32])
     top, bottom = plain.transform(strips[:, :, :32]), plain.transform(strips[:, :, 32:])
     expected = np.maximum(top, bottom) if reduce == "max" else (top + bottom) / 2
     assert F.shape == (3, tiled.n_features_out_) == top.shape
@@ -153,7 +154,8 @@ def test_tiled_feature_pipeline_round_trips_through_a_safe_file(tmp_path):
     paths, y = _files(tmp_path)
     loader = ImageLoader(size=32, resize="crop", tiles=3, color_constancy="shades_of_gray")
     model = make_pipeline(loader, ChannelNormalizer(mean="efficientnet_lite"),
-                          PretrainedFeatures(pretrained=False, tiles=3, tile_reduce="max"),
+                          PretrainedFeatures(pretrained=False, tiles=3, tile_reduce="max",
+                                             backend="torch"),
                           LogisticRegression(max_iter=200)).fit(paths, y)
     save_model(model, tmp_path / "m.safetensors")
     back = load_model(tmp_path / "m.safetensors")

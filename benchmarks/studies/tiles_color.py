@@ -173,26 +173,36 @@ def main():
     onehot = (y[:, None] == classes[None, :]).astype(float)
     label_only = probe(onehot, wide, groups, pooled=True), probe(onehot, large, groups, True)
     rows = []
+    candidates = []  # (row, features, the inputs whose pixels the probes read)
     for name, (tiles, _) in INPUTS.items():
-        f = feats[name]
-        corners = f["corners"].reshape(len(y), tiles or 1, -1)  # (photo, tile, summary)
-        corner = probe(corners.reshape(len(y), -1), y, groups, pooled=False)
-        corner_mean = probe(corners.mean(axis=1), y, groups, pooled=False)
-        size = probe(f["size"], large, groups, pooled=True)
-        size_in = within_class(f["size"], large, y, groups)[0]
         for reduce in REDUCTIONS if tiles else ("mean",):
-            X = f[f"X_{reduce}"]
-            r = score_head(X, y, groups, classes)
-            r.update(name=name if not tiles else f"{name}, {reduce}", corner=corner, size=size,
-                     corner_mean=corner_mean, size_in=size_in,
-                     aspect=probe(X, wide, groups, pooled=True),
-                     aspect_in=within_class(X, wide, y, groups)[0],
-                     size_feat=probe(X, large, groups, pooled=True),
-                     size_feat_in=within_class(X, large, y, groups)[0], seconds=seconds[name])
-            rows.append(r)
-            print(f"{r['name']}: fold {r['fold']:.3f} pooled {r['pooled']:.3f} "
-                  f"{np.round(r['per_class'], 3)} corner {corner:.3f} size {size:.3f} "
-                  f"aspect {r['aspect']:.3f}", file=sys.stderr, flush=True)
+            candidates.append((name if not tiles else f"{name}, {reduce}",
+                               feats[name][f"X_{reduce}"], name))
+    for suffix in ("", " + Shades of Gray"):  # the centre square's features beside the tiles'
+        candidates.append((f"centre square and tiles=3 mean side by side{suffix}",
+                           np.hstack([feats[f"centre square{' (today)' if not suffix else suffix}"]
+                                      ["X_mean"], feats[f"tiles=3{suffix}"]["X_mean"]]),
+                           f"tiles=3{suffix}"))
+    pixel_probes = {}
+    for row, X, source in candidates:
+        if source not in pixel_probes:
+            f, tiles = feats[source], INPUTS[source][0]
+            corners = f["corners"].reshape(len(y), tiles or 1, -1)  # (photo, tile, summary)
+            pixel_probes[source] = dict(
+                corner=probe(corners.reshape(len(y), -1), y, groups, pooled=False),
+                corner_mean=probe(corners.mean(axis=1), y, groups, pooled=False),
+                size=probe(f["size"], large, groups, pooled=True),
+                size_in=within_class(f["size"], large, y, groups)[0])
+        r = score_head(X, y, groups, classes)
+        r.update(name=row, **pixel_probes[source],
+                 aspect=probe(X, wide, groups, pooled=True),
+                 aspect_in=within_class(X, wide, y, groups)[0],
+                 size_feat=probe(X, large, groups, pooled=True),
+                 size_feat_in=within_class(X, large, y, groups)[0], seconds=seconds[source])
+        rows.append(r)
+        print(f"{row}: fold {r['fold']:.3f} pooled {r['pooled']:.3f} "
+              f"{np.round(r['per_class'], 3)} corner {r['corner']:.3f} size {r['size']:.3f} "
+              f"aspect {r['aspect']:.3f} / {r['aspect_in']:.3f}", file=sys.stderr, flush=True)
     t_cv = time.time() - t0
     lines = ["| inputs, tile reduction | **fold mean** | per seed 0 / 1 / 2 | **pooled** | "
              + " | ".join(f"pooled recall {c}" for c in classes)
@@ -212,7 +222,7 @@ def main():
     lines.append(f"| *baseline: image geometry (file width, height, aspect)* | *{geo[0]:.3f}* | "
                  f"| *{geo[1]:.3f}* |" + " |" * len(classes) + " | | | | | |")
     lines.append(f"| *reference: the true class alone (one-hot label) as the probe's input* | | | "
-                 "|" + " |" * len(classes) + f" | | *{label_only[1]:.3f}* | *{label_only[0]:.3f}* "
+                 "|" + " |" * len(classes) + f" | *{label_only[1]:.3f}* | *{label_only[0]:.3f}* "
                  f"| *{label_only[1]:.3f}* | | |")
     table = "\n".join(lines) + "\n"
     print(table)
