@@ -1,4 +1,4 @@
-"""ImageLoader(tiles=..., color_constancy=...) and PretrainedFeatures(tiles=..., tile_reduce=...)."""
+"""ImageLoader(tiles=, color_constancy=) and PretrainedFeatures(tiles=, tile_reduce=)."""
 
 import numpy as np
 import pytest
@@ -169,7 +169,8 @@ def test_tiled_feature_pipeline_round_trips_through_a_safe_file(tmp_path):
 
 def test_skorch_classifier_takes_the_strips_and_round_trips(tmp_path):
     paths, y = _files(tmp_path)
-    model = make_pipeline(ImageLoader(size=16, resize="crop", tiles=2, color_constancy="grey_world"),
+    loader = ImageLoader(size=16, resize="crop", tiles=2, color_constancy="grey_world")
+    model = make_pipeline(loader,
                           ChannelNormalizer(),
                           VanillaCNNClassifier(max_epochs=1, batch_size=4, random_state=0))
     model.fit(paths, y)

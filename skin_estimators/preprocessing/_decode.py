@@ -91,8 +91,8 @@ def decode_file(path, size, resize, resample, crop_bottom=0.0, common_scale=None
     """Read the image file at ``path`` and return it as a uint8 array ``(H, W, 3)``.
 
     ``size`` is ``(height, width)``; ``crop_bottom`` and ``common_scale`` are ImageLoader's
-    (see :func:`_reframe`), ``options`` its ``tiles`` and ``color_constancy``. Raises on any problem; :func:`describe_error` turns the
-    exception into a reason for the user.
+    (see :func:`_reframe`), ``options`` its ``tiles`` and ``color_constancy``. Raises on any
+    problem; :func:`describe_error` turns the exception into a reason for the user.
     """
     if os.path.getsize(path) == 0:
         raise _Rejected("empty file (0 bytes)")
