@@ -10,6 +10,9 @@ import os
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._color_constancy import apply_color_constancy
+from ._tiles import tile_image
+
 __all__ = [
     "MIN_IMAGE_SIZE",
     "PAD_COLOR",
@@ -84,12 +87,12 @@ def _open_formats():
     return [f for f in _FORMATS if f in Image.OPEN]
 
 
-def decode_file(path, size, resize, resample, crop_bottom=0.0, common_scale=None):
+def decode_file(path, size, resize, resample, crop_bottom=0.0, common_scale=None, **options):
     """Read the image file at ``path`` and return it as a uint8 array ``(H, W, 3)``.
 
     ``size`` is ``(height, width)``; ``crop_bottom`` and ``common_scale`` are ImageLoader's
-    (see :func:`_reframe`). Raises on any problem; :func:`describe_error` turns the
-    exception into a reason for the user.
+    (see :func:`_reframe`), ``options`` its ``tiles`` and ``color_constancy``. Raises on any
+    problem; :func:`describe_error` turns the exception into a reason for the user.
     """
     if os.path.getsize(path) == 0:
         raise _Rejected("empty file (0 bytes)")
@@ -101,20 +104,22 @@ def decode_file(path, size, resize, resample, crop_bottom=0.0, common_scale=None
         # must run here, inside the caller's error handling. LOAD_TRUNCATED_IMAGES is left as
         # it is (False by default): a truncated file is an error, not grey-filled.
         im.load()
-        return _finish(im, size, resize, resample, crop_bottom, common_scale)
+        return _finish(im, size, resize, resample, crop_bottom, common_scale, **options)
 
 
-def image_to_array(image, size, resize, resample, crop_bottom=0.0, common_scale=None):
+def image_to_array(image, size, resize, resample, crop_bottom=0.0, common_scale=None,
+                   **options):
     """Convert a PIL image or an array (H, W), (H, W, 1|3|4) to a uint8 array ``(H, W, 3)``."""
     if isinstance(image, Image.Image):
         _check_pixels(image.size)
         image.load()
-        return _finish(image, size, resize, resample, crop_bottom, common_scale)
+        return _finish(image, size, resize, resample, crop_bottom, common_scale, **options)
     arr = _check_array(np.asarray(image))
-    reframed = crop_bottom or common_scale is not None
+    reframed = crop_bottom or common_scale is not None or any(options.values())
     if arr.ndim == 3 and arr.shape[2] == 3 and arr.shape[:2] == tuple(size) and not reframed:
         return arr  # already what we want; the caller copies it into the output
-    return _finish(_array_to_pil(arr), size, resize, resample, crop_bottom, common_scale)
+    return _finish(_array_to_pil(arr), size, resize, resample, crop_bottom, common_scale,
+                   **options)
 
 
 def _check_pixels(wh):
@@ -165,13 +170,18 @@ def _draft(im, size, resize, crop_bottom=0.0, common_scale=None):
     im.draft(None, req)
 
 
-def _finish(im, size, resize, resample, crop_bottom=0.0, common_scale=None):
+def _finish(im, size, resize, resample, crop_bottom=0.0, common_scale=None, tiles=None,
+            color_constancy=None):
     if im.getexif().get(_EXIF_ORIENTATION, 1) != 1:
         # Phones store portrait photos sideways with an orientation tag. (exif_transpose
         # would also copy untagged images, hence the test.)
         im = ImageOps.exif_transpose(im)
     im = _to_rgb(im)
     im = _reframe(im, resample, crop_bottom, common_scale)
+    if color_constancy is not None:  # on the whole photo, before the resize or the tiles
+        im = apply_color_constancy(im, color_constancy)
+    if tiles is not None:
+        return tile_image(im, size, tiles, resample)
     im = _resize(im, size, resize, resample)
     return np.asarray(im, dtype=np.uint8)
 

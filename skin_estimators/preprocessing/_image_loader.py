@@ -6,7 +6,6 @@ from functools import partial
 
 import numpy as np
 from PIL import Image
-from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..utils._array_cache import _CACHE, clear_image_cache
@@ -14,13 +13,14 @@ from ..utils._param_validation import validate_constraints
 from . import _decode
 from ._decode import RESAMPLING, RESIZE_MODES, describe_error
 from ._errors import ImageLoadError
+from ._loader_input import PATH_TYPES as _PATH_TYPES
+from ._loader_input import as_items as _as_items
 from ._loader_params import IMAGE_LOADER_CONSTRAINTS, MAX_IMAGE_SIDE  # noqa: F401 (re-exported)
 from ._loader_params import as_size as _as_size
 from ._loader_params import n_threads as _n_threads
+from ._tiles import check_loader_options
 
 __all__ = ["CONTROLLED_INPUTS", "ImageLoader"]
-
-_PATH_TYPES = (str, bytes, os.PathLike)
 
 #: The controlled input recipe, as ImageLoader parameters: ``ImageLoader(size=224,
 #: **CONTROLLED_INPUTS)``. It removes the shortcuts that ``skin-estimators audit`` finds in
@@ -92,6 +92,15 @@ default="bilinear"
 
         Together with ``resize="crop"``, these two give the controlled inputs of
         :data:`CONTROLLED_INPUTS`.
+    tiles : int or None, default=None
+        With ``resize="crop"``: instead of the centre crop, ``tiles`` crops spread evenly
+        from one end of the photo's longer side to the other (they overlap and cover it),
+        stacked from top to bottom into a strip ``(n, tiles * height, width, 3)``. Their
+        number never depends on the photo. ``PretrainedFeatures(tiles=...)`` with the same
+        number averages their features; ``tiles=1`` is the centre crop.
+    color_constancy : {None, "shades_of_gray", "grey_world"}, default=None
+        White-balance each photo (after ``crop_bottom`` and ``common_scale``, before the
+        resize): Shades of Gray (p = 6) or grey-world, in floating point, ``uint8`` out.
 
     Attributes
     ----------
@@ -179,6 +188,8 @@ default="bilinear"
         cache=True,
         crop_bottom=0.0,
         common_scale=None,
+        tiles=None,
+        color_constancy=None,
     ):
         self.size = size
         self.resize = resize
@@ -187,6 +198,8 @@ default="bilinear"
         self.crop_bottom = crop_bottom
         self.common_scale = common_scale
         self.cache = cache
+        self.tiles = tiles
+        self.color_constancy = color_constancy
 
     def fit(self, X, y=None):
         """Check the parameters and the form of ``X``; no file is read.
@@ -203,6 +216,7 @@ default="bilinear"
         self : ImageLoader
         """
         self._check_params()
+        check_loader_options(self)
         _, _, is_column = _as_items(X)
         if is_column:
             self.n_features_in_ = 1
@@ -219,7 +233,7 @@ default="bilinear"
         Returns
         -------
         images : ndarray of shape (n_samples, height, width, 3), dtype uint8
-            C-contiguous RGB images.
+            C-contiguous RGB images (``tiles * height`` rows with ``tiles``).
 
         Raises
         ------
@@ -231,7 +245,9 @@ default="bilinear"
         reframe = {
             "crop_bottom": float(self.crop_bottom),
             "common_scale": None if self.common_scale is None else int(self.common_scale),
+            **check_loader_options(self),
         }
+        shape = size if reframe["tiles"] is None else (reframe["tiles"] * size[0], size[1])
         kind, items, _ = _as_items(X)
         n = len(items)
         if (
@@ -241,10 +257,12 @@ default="bilinear"
             and items.shape[1:] == (*size, 3)
             and not self.crop_bottom
             and self.common_scale is None
+            and reframe["tiles"] is None
+            and reframe["color_constancy"] is None
         ):
             return np.array(items, dtype=np.uint8, order="C")  # nothing to do but copy
 
-        out = np.empty((n, *size, 3), dtype=np.uint8)
+        out = np.empty((n, *shape, 3), dtype=np.uint8)
         errors = {}  # index -> (name, reason)
         jobs = {}  # key -> zero-argument callable returning an (H, W, 3) array
         positions = {}  # key -> indices of X that get the job's result
@@ -266,6 +284,8 @@ default="bilinear"
                     self.interpolation,
                     reframe["crop_bottom"],
                     reframe["common_scale"],
+                    reframe["tiles"],
+                    reframe["color_constancy"],
                     _decode._USE_DRAFT,
                 )
                 if key in positions:  # the same file twice, e.g. after oversampling
@@ -354,65 +374,3 @@ def _run(jobs, n_threads):
         return [_call(job) for job in jobs]
     with ThreadPoolExecutor(min(n_threads, len(jobs))) as pool:
         return list(pool.map(_call, jobs))
-
-
-def _as_items(X):
-    """Return ``(kind, items, is_column)``; kind "batch" (numeric array) or "items" (list)."""
-    if isinstance(X, _PATH_TYPES) or isinstance(X, Image.Image):
-        raise ValueError(
-            f"ImageLoader takes a list of images, got a single {type(X).__name__} {X!r:.80}; "
-            "wrap it in a list, e.g. [path]."
-        )
-    if issparse(X):
-        raise TypeError("ImageLoader takes file paths or images; sparse input is not supported.")
-    is_column = False
-    if hasattr(X, "iloc"):  # pandas: a Series, or a DataFrame with one column of paths
-        if getattr(X, "ndim", 1) == 2:
-            if X.shape[1] != 1:
-                raise ValueError(
-                    "ImageLoader takes a DataFrame with a single column of paths, got "
-                    f"{X.shape[1]} columns: {list(X.columns)[:10]}."
-                )
-            X, is_column = X.iloc[:, 0], True
-        X = X.to_numpy(dtype=object)
-    if isinstance(X, np.ndarray):
-        if X.dtype.kind in "OUS":
-            if X.ndim == 2 and X.shape[1] == 1:
-                X, is_column = X[:, 0], True
-            if X.ndim != 1:
-                raise ValueError(
-                    "ImageLoader takes paths as a 1-D array or a column (n_samples, 1), got an "
-                    f"array of shape {X.shape}."
-                )
-            items = list(X)
-        elif X.dtype.kind in "uif":
-            if not (X.ndim == 3 or (X.ndim == 4 and X.shape[3] in (1, 3, 4))):
-                raise ValueError(
-                    "ImageLoader takes file paths or images, got a numeric array of shape "
-                    f"{X.shape}. Pass paths, or images as (n, height, width, 3) RGB, "
-                    "(n, height, width, 4) RGBA or (n, height, width) grey arrays."
-                )
-            _check_n_samples(len(X))
-            return "batch", X, False
-        elif X.dtype.kind == "c":
-            raise ValueError("Complex data not supported: ImageLoader takes paths or images.")
-        else:
-            raise ValueError(
-                f"ImageLoader takes file paths or images, got an array of dtype {X.dtype}."
-            )
-    else:
-        try:
-            items = list(X)
-        except TypeError:
-            raise ValueError(
-                f"ImageLoader takes a list of file paths or images, got {type(X).__name__}."
-            ) from None
-        if items and all(isinstance(it, (list, tuple)) and len(it) == 1 for it in items):
-            items, is_column = [it[0] for it in items], True  # [[path], [path], ...]
-    _check_n_samples(len(items))
-    return "items", items, is_column
-
-
-def _check_n_samples(n):
-    if n == 0:
-        raise ValueError("ImageLoader got 0 images; at least one is required.")

@@ -7,7 +7,9 @@ from joblib import effective_n_jobs
 
 from ..utils._param_validation import BOOLEAN, Interval, Satisfies, StrOptions, is_int
 from . import _decode
+from ._color_constancy import COLOR_CONSTANCY
 from ._decode import RESAMPLING, RESIZE_MODES
+from ._tiles import MAX_TILES
 
 __all__ = ["IMAGE_LOADER_CONSTRAINTS", "MAX_IMAGE_SIDE", "as_size", "n_threads"]
 
@@ -52,4 +54,8 @@ IMAGE_LOADER_CONSTRAINTS = {
     "common_scale": [None, Interval(numbers.Integral, _decode.MIN_IMAGE_SIZE, None,
                                     closed="left", text=f"an int >= {_decode.MIN_IMAGE_SIZE} "
                                                         "(pixels on the shorter side)")],
+    "tiles": [None, Interval(numbers.Integral, 1, MAX_TILES, closed="both",
+                             text=f"an int between 1 and {MAX_TILES} (crops along the "
+                                  "photo's longer side)")],
+    "color_constancy": [None, StrOptions(set(COLOR_CONSTANCY))],
 }

@@ -1,6 +1,7 @@
 """PretrainedFeatures: a frozen ImageNet network's pooled features, for any scikit-learn model."""
 
 import hashlib
+import numbers
 
 import numpy as np
 from scipy.sparse import issparse
@@ -10,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..utils._param_validation import (
     BOOLEAN,
     DEVICE,
+    Interval,
     Satisfies,
     StrOptions,
     WEIGHTS_SOURCE,
@@ -18,6 +20,7 @@ from ..utils._param_validation import (
     validate_constraints,
 )
 from ._onnx_backend import BACKENDS, feature_session, resolve_backend
+from ._tiles import MAX_TILES, TILE_REDUCTIONS, merge_tiles, split_tiles
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
 
@@ -106,6 +109,13 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         one ``<sha256>.onnx`` per weights and image size, checked against its digest and
         against PyTorch on a probe image before every first use in a process; if the export
         fails, PyTorch computes, with one warning.
+    tiles : int or None, default=None
+        None: each image is one picture. An int: each image is a strip of that many tiles
+        stacked from top to bottom, as ``ImageLoader(tiles=...)`` makes them; every tile's
+        features are computed (and cached) on their own and combined by ``tile_reduce``,
+        one row per strip. Give the loader and this step the same number.
+    tile_reduce : {"mean", "max"}, default="mean"
+        How the tiles' features are combined.
 
     Attributes
     ----------
@@ -147,7 +157,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     _fit_learns_from_data = False
 
     def __init__(self, model="efficientnet_lite0", pretrained=True, stages=None, mirror=True,
-                 batch_size=8, device="cpu", backend="auto"):
+                 batch_size=8, device="cpu", backend="auto", tiles=None, tile_reduce="mean"):
         self.model = model
         self.pretrained = pretrained
         self.stages = stages
@@ -155,6 +165,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.device = device
         self.backend = backend
+        self.tiles = tiles
+        self.tile_reduce = tile_reduce
 
     _parameter_constraints = {
         "model": [StrOptions(sorted(PRETRAINED_FEATURE_MODELS))],
@@ -164,6 +176,9 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         "batch_size": [positive_int()],
         "device": [DEVICE],
         "backend": [StrOptions(BACKENDS)],
+        "tiles": [None, Interval(numbers.Integral, 1, MAX_TILES, closed="both",
+                                 text=f"an int between 1 and {MAX_TILES}, as the ImageLoader's")],
+        "tile_reduce": [StrOptions(set(TILE_REDUCTIONS))],
     }
 
     def _check_params(self):
@@ -211,7 +226,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        self._check_images(X, reset=True)
+        split_tiles(self._check_images(X, reset=True), self.tiles, self.tile_reduce)
         self._set_backbone(_build(self.model, self.pretrained))
         return self
 
@@ -297,7 +312,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self)
         self._check_params()
-        X = self._check_images(X, reset=False)
+        X, n_tiles = split_tiles(self._check_images(X, reset=False), self.tiles,
+                                 self.tile_reduce)
         device = resolve_device(self.device)
         backend = resolve_backend(self.backend, device, "PretrainedFeatures")
         signature = self._signature()  # hashed on the CPU, before any move
@@ -312,7 +328,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         finally:
             # The fitted transformer stays picklable on any machine, its tensors contiguous.
             self.backbone_.to("cpu", memory_format=torch.contiguous_format)
-        return features.mean(axis=1) if self.mirror else features
+        features = features.mean(axis=1) if self.mirror else features
+        return merge_tiles(features, n_tiles, self.tile_reduce)
 
     def _torch_compute(self, device):
         import torch
