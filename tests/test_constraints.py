@@ -24,7 +24,7 @@ from skin_estimators.utils._param_validation import (
 )
 
 _OWN_PACKAGES = ("skin_estimators.classifiers", "skin_estimators.preprocessing",
-                 "skin_estimators.callbacks")
+                 "skin_estimators.callbacks", "skin_estimators.uncertainty")
 
 
 def _library_classes():
@@ -43,7 +43,13 @@ def _library_classes():
 
 
 def _make(cls):
-    return cls(MLP) if cls is SkinNetClassifier else cls()
+    if cls is SkinNetClassifier:
+        return cls(MLP)
+    if cls is skin_estimators.TrustedClassifier:
+        from sklearn.linear_model import LogisticRegression
+
+        return cls(LogisticRegression())
+    return cls()
 
 
 def _objects():

@@ -96,10 +96,10 @@ def test_inconsistent_knn_parts_are_refused(tmp_path, edit, message):
 
 
 @pytest.mark.parametrize("params, says", [
-    ({"confidence_level": 1.5}, "'confidence_level' parameter of TrustedClassifier must be"),
-    ({"out_of_scope": "lof"}, "'out_of_scope' parameter of TrustedClassifier must be"),
-    ({"cv": 1}, "'cv' parameter of TrustedClassifier must be"),
-    ({"estimator": StandardScaler()}, "'estimator' parameter of TrustedClassifier must be"),
+    ({"confidence_level": 1.5}, r"^TrustedClassifier: confidence_level must be .*got 1\.5"),
+    ({"out_of_scope": "lof"}, r"^TrustedClassifier: out_of_scope must be .*'knn'.*got 'lof'"),
+    ({"cv": 1}, r"^TrustedClassifier: cv must be .*got 1"),
+    ({"estimator": StandardScaler()}, r"^TrustedClassifier: estimator must be .*predict_proba"),
 ])
 def test_parameter_constraints_name_the_parameter(params, says):
     X, y, _ = _data()

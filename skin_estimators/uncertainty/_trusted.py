@@ -5,8 +5,15 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
+
+from ..utils._param_validation import (
+    BOOLEAN,
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_constraints,
+)
 
 from ._calibration import apply_calibration, fit_calibration
 from ._conformal import conformal_quantiles, lac_scores, prediction_sets
@@ -141,11 +148,11 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "predict_proba"])],
         "confidence_level": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "mondrian": ["boolean"],
+        "mondrian": [BOOLEAN],
         "calibration": [StrOptions({"temperature", "sigmoid"}), None],
         "out_of_scope": [StrOptions({"mahalanobis", "knn", "max_proba"}), None],
         "false_alarm_rate": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split"])],
+        "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
         "prevalence": [StrOptions({"training", "balanced"})],
         "random_state": ["random_state"],
         "conformal": [StrOptions({"split", "cross"})],
@@ -168,7 +175,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
     def _validate(self):
         # scikit-learn's declared constraints: one line naming the parameter and what it takes
-        self._validate_params()
+        validate_constraints(self)
         if not is_classifier(self.estimator):
             raise ValueError(f"TrustedClassifier: estimator must be a classifier with "
                              f"predict_proba, got {type(self.estimator).__name__}.")
