@@ -17,6 +17,9 @@ they may change in any release; code outside the library should use the public A
 ``FolderLock``
     The lock an experiment's output folder is held with (imported on first use: it lives
     in :mod:`skin_estimators.experiments`, which needs pydantic).
+``data_hash``
+    The SHA-256 of a set of images' contents and labels, as ``train`` stores it (imported on
+    first use).
 ``load_model_file``
     ``(model, metadata)`` of a model file, refusing pickles unless ``trust_pickle``.
 ``running_versions``
@@ -45,6 +48,7 @@ __all__ = [
     "atomic_open",
     "atomic_savefig",
     "coverage_table",
+    "data_hash",
     "describe_error",
     "load_model_file",
     "predict_files_trusted",
@@ -61,4 +65,8 @@ def __getattr__(name):
         from .experiments._lock import FolderLock
 
         return FolderLock
+    if name == "data_hash":
+        from .experiments._final import data_hash
+
+        return data_hash
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

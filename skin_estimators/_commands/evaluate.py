@@ -34,6 +34,10 @@ cannot be read gets its reason in the error column and is left out of the scores
 folder the model does not know is an error. Class folders and images may be links (to
 folders and files elsewhere): they are followed, as predict follows them.
 
+When DATA holds exactly the photos and labels the model was trained on (the training data
+hash that train stores), a warning says so, on stderr and at the top of report.txt: scores
+on training photos say nothing about new ones. A partial overlap is not detected.
+
 Exit status: 0 if every file was scored, 1 if any row has an error (or the run failed),
 2 for a usage error.
 """
@@ -88,6 +92,26 @@ def _write_csv(path, result):
                              err or ""])
 
 
+def _training_photos(meta, data):
+    """A warning when DATA holds exactly the photos (and labels) the model was trained on."""
+    from .._internal import data_hash
+
+    training = (meta.get("metadata") or {}).get("training") or {}
+    stored = training.get("data_sha256")
+    if not stored:
+        return ""
+    try:
+        same = data_hash(data.filenames, data.target) == stored
+    except OSError:  # an unreadable file: it gets its own error row later
+        return ""
+    if not same:
+        return ""
+    message = ("Warning: these are the photos the model was trained on (the same contents and "
+               "labels); its scores and coverage here say nothing about new photos.")
+    say(message)
+    return message
+
+
 def run(args):
     import os
 
@@ -102,7 +126,8 @@ def run(args):
     for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png"):
         if os.path.isdir(args.out):
             check_output_file(os.path.join(args.out, name), [args.model, *data.filenames])
-    model = load_cli_model(args)
+    model, meta = load_cli_model(args, with_metadata=True)
+    seen = _training_photos(meta, data)
     try:
         result = evaluate_model(model, data.filenames, data.target, batch_size=args.batch_size,
                                 tta=args.tta, progress=not args.quiet)
@@ -125,6 +150,8 @@ def run(args):
         ok = [e is None for e in result.errors]
         counts = {c: int((result.y_true[ok] == c).sum()) for c in result.trust.coverage_per_class}
         text += "\n" + coverage_table(result.trust, counts)
+    if seen:
+        text = seen + "\n\n" + text
     with atomic_open(os.path.join(args.out, "report.txt"), "w", encoding="utf-8") as f:
         f.write(text)
     if n_ok:
