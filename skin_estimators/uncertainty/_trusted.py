@@ -316,7 +316,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         """Boolean ``(n_samples, n_classes)``: the classes in each sample's prediction set."""
         return self.conformal_sets(X)
 
-    def conformal_sets(self, X, proba=None, mirror=False):
+    def conformal_sets(self, X, proba=None, mirror=False, frozen=None):
         """The prediction sets of a batch, boolean ``(n_samples, n_classes)``.
 
         The one place sets are made from a fitted TrustedClassifier (``predict_set``,
@@ -332,6 +332,9 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         mirror : bool, default=False
             Average each fold model's probabilities with those of the left-right mirrored
             inputs, as the probabilities were (``predict_files(tta=True)``).
+        frozen : array-like, default=None
+            The output of the frozen leading steps on ``X`` when already computed (not with
+            ``mirror``): the fold models then start from it.
         """
         check_is_fitted(self, "quantiles_")
         if getattr(self, "conformal", "split") != "cross":
@@ -342,7 +345,8 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
 
         n_frozen = getattr(self, "frozen_steps_", 0) or 0
         shared = self.estimator_[:n_frozen].transform if n_frozen else (lambda Z: Z)
-        inputs = [shared(X)] + ([shared(mirror_images(X))] if mirror else [])
+        first = shared(X) if frozen is None or mirror else frozen
+        inputs = [first] + ([shared(mirror_images(X))] if mirror else [])
         scores = []
         for model in self.estimators_:
             cols = np.searchsorted(self.classes_, model.classes_)
@@ -387,11 +391,22 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         """Everything at once (the model runs once): a dict of ``proba`` (calibrated),
         ``pred`` (top class), ``sets``, ``out_of_scope_score`` and ``flag``."""
         check_is_fitted(self, "quantiles_")
-        raw = self.estimator_.predict_proba(X)
+        est, frozen, feats = self.estimator_, None, None
+        if hasattr(est, "steps"):
+            # One pass through the pipeline: the frozen steps' output feeds the fold models,
+            # the last step's input is the out-of-scope score's features.
+            n_frozen = getattr(self, "frozen_steps_", 0) or 0
+            frozen = est[:n_frozen].transform(X) if n_frozen else X
+            last = len(est.steps) - 1
+            feats = est[n_frozen:last].transform(frozen) if last > n_frozen else frozen
+            raw = est[-1].predict_proba(feats)
+        else:
+            raw = est.predict_proba(X)
         proba = self._calibrated(raw)
-        sets = self.conformal_sets(X, proba)
+        sets = self.conformal_sets(X, proba, frozen=frozen if frozen is not X else None)
         if self.out_of_scope in _FEATURE_SCORES:
-            score = self.out_of_scope_score(X)
+            score = (self.score_features(np.asarray(feats, dtype=float)) if feats is not None
+                     else self.out_of_scope_score(X))
         else:
             score = self.out_of_scope_score(None, proba=proba)
         flag = np.where(sets.sum(axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
