@@ -46,3 +46,31 @@ def tiny_images():
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture(scope="session")
+def train_on_skin3_subset(skin3_root, tmp_path_factory):
+    """A function that runs ``train`` on 8 photos per class with a given ``trust:`` section.
+
+    ``train(trust, name)`` links the photos into a temporary class folder, writes a config
+    (the recommended model without its weights, 32 px) and returns ``(run_folder, root)``.
+    """
+    from skin_estimators.cli import main
+
+    def train(trust, name):
+        root = tmp_path_factory.mktemp("subset")
+        for cls in sorted(os.listdir(skin3_root)):
+            (root / cls).mkdir()
+            for image in sorted(os.listdir(skin3_root / cls))[:8]:
+                os.symlink(skin3_root / cls / image, root / cls / image)
+        out = tmp_path_factory.mktemp("run")
+        config = out / f"{name}.yaml"
+        config.write_text(
+            f"data: {{path: {root}}}\nimage_size: 32\nnormalization: efficientnet_lite\n"
+            f"trust: {trust}\n"
+            "models:\n  - name: recommended\n    params: {pretrainedfeatures__pretrained: false}\n")
+        assert main(["train", "--config", str(config), "--out", str(out / "run"), "--quiet",
+                     "--test-size", "0"]) == 0
+        return out / "run", root
+
+    return train

@@ -1,7 +1,6 @@
 """A config's trust: section: train stores the trust parts, predict shows them, info says how."""
 
 import csv
-import os
 
 import pytest
 from sklearn.pipeline import Pipeline
@@ -11,21 +10,9 @@ from skin_estimators.cli import main
 
 
 @pytest.fixture(scope="module")
-def trusted_run(skin3_root, tmp_path_factory):
-    root = tmp_path_factory.mktemp("subset")
-    for cls in sorted(os.listdir(skin3_root)):
-        (root / cls).mkdir()
-        for name in sorted(os.listdir(skin3_root / cls))[:8]:
-            os.symlink(skin3_root / cls / name, root / cls / name)
-    out = tmp_path_factory.mktemp("run")
-    config = out / "trust.yaml"
-    config.write_text(
-        f"data: {{path: {root}}}\nimage_size: 32\nnormalization: efficientnet_lite\n"
-        "trust: {confidence_level: 0.8, out_of_scope: mahalanobis, cv: 3}\n"
-        "models:\n  - name: recommended\n    params: {pretrainedfeatures__pretrained: false}\n")
-    assert main(["train", "--config", str(config), "--out", str(out / "run"), "--quiet",
-                 "--test-size", "0"]) == 0
-    return out / "run", root
+def trusted_run(train_on_skin3_subset):
+    return train_on_skin3_subset("{confidence_level: 0.8, out_of_scope: mahalanobis, cv: 3}",
+                                 "trust")
 
 
 def _predict(model_path, paths, out):

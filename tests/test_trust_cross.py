@@ -191,24 +191,11 @@ def test_inconsistent_cross_parts_are_refused(tmp_path, edit, message):
 
 
 @pytest.fixture(scope="module")
-def cross_run(skin3_root, tmp_path_factory):
+def cross_run(train_on_skin3_subset):
     """``train`` from a config with ``trust: {conformal: cross}`` on 8 photos per class."""
-    from skin_estimators.cli import main
-
-    root = tmp_path_factory.mktemp("subset")
-    for cls in sorted(os.listdir(skin3_root)):
-        (root / cls).mkdir()
-        for name in sorted(os.listdir(skin3_root / cls))[:8]:
-            os.symlink(skin3_root / cls / name, root / cls / name)
-    out = tmp_path_factory.mktemp("run")
-    config = out / "cross.yaml"
-    config.write_text(
-        f"data: {{path: {root}}}\nimage_size: 32\nnormalization: efficientnet_lite\n"
-        "trust: {confidence_level: 0.8, out_of_scope: knn, cv: 3, conformal: cross}\n"
-        "models:\n  - name: recommended\n    params: {pretrainedfeatures__pretrained: false}\n")
-    assert main(["train", "--config", str(config), "--out", str(out / "run"), "--quiet",
-                 "--test-size", "0"]) == 0
-    return out / "run" / "model.safetensors", root
+    run, root = train_on_skin3_subset(
+        "{confidence_level: 0.8, out_of_scope: knn, cv: 3, conformal: cross}", "cross")
+    return run / "model.safetensors", root
 
 
 def test_cli_predict_evaluate_info_use_the_cross_sets(cross_run, tmp_path, capsys):
