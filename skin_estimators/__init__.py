@@ -2,59 +2,56 @@
 
 The public API: four image classifiers on a shared skorch base, image transformers, the
 study's dataset, model files and the pretrained-weights helper. Optional components
-(MLflow tracking, Dask) live in :mod:`skin_estimators.experiments` and are imported lazily.
+(MLflow tracking, Dask) live in :mod:`skin_estimators.experiments`.
+
+Every public name is imported on first use (PEP 562): ``import skin_estimators`` loads
+neither PyTorch nor scikit-learn, so a command that needs neither (``predict`` with a
+network graph already cached for ONNX Runtime, ``--help``) starts in a fraction of a
+second, and ``from skin_estimators import X`` works as for any package.
 """
 
-from ._version import __version__
-from .classifiers import (
-    BiTClassifier,
-    EfficientNetLiteClassifier,
-    ResNet50Classifier,
-    ScatteringClassifier,
-    SkinNetClassifier,
-    VanillaCNNClassifier,
-    make_recommended_classifier,
-)
-from .datasets import fetch_skin3, get_data_home, load_image_folder
-from .networks import download_weights
-from .persistence import ModelFileError, load_model, save_model
-from .uncertainty import TrustedClassifier
-from .preprocessing import (
-    ChannelNormalizer,
-    ImageLoader,
-    ImageLoadError,
-    PretrainedFeatures,
-    ScatteringTransformer,
-)
-from .utils._coefficient_cache import (
-    clear_feature_cache,
-    feature_cache_info,
-    set_feature_cache_max_bytes,
-)
+import importlib
 
-__all__ = [
-    "BiTClassifier",
-    "ChannelNormalizer",
-    "EfficientNetLiteClassifier",
-    "ImageLoadError",
-    "ImageLoader",
-    "ModelFileError",
-    "PretrainedFeatures",
-    "ResNet50Classifier",
-    "ScatteringClassifier",
-    "ScatteringTransformer",
-    "SkinNetClassifier",
-    "TrustedClassifier",
-    "VanillaCNNClassifier",
-    "__version__",
-    "clear_feature_cache",
-    "download_weights",
-    "feature_cache_info",
-    "fetch_skin3",
-    "get_data_home",
-    "load_image_folder",
-    "load_model",
-    "make_recommended_classifier",
-    "save_model",
-    "set_feature_cache_max_bytes",
-]
+from ._version import __version__
+
+#: Public name -> the module that defines it.
+_LAZY = {
+    "BiTClassifier": ".classifiers",
+    "EfficientNetLiteClassifier": ".classifiers",
+    "ResNet50Classifier": ".classifiers",
+    "ScatteringClassifier": ".classifiers",
+    "SkinNetClassifier": ".classifiers",
+    "VanillaCNNClassifier": ".classifiers",
+    "make_recommended_classifier": ".classifiers",
+    "fetch_skin3": ".datasets",
+    "get_data_home": ".datasets",
+    "load_image_folder": ".datasets",
+    "download_weights": ".networks",
+    "ModelFileError": ".persistence",
+    "load_model": ".persistence",
+    "save_model": ".persistence",
+    "TrustedClassifier": ".uncertainty",
+    "ChannelNormalizer": ".preprocessing",
+    "ImageLoader": ".preprocessing",
+    "ImageLoadError": ".preprocessing",
+    "PretrainedFeatures": ".preprocessing",
+    "ScatteringTransformer": ".preprocessing",
+    "clear_feature_cache": ".utils._coefficient_cache",
+    "feature_cache_info": ".utils._coefficient_cache",
+    "set_feature_cache_max_bytes": ".utils._coefficient_cache",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skin_estimators' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

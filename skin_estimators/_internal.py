@@ -18,8 +18,7 @@ they may change in any release; code outside the library should use the public A
     The lock an experiment's output folder is held with (imported on first use: it lives
     in :mod:`skin_estimators.experiments`, which needs pydantic).
 ``data_hash``
-    The SHA-256 of a set of images' contents and labels, as ``train`` stores it (imported on
-    first use).
+    The SHA-256 of a set of images' contents and labels, as ``train`` stores it.
 ``load_model_file``
     ``(model, metadata)`` of a model file, refusing pickles unless ``trust_pickle``.
 ``running_versions``
@@ -41,6 +40,7 @@ from .uncertainty._evaluation import (
 )
 from .uncertainty._files import trust_columns
 from .utils._atomic import atomic_open, atomic_savefig
+from .utils._data_hash import data_hash
 
 __all__ = [
     "ARCHITECTURES",
@@ -65,8 +65,4 @@ def __getattr__(name):
         from .experiments._lock import FolderLock
 
         return FolderLock
-    if name == "data_hash":
-        from .experiments._final import data_hash
-
-        return data_hash
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

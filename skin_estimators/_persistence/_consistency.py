@@ -36,9 +36,12 @@ _MAX_FOLDS = 100
 
 
 def _is_net_class(cls):
-    from ..classifiers import SkinNetClassifier
+    import sys
 
-    return isinstance(cls, type) and issubclass(cls, SkinNetClassifier)
+    # A class of the skorch base exists only once its module is imported: asking about a
+    # scikit-learn or preprocessing class must not import PyTorch.
+    base = sys.modules.get("skin_estimators.classifiers._base")
+    return base is not None and isinstance(cls, type) and issubclass(cls, base.SkinNetClassifier)
 
 
 # ------------------------------------------------------------------ the description's form
@@ -118,9 +121,10 @@ def check_params(params, where):
 
 
 def _is_torch_device(value):
-    import torch
+    import sys
 
-    return isinstance(value, torch.device)
+    torch = sys.modules.get("torch")  # a torch.device exists only once torch is imported
+    return torch is not None and isinstance(value, torch.device)
 
 
 def check_finite(value, where, _seen=0):

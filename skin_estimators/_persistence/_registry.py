@@ -98,8 +98,41 @@ def estimator_name(obj):
 
 
 def estimator_class(name):
-    """The class for an allow-listed name; KeyError when it is not allowed (or not installed)."""
-    return _estimators()[name]
+    """The class for an allow-listed name; KeyError when it is not allowed (or not installed).
+
+    Imports only the module of that class (loading a feature pipeline does not import the
+    skorch classifiers, nor PyTorch); the same classes as the full table (tested).
+    """
+    import importlib
+
+    if name in SKLEARN_ESTIMATORS:
+        module, attr = SKLEARN_ESTIMATORS[name]
+        return getattr(importlib.import_module(module), attr)
+    if name == "sklearn.pipeline.Pipeline":
+        import sklearn.pipeline
+
+        return sklearn.pipeline.Pipeline
+    prefix, _, short = name.partition(".")
+    if prefix != "skin_estimators" or not short:
+        raise KeyError(name)
+    from .. import _registry
+
+    for arch in _architectures():
+        if arch.estimator.rpartition(":")[2] == short:
+            cls = _registry.resolve(arch.estimator)
+            if isinstance(cls, type):
+                return cls
+    if short in ESTIMATOR_NAMES:
+        import skin_estimators
+
+        cls = getattr(skin_estimators, short, None)
+        if cls is None:
+            from skin_estimators import preprocessing
+
+            cls = getattr(preprocessing, short, None)
+        if isinstance(cls, type):
+            return cls
+    return _estimators()[name]  # KeyError when not allowed
 
 
 def _subclasses_in(namespace, prefix, base):

@@ -19,17 +19,19 @@ predicts with it (``_consistency.py``: finite numbers, shapes, devices, nesting,
 Loading builds each estimator from its class and parameters, restores the fitted attributes,
 lets the estimator create its networks with the fitted shapes through its persistence hook
 ``_initialize_for_loading()`` (see :class:`~skin_estimators.SkinNetClassifier`), and copies
-the weights in with ``load_state_dict(strict=True)``.
+the weights in with ``load_state_dict(strict=True)``. A transformer whose frozen network ONNX
+Runtime already runs from a graph checked against these exact weights may keep the arrays
+and build the network only when something needs it (``_defer_networks``): the same checks,
+later, and PyTorch is then not imported to predict.
 """
 
-import hashlib
 import json
-import os
 
 from . import _consistency, _registry
 from ._codec import UnrepresentableError, decode, encode
 from ._files import finish_temp, remove_quietly, temp_name, write_error
 from ._registry import estimator_class, estimator_name
+from ._tensors import as_torch, digest, read_tensors
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "build", "describe", "digest", "versions"]
 
@@ -211,7 +213,14 @@ def _build(spec, tensors, where, _depth):
 
 
 def _frozen_networks(est):
-    """Fitted attributes of ``est`` that are torch networks (non-skorch estimators only)."""
+    """Fitted attributes of ``est`` that are torch networks (non-skorch estimators only).
+
+    A transformer loaded with its networks deferred (see :func:`_restore_frozen`) builds them
+    first, so that what is saved is always the networks' own weights.
+    """
+    build_deferred = getattr(est, "_build_deferred_networks", None)
+    if build_deferred is not None:
+        build_deferred()
     import torch
 
     return {attr: value for attr, value in vars(est).items()
@@ -220,18 +229,37 @@ def _frozen_networks(est):
 
 
 def _restore_frozen(est, spec, tensors, where):
-    """Rebuild a transformer's frozen networks (random weights, no file read), load the file's."""
+    """Rebuild a transformer's frozen networks (random weights, no file read), load the file's.
+
+    A transformer may instead defer them (``_defer_networks``, :class:`PretrainedFeatures`
+    when ONNX Runtime holds a graph already checked against these very weights): it then
+    keeps the file's arrays and builds the networks, with the same checks, only if one is
+    needed.
+    """
+    states = {attr: {k[len(key):]: v for k, v in tensors.items() if k.startswith(key)}
+              for attr, key in spec["frozen_modules"].items()}
+    defer = getattr(est, "_defer_networks", None)
+    if defer is not None and defer(states):
+        return
+    load_frozen(est, states, where)
+
+
+def load_frozen(est, states, where):
+    """Build ``est``'s frozen networks and load ``states`` (``{attr: {name: array}}``) into them.
+
+    ValueError, naming ``where``, when a network does not take its weights.
+    """
     import torch
 
     if not hasattr(est, "_initialize_for_loading"):
         raise ValueError(f"{where} stores networks, but {type(est).__name__} cannot rebuild them")
     with torch.random.fork_rng(devices=[]):
         est._initialize_for_loading()  # builds the networks without their pretrained weights
-    for attr, key in spec["frozen_modules"].items():
+    for attr, state in states.items():
         module = getattr(est, attr, None)
         if not isinstance(module, torch.nn.Module):
             raise ValueError(f"{where}.{attr} is not a network this version builds")
-        state = {k[len(key):]: v for k, v in tensors.items() if k.startswith(key)}
+        state = as_torch(state)
         try:
             module.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -258,10 +286,10 @@ def _check_network_params(cls, params, where):
     """
     import inspect
 
-    import torch
-
     if "module" not in params or not _is_net_class(cls):
         return
+    import torch
+
     module = params["module"]
     default = inspect.signature(cls).parameters.get("module")
     default = None if default is None else default.default
@@ -299,12 +327,14 @@ def _device_of_this_machine(params, where):
     """A model saved on a GPU loads on a machine without one (on the CPU, with a note)."""
     import warnings
 
+    device = params.get("device")
+    if not (isinstance(device, str) or device is None):
+        device = str(device)  # a torch.device
+    if not (isinstance(device, str) and device.startswith("cuda")):
+        return  # the CPU, "auto" (resolved where it computes) or nothing: torch not needed
     import torch
 
-    device = params.get("device")
-    if isinstance(device, torch.device):
-        device = str(device)
-    if isinstance(device, str) and device.startswith("cuda") and not torch.cuda.is_available():
+    if not torch.cuda.is_available():
         warnings.warn(
             f"{where} was saved with device={device!r}, but this machine has no CUDA GPU: it "
             "runs on the CPU (device='cpu').", UserWarning, stacklevel=4)
@@ -325,7 +355,7 @@ def _restore_net(est, spec, tensors, where):
     with torch.random.fork_rng(devices=[]):
         est._initialize_for_loading()  # the estimators' persistence hook (SkinNetClassifier)
     for module, key in spec["modules"].items():
-        state = {k[len(key):]: v for k, v in tensors.items() if k.startswith(key)}
+        state = as_torch({k[len(key):]: v for k, v in tensors.items() if k.startswith(key)})
         try:
             getattr(est, module + "_").load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -335,20 +365,6 @@ def _restore_net(est, spec, tensors, where):
             ) from None
     if "history" in spec:
         est.history_ = History(decode(spec["history"], f"{where}.history_"))
-
-
-def digest(meta_json, tensors):
-    """SHA-256 of the JSON description and every tensor (name, dtype, shape, bytes)."""
-    import torch
-
-    h = hashlib.sha256()
-    h.update(meta_json.encode("utf-8"))
-    for name in sorted(tensors):
-        t = tensors[name].detach().to("cpu").contiguous()
-        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy())  # buffer protocol: no copy
-    return h.hexdigest()
 
 
 def write(path, est, metadata):
@@ -376,16 +392,14 @@ def write(path, est, metadata):
 
 def read(path):
     """Return ``(doc, tensors)`` after checking the digest; ValueError says what is wrong."""
-    from safetensors import safe_open
-
-    with safe_open(os.fspath(path), framework="pt", device="cpu") as f:
-        header = f.metadata() or {}
-        if META_KEY not in header:
-            raise ValueError(
-                "it is a safetensors file but not a skin-estimators model file (no "
-                f"'{META_KEY}' entry in its metadata)"
-            )
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    # As numpy arrays: loading a model whose networks run through ONNX Runtime then never
+    # imports PyTorch. A dtype numpy lacks (bfloat16) is read as torch tensors instead.
+    try:
+        header, tensors = read_tensors(path, "numpy", META_KEY)
+    except (TypeError, ValueError) as exc:
+        if "bf16" not in str(exc).lower() and "bfloat16" not in str(exc).lower():
+            raise
+        header, tensors = read_tensors(path, "pt", META_KEY)
     meta_json = header[META_KEY]
     if digest(meta_json, tensors) != header.get(HASH_KEY):
         raise ValueError(

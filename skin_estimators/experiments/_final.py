@@ -4,12 +4,12 @@
 (``ImageLoader`` first), so it predicts from image files as the user will use it.
 """
 
-import hashlib
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils._data_hash import data_hash
 from ._config import ConfigError
 from ._data import load_experiment_files
 from ._fold import noticing_interrupts
@@ -85,28 +85,6 @@ def select_row(config, row=None):
         raise ConfigError(config.source, [("models", (
             f"--row {row} is out of range; the config has {len(rows)} rows: {listing}"))])
     return rows[row]
-
-
-def data_hash(filenames, labels):
-    """SHA-256 over the images' contents and labels (independent of where the files are).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> from skin_estimators.experiments._final import data_hash
-    >>> folder = tempfile.mkdtemp()
-    >>> for name in ("a.jpg", "b.jpg"):
-    ...     with open(os.path.join(folder, name), "wb") as f:
-    ...         _ = f.write(b"same bytes")
-    >>> paths = [os.path.join(folder, n) for n in ("a.jpg", "b.jpg")]
-    >>> data_hash(paths, ["x", "y"]) == data_hash(paths[::-1], ["y", "x"])
-    True
-    """
-    lines = []
-    for path, label in zip(filenames, labels, strict=True):
-        with open(path, "rb") as f:
-            lines.append(f"{hashlib.sha256(f.read()).hexdigest()}  {label}\n")
-    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
 
 
 def config_as_run(config, row):

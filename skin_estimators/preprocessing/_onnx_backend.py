@@ -11,34 +11,41 @@ skip the export:
 
 * ``$SKIN_ESTIMATORS_ONNX_CACHE`` if set, else ``$XDG_CACHE_HOME/skin-estimators/onnx``,
   else ``~/.cache/skin-estimators/onnx``;
-* ``<key>.onnx``, where ``<key>`` is the SHA-256 of the weights' digest, the tensors' names,
-  dtypes and shapes, the stages, the image shape and the versions of the library, of torch
-  and of the export format; beside it ``<key>.sha256``, the SHA-256 of the ``.onnx`` bytes.
+* ``<weights>.<C>x<H>x<W>.onnx``, where ``<weights>`` is the SHA-256 of the weights' digest,
+  their names, dtypes and shapes, the stages, and the versions of the library, of torch, of
+  ONNX Runtime and of the export format; beside it ``<weights>.<C>x<H>x<W>.sha256``, the
+  SHA-256 of the ``.onnx`` bytes.
 
-A cached file is used only if its bytes match their recorded digest, the graph carries its
-key in its metadata, and its output on a probe image matches PyTorch's; otherwise it is
-exported again and replaced. An ONNX file is data: ONNX Runtime runs it with its own
-kernels (no custom-operator libraries are registered, no external data files are read), so
-using the cache runs no code but the library's and ONNX Runtime's. Loading a model file
-never exports or reads the cache; the first ``transform`` does.
+A graph is written only after its output on a probe image matched PyTorch's. A cached file
+is used only if its bytes match their recorded digest and the graph carries its key in its
+metadata; otherwise it is exported again and replaced. So a process that finds its graph
+cached runs the network without PyTorch: a model file whose weights have a checked graph
+loads without building the network (see :class:`PretrainedFeatures`), and ``predict``
+never imports torch. An ONNX file is data: ONNX Runtime runs it with its own kernels (no
+custom-operator libraries are registered, no external data files are read), so using the
+cache runs no code but the library's and ONNX Runtime's. Loading a model file never
+exports; the first ``transform`` does.
 """
 
+import glob
 import hashlib
 import io
 import os
+import sys
 import threading
 import warnings
 
 import numpy as np
 
-__all__ = ["BACKENDS", "cache_dir", "feature_session", "resolve_backend"]
+__all__ = ["BACKENDS", "cache_dir", "feature_session", "has_graph", "resolve_backend",
+           "weights_key", "weights_layout"]
 
 #: The values of ``PretrainedFeatures(backend=...)``.
 BACKENDS = ("auto", "torch", "onnxruntime")
 #: Relocates the cache of exported graphs.
 CACHE_ENV = "SKIN_ESTIMATORS_ONNX_CACHE"
 _OPSET = 17
-_FORMAT = "1"  # the layout of the exported graph; part of the key
+_FORMAT = "2"  # the layout of the exported graph; part of the key
 _KEY_META = "skin_estimators_key"
 _MAX_SESSIONS = 4
 
@@ -78,11 +85,9 @@ def resolve_backend(backend, device, owner):
 
     ``"auto"`` is ONNX Runtime when it is installed and ``device`` is the CPU, else torch.
     ``"onnxruntime"`` always runs on the CPU; without the packages it falls back to torch
-    with one warning per process.
+    with one warning per process. A device given as a string is read without PyTorch.
     """
-    import torch
-
-    if backend == "torch" or (backend == "auto" and torch.device(device).type != "cpu"):
+    if backend == "torch" or (backend == "auto" and not _is_cpu(device)):
         return "torch"
     if _onnxruntime() is None:
         if backend == "onnxruntime":
@@ -91,6 +96,24 @@ def resolve_backend(backend, device, owner):
                        "PyTorch instead.")
         return "torch"
     return "onnxruntime"
+
+
+def _is_cpu(device):
+    if isinstance(device, str):
+        return device.partition(":")[0] == "cpu"
+    import torch
+
+    return torch.device(device).type == "cpu"
+
+
+def torch_free(backend, device):
+    """Whether ONNX Runtime computes for ``(backend, device)`` and PyTorch is not needed to say so.
+
+    True for ``backend`` ``"auto"`` or ``"onnxruntime"`` with the device ``"cpu"`` and the
+    packages installed (``"auto"`` as a device asks PyTorch whether there is a GPU).
+    """
+    return (backend in ("auto", "onnxruntime") and isinstance(device, str)
+            and device.partition(":")[0] == "cpu" and _onnxruntime() is not None)
 
 
 def cache_dir():
@@ -109,20 +132,62 @@ def cache_dir():
     return os.path.join(base, "skin-estimators", "onnx")
 
 
-def graph_key(signature, backbone, image_shape):
-    """SHA-256 naming the graph of these weights (``signature``: their digest) and shapes."""
-    import torch
+def _version(distribution):
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "none"
+
+
+def weights_layout(state):
+    """``[(name, dtype, shape)]`` of a state dict (torch tensors or numpy arrays), by name.
+
+    dtypes are named as torch names them (``torch.float32``), whichever holds the weights.
+    """
+    out = []
+    for name in sorted(state):
+        t = state[name]
+        dtype = str(t.dtype) if str(t.dtype).startswith("torch.") else f"torch.{t.dtype}"
+        out.append((name, dtype, tuple(int(d) for d in t.shape)))
+    return out
+
+
+def weights_key(signature, layout):
+    """SHA-256 naming the graphs of these weights (``signature``: their digest) and layout.
+
+    Computed without PyTorch (the versions are read from the installed packages' metadata),
+    so that a process can find its graph before it imports torch.
+    """
     from .._version import __version__
 
     digest = hashlib.sha256()
-    for part in (_FORMAT, __version__, torch.__version__, str(_OPSET), repr(signature),
-                 repr(tuple(image_shape))):
+    for part in (_FORMAT, __version__, _version("torch"), _version("onnxruntime"),
+                 str(_OPSET), repr(signature)):
         digest.update(part.encode())
         digest.update(b"\0")
-    for name, tensor in backbone.state_dict().items():
-        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}\0".encode())
+    for name, dtype, shape in layout:
+        digest.update(f"{name}:{dtype}:{shape}\0".encode())
     return digest.hexdigest()
+
+
+def _graph_name(wkey, image_shape):
+    return f"{wkey}.{'x'.join(str(int(d)) for d in image_shape)}"
+
+
+def has_graph(wkey):
+    """Whether the cache holds a graph of these weights (any image size) with intact bytes.
+
+    A graph is written only after it matched PyTorch on a probe image, computed by the
+    network built from exactly these weights (names, dtypes, shapes and bytes are in the
+    key): so the weights fit the architecture, as loading them would have checked.
+    """
+    folder = cache_dir()
+    for path in sorted(glob.glob(os.path.join(glob.escape(folder), f"{wkey}.*.onnx"))):
+        if _read_verified(path) is not None:
+            return True
+    return False
 
 
 def _graph(backbone, forward):
@@ -185,8 +250,8 @@ def _agrees(session, key, forward, image_shape):
     return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=1e-3, atol=1e-4))
 
 
-def _read_cached(ort, path, key, forward, image_shape, threads):
-    """The session of a valid cached graph, or None (missing, corrupted or not this key's)."""
+def _read_verified(path):
+    """The bytes of a cached graph whose digest matches its record, else None."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -194,13 +259,24 @@ def _read_cached(ort, path, key, forward, image_shape, threads):
             recorded = f.read().strip()
     except (OSError, UnicodeDecodeError):
         return None
-    if hashlib.sha256(data).hexdigest() != recorded:
+    return data if hashlib.sha256(data).hexdigest() == recorded else None
+
+
+def _read_cached(ort, path, key, threads):
+    """The session of a valid cached graph, or None (missing, corrupted or not this key's).
+
+    No PyTorch: the graph was checked against it before it was written (see the module).
+    """
+    data = _read_verified(path)
+    if data is None:
         return None
     try:
         session = _session(ort, data, threads)
-        return session if _agrees(session, key, forward, image_shape) else None
     except Exception:  # noqa: BLE001 - any unusable file is exported again
         return None
+    if session.get_modelmeta().custom_metadata_map.get(_KEY_META) != key:
+        return None
+    return session
 
 
 def _write_cached(path, data):
@@ -217,18 +293,30 @@ def _write_cached(path, data):
         pass
 
 
-def feature_session(signature, backbone, forward, image_shape, owner):
-    """An ONNX Runtime session computing ``forward`` on images of ``image_shape``, or None.
+def _threads():
+    """Threads for ONNX Runtime: PyTorch's setting once torch is imported, else
+    ``OMP_NUM_THREADS``, else 0 (ONNX Runtime's default, one per physical core, as torch's)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return max(1, torch.get_num_threads())
+    try:
+        return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
+    except ValueError:
+        return 0
+
+
+def feature_session(signature, layout, image_shape, network, owner):
+    """An ONNX Runtime session computing the features of images of ``image_shape``, or None.
 
     From this process's sessions, else the cache folder, else a fresh export (then cached).
-    None when the export or the session fails: the caller computes with torch; the first
-    such failure is warned about once.
+    ``network()`` returns ``(backbone, forward)``, the torch network and its feature
+    function; it is called only to export (a cached graph needs no PyTorch). None when the
+    export or the session fails: the caller computes with torch; the first such failure is
+    warned about once.
     """
-    import torch
-
     ort = _onnxruntime()
-    threads = max(1, torch.get_num_threads())
-    key = graph_key(signature, backbone, image_shape)
+    threads = _threads()
+    key = _graph_name(weights_key(signature, layout), image_shape)
     with _LOCK:
         if (key, threads) in _SESSIONS:
             session = _SESSIONS.pop((key, threads))
@@ -237,9 +325,10 @@ def feature_session(signature, backbone, forward, image_shape, owner):
         if key in _FAILED:
             return None
     path = os.path.join(cache_dir(), f"{key}.onnx")
-    session = _read_cached(ort, path, key, forward, image_shape, threads)
+    session = _read_cached(ort, path, key, threads)
     if session is None:
         try:
+            backbone, forward = network()
             data = _export(backbone, forward, image_shape, key)
             session = _session(ort, data, threads)
             if not _agrees(session, key, forward, image_shape):

@@ -1,6 +1,5 @@
 """PretrainedFeatures: a frozen ImageNet network's pooled features, for any scikit-learn model."""
 
-import hashlib
 import numbers
 
 import numpy as np
@@ -19,7 +18,9 @@ from ..utils._param_validation import (
     positive_int,
     validate_constraints,
 )
-from ._onnx_backend import BACKENDS, feature_session, resolve_backend
+from ._deferred_weights import features_out, weights_digest
+from ._onnx_backend import (BACKENDS, feature_session, has_graph, resolve_backend, torch_free,
+                            weights_key, weights_layout)
 from ._tiles import MAX_TILES, TILE_REDUCTIONS, merge_tiles, split_tiles
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
@@ -239,6 +240,48 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self._check_params()
         self._set_backbone(_build(self.model, False, seeded=False))
 
+    def _defer_networks(self, states):
+        """Persistence hook: keep a model file's weights as arrays, if nothing needs the network.
+
+        True (deferred) when ONNX Runtime will compute without PyTorch (``backend`` auto or
+        onnxruntime, ``device="cpu"``) and the graph cache holds a graph of exactly these
+        weights (EfficientNet-Lite). That graph was exported from a network built from the
+        same names, dtypes, shapes and bytes and checked against it, so the weights fit
+        the architecture; the network is built, with the usual checks, on first need.
+        """
+        self._check_params()
+        state = states.get("backbone_")
+        if (set(states) != {"backbone_"} or PRETRAINED_FEATURE_MODELS[self.model][0]
+                != "efficientnet_lite" or not torch_free(self.backend, self.device)):
+            return False
+        if features_out(state, self._stages()) != getattr(self, "n_features_out_", None):
+            return False  # built now, so that the mismatch is reported as the file's
+        signature = self._signature_of(weights_digest(state))
+        layout = weights_layout(state)
+        if not has_graph(weights_key(signature, layout)):
+            return False
+        self._deferred = (states, signature, layout)
+        return True
+
+    def _build_deferred_networks(self):
+        """Build the network from the deferred weights (no-op when it is built)."""
+        deferred = self.__dict__.pop("_deferred", None)
+        if deferred is not None:
+            from .._persistence._safe import load_frozen
+
+            load_frozen(self, deferred[0], "PretrainedFeatures")
+
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: a deferred backbone_ is built on first use.
+        if name == "backbone_" and "_deferred" in self.__dict__:
+            self._build_deferred_networks()
+            return self.__dict__["backbone_"]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self):
+        self._build_deferred_networks()  # a pickle holds the network, as for any fitted one
+        return super().__getstate__()
+
     def _set_backbone(self, backbone):
         self.backbone_ = backbone
         for param in self.backbone_.parameters():
@@ -272,26 +315,33 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         pooled = model.forward_head(model.bn2(model.conv_head(t)), pre_logits=True)
         return torch.cat([*means, pooled], 1)
 
+    def _signature_of(self, digest):
+        return ("pretrained_features", self.model, tuple(self._stages()), digest)
+
     def _signature(self):
         """Everything besides the image that determines the features: the weights.
 
         The digest of the weights is kept with the network until a tensor changes (its
         storage or its in-place version counter, which ``load_state_dict`` and every
         in-place operation advance), so the batches of a ``predict`` hash them once.
+        Deferred weights have theirs from loading; both digest the same bytes.
         """
+        if "_deferred" in self.__dict__:
+            return self._deferred[1]
         state = self.backbone_.state_dict()
         stamp = tuple((name, t.device.type, t.data_ptr(), t._version, tuple(t.shape))
                       for name, t in state.items())
         memo = getattr(self.backbone_, "_skin_estimators_digest", None)
         if memo is None or memo[0] != stamp:
-            digest = hashlib.blake2b(digest_size=16)
-            for name, tensor in state.items():
-                digest.update(name.encode())
-                digest.update(tensor.detach().cpu().numpy().tobytes())
-            memo = (stamp, digest.hexdigest())
+            memo = (stamp, weights_digest(state))
             # A plain attribute of the module: torch does not save it with the weights.
             object.__setattr__(self.backbone_, "_skin_estimators_digest", memo)
-        return ("pretrained_features", self.model, tuple(self._stages()), memo[1])
+        return self._signature_of(memo[1])
+
+    def _layout(self):
+        if "_deferred" in self.__dict__:
+            return self._deferred[2]
+        return weights_layout(self.backbone_.state_dict())
 
     def transform(self, X):
         """Pooled features of each image (averaged with its mirror's when ``mirror=True``).
@@ -305,8 +355,6 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples, ``n_features_out_``), float32
         """
-        import torch
-
         from ..utils._coefficient_cache import cached_features
         from ..utils._device import resolve_device
 
@@ -326,8 +374,12 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
             features = cached_features((*signature, backend), X, compute,
                                        mirrored=bool(self.mirror), batch_size=self.batch_size)
         finally:
-            # The fitted transformer stays picklable on any machine, its tensors contiguous.
-            self.backbone_.to("cpu", memory_format=torch.contiguous_format)
+            if "backbone_" in self.__dict__:
+                import torch
+
+                # The fitted transformer stays picklable on any machine, its tensors
+                # contiguous.
+                self.backbone_.to("cpu", memory_format=torch.contiguous_format)
         features = features.mean(axis=1) if self.mirror else features
         return merge_tiles(features, n_tiles, self.tile_reduce)
 
@@ -346,15 +398,18 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
     def _onnx_compute(self, signature, image_shape, device):
         """ONNX Runtime's compute; torch's when the graph cannot be had (warned once)."""
-        import torch
-
         state = {}
+
+        def network():  # only to export: builds a deferred network
+            import torch
+
+            self.backbone_.to("cpu", memory_format=torch.contiguous_format).eval()
+            return self.backbone_, self._forward
 
         def compute(images):
             if "session" not in state:
-                self.backbone_.to("cpu", memory_format=torch.contiguous_format).eval()
-                state["session"] = feature_session(signature, self.backbone_, self._forward,
-                                                   image_shape, "PretrainedFeatures")
+                state["session"] = feature_session(signature, self._layout(), image_shape,
+                                                   network, "PretrainedFeatures")
                 if state["session"] is None:
                     state["torch"] = self._torch_compute(device)
             if state["session"] is None:

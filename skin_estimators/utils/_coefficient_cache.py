@@ -12,7 +12,6 @@ The cache lives in this module, never in an estimator: fitted models pickle with
 import hashlib
 
 import numpy as np
-import torch
 
 from ._array_cache import ArrayCache
 
@@ -68,6 +67,8 @@ def scattering_features(scattering, X, mirrored=False, device="cpu", batch_size=
     ndarray of shape (n, C*K, H', W'), or (n, 2, C*K, H', W') with ``mirrored=True``
     (index 1 of the second axis: the mirrored image), dtype float16.
     """
+    import torch
+
     scattering = scattering.to(device)
 
     def compute(images):

@@ -1,8 +1,6 @@
 """The ``device`` parameter: resolving it to a torch device, refusing impossible ones early, and
 the descriptor that lets skorch see a real device while ``get_params`` keeps the raw value."""
 
-import torch
-
 from ..exceptions import DeviceUnavailableError  # noqa: F401 (raised here)
 
 
@@ -13,6 +11,8 @@ def resolve_device(device):
     (``"cpu"``, ``"cuda"``, ``"cuda:1"``, a :class:`torch.device`, ``None``) is returned as is.
     """
     if isinstance(device, str) and device == "auto":
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
@@ -26,6 +26,8 @@ def check_device_available(device, owner="estimator"):
     resolved = resolve_device(device)
     if resolved is None:
         return resolved
+    import torch
+
     try:
         kind = torch.device(resolved).type
     except (RuntimeError, TypeError):

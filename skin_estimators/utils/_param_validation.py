@@ -258,9 +258,12 @@ WEIGHTS_SOURCE = Satisfies(
 
 
 def _is_device(value):
-    import torch
+    if value is None or isinstance(value, str) or (is_int(value) and value >= 0):
+        return True
+    import sys
 
-    return value is None or isinstance(value, str | torch.device) or (is_int(value) and value >= 0)
+    torch = sys.modules.get("torch")  # a torch.device exists only once torch is imported
+    return torch is not None and isinstance(value, torch.device)
 
 
 #: A ``device`` parameter; whether this machine has that device is checked where it is used.
