@@ -107,9 +107,12 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         Runtime runs a graph exported from this transformer's weights at its first use and
         cached in ``$SKIN_ESTIMATORS_ONNX_CACHE`` (default
         ``$XDG_CACHE_HOME/skin-estimators/onnx``, else ``~/.cache/skin-estimators/onnx``),
-        one ``<sha256>.onnx`` per weights and image size, checked against its digest and
-        against PyTorch on a probe image before every first use in a process; if the export
-        fails, PyTorch computes, with one warning.
+        one graph per weights and image size. A graph is written only after it matched
+        PyTorch on a probe image; a cached one is used only when its SHA-256 and the key it
+        carries (the weights' digest and layout, the library's, PyTorch's and ONNX Runtime's
+        versions) match. Then a loaded model file needs no PyTorch at all: the network is
+        built from the file's weights only when something asks for it (``backbone_``, the
+        torch backend, pickling). If the export fails, PyTorch computes, with one warning.
     tiles : int or None, default=None
         None: each image is one picture. An int: each image is a strip of that many tiles
         stacked from top to bottom, as ``ImageLoader(tiles=...)`` makes them; every tile's

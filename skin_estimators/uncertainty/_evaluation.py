@@ -85,14 +85,14 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                 errors[start + i] = reason
             if ok:
                 rows = [start + i for i in ok]
-                feats = clf.features(est, X) if hasattr(est, "steps") else None
+                frozen, feats = _pass(clf, est, X)
                 r = est[-1].predict_proba(feats) if feats is not None else est.predict_proba(X)
                 p = clf._calibrated(r)
                 if mirror:
                     r_m = est.predict_proba(mirror_images(X))
                     r, p = (r + r_m) / 2, (p + clf._calibrated(r_m)) / 2
                 raw[rows], proba[rows] = r, p
-                sets[rows] = clf.conformal_sets(X, p, mirror=mirror)
+                sets[rows] = clf.conformal_sets(X, p, mirror=mirror, frozen=frozen)
                 if clf.out_of_scope in ("mahalanobis", "knn"):
                     if feats is None:
                         feats = clf.features(est, X)
@@ -101,6 +101,20 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                     score[rows] = max_proba_score(p)
             bar.update(min(batch_size, n - start))
     return proba, raw, score, errors, sets
+
+
+def _pass(clf, est, X):
+    """``(frozen, features)`` of one pass through a wrapped pipeline: the frozen leading
+    steps' output (None when there are none) and the last step's input; ``(None, None)``
+    when the wrapped estimator is not a pipeline. Each image goes through the network once."""
+    if not hasattr(est, "steps"):
+        return None, None
+    n_frozen = getattr(clf, "frozen_steps_", 0) or 0
+    frozen = est[:n_frozen].transform(X) if n_frozen else None
+    start = X if frozen is None else frozen
+    last = len(est.steps) - 1
+    feats = est[n_frozen:last].transform(start) if last > n_frozen else start
+    return frozen, np.asarray(feats, dtype=float)
 
 
 def trust_summary(clf, y_true, proba, raw, score, ok, present, sets=None):

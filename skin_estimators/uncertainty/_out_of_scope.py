@@ -89,7 +89,12 @@ def knn_score(features, reference, n_neighbors=KNN_NEIGHBORS):
     With fewer reference rows than ``n_neighbors`` the farthest one is used.
     """
     from sklearn.neighbors import NearestNeighbors
+    from threadpoolctl import threadpool_limits
 
     k = int(min(n_neighbors, len(reference)))
     nn = NearestNeighbors(n_neighbors=k).fit(reference)
-    return nn.kneighbors(_unit_rows(features))[0][:, -1]
+    # One OpenMP thread: the reference set is a training set of photos (hundreds of rows), so
+    # starting threads costs more than it saves (25x on a busy 2-core machine); the
+    # distances do not depend on the thread count.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return nn.kneighbors(_unit_rows(features))[0][:, -1]
