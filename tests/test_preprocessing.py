@@ -485,6 +485,20 @@ def test_duplicates_in_one_call_are_decoded_once(tmp_path, count_decodes):
     np.testing.assert_array_equal(X[0], X[2])
 
 
+def test_links_to_one_file_are_decoded_once(tmp_path, count_decodes):
+    path = _noise_jpeg(tmp_path)
+    links = [tmp_path / f"link{i}.jpg" for i in range(3)]
+    for link in links:
+        os.symlink(path, link)
+    X = ImageLoader(size=16, cache=False).transform([path, *links])  # in one call
+    assert len(count_decodes) == 1
+    ImageLoader(size=16).transform(links[:1])
+    again = ImageLoader(size=16).transform(links[1:])  # across calls, through the cache
+    assert len(count_decodes) == 2
+    for row in (*X[1:], *again):
+        np.testing.assert_array_equal(row, X[0])
+
+
 def test_cache_sees_changed_files(tmp_path, count_decodes):
     path = _jpeg(tmp_path, "x.jpg", color=(255, 0, 0))
     before = ImageLoader(size=16).transform([path])

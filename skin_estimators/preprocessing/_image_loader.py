@@ -72,10 +72,11 @@ default="bilinear"
     cache : bool, default=True
         Keep decoded, resized images in a process-wide cache shared by all ImageLoaders, so
         that the folds of a cross-validation or the candidates of a grid search decode each
-        file once. Entries are keyed on the absolute path, file size and modification time
-        plus ``size``, ``resize``, ``interpolation``, ``crop_bottom`` and ``common_scale``: a
-        changed file is read again (unless it is rewritten with exactly the same size within the file system's timestamp
-        resolution, a few milliseconds at worst). The
+        file once. Entries are keyed on the file's real path (links to one photo share an
+        entry), size and modification time plus ``size``, ``resize``, ``interpolation`` and
+        the reframing options: a changed file is read again (unless it is rewritten with
+        exactly the same size within the file system's timestamp resolution, a few
+        milliseconds at worst). The
         cache holds at most 2 GiB (least recently used images are dropped); see
         :func:`set_image_cache_max_bytes` and :func:`clear_image_cache` (or
         ``ImageLoader.clear_cache()``). ``False`` bypasses it.
@@ -276,7 +277,8 @@ default="bilinear"
                     errors[i] = (path, describe_error(exc))
                     continue
                 key = (
-                    os.path.abspath(path),
+                    # The file itself: links to one photo are decoded once.
+                    os.path.realpath(path),
                     st.st_size,
                     st.st_mtime_ns,
                     size,
