@@ -14,8 +14,9 @@ On the study's 102 photos, in one run (so that the ratios share the machine's lo
 * ``skin-estimators evaluate`` timed from the command's start to its end, with
   ``--backend torch`` and ``--backend auto`` (``auto`` once with an empty graph cache, the
   one-off ONNX export counted, and once with the graph cached), on two folders of 408 files:
-  the 102 photos listed 4 times (links: the process-wide feature cache computes each
-  photo's features once, so the network is a small part of the command), and the 102
+  the 102 photos listed 4 times (links to one file: the loader's cache decodes each photo
+  once and the feature cache computes its features once, so the network is a small part
+  of the command), and the 102
   photos in 4 versions with different pixels (the original, and its left-right,
   up-down and 180-degree flips, saved as the original's format: every file reaches the
   network, as in a folder of distinct photos);
@@ -283,9 +284,9 @@ def main():
         "Timed from the command's start to its end (Python start, imports, model load, "
         "export when the graph is not cached), `--backend torch` against `--backend auto`; "
         f"best of {min(2, args.repeats)} rounds, the six runs taking turns. *Listed 4 times*: "
-        f"the {n} photos linked 4 times each; repeated photos are the same pixels, so the "
-        "process-wide feature cache computes each photo's features once, and the network is "
-        f"a small part of the command (decoding still runs {4 * n} times). *4 versions*: each "
+        f"the {n} photos linked 4 times each; the links lead to one file, so the loader's "
+        "cache decodes each photo once and the feature cache computes its features once: "
+        "the network is a small part of the command. *4 versions*: each "
         "photo, its left-right, up-down and 180-degree flips (same size and format): every "
         "file reaches the network, as a folder of distinct photos does.",
         "",
