@@ -87,7 +87,10 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     Every image is decoded and resized once; each fold fits a ``ChannelNormalizer`` on its
     training images (or uses the config's fixed statistics) and a fresh estimator. Each
     finished fold is written to ``out_dir/folds/`` at once, so that an interrupted run
-    continues with ``resume=True`` and gives the same table as an uninterrupted one.
+    continues with ``resume=True`` and gives the same table as an uninterrupted one. With a
+    ``trust:`` section each fold's estimator is a ``TrustedClassifier`` fitted on the training
+    fold (grouped inner CV under the grouped and controlled protocols), and the table gets
+    the coverage, set size, ECE and log loss of each seed's pooled out-of-fold predictions.
 
     Parameters
     ----------
