@@ -9,7 +9,9 @@ a class, so one fold's macro recall swings by a third with one photo; pooling we
 photo once and is the steadier figure (``balanced_accuracy_score`` of ``cross_val_predict``). The
 shortcut baselines (``_baselines.py``)
 are rows of the same tables, marked ``baseline``. The first table of ``results.md`` is the
-controlled protocol's when the run has it: the figure to trust.
+controlled protocol's when the run has it: the figure to trust. A config with a ``trust:``
+section adds the pooled coverage, set size, ECE and log loss of its prediction sets and
+calibrated probabilities (``_trust_results.py``).
 """
 
 import csv
