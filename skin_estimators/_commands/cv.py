@@ -12,6 +12,8 @@ MLflow (by default sqlite:///<out>/mlflow.db). --cv group uses StratifiedGroupKF
 atlas pages; --cv controlled does the same on controlled inputs (no file size, aspect or
 watermark to learn from): that figure, not the stratified one, is the one to trust. --cv all
 runs the three. Every table also holds the shortcut baselines, scored on the same splits.
+A config's trust: section wraps each fold's estimator in a TrustedClassifier (fitted on the
+training fold only) and adds the pooled out-of-fold coverage, set size and ECE.
 One run at a time may use --out (a lock file in it names the process that holds it); an
 http(s) --tracking-uri is checked before any work starts.
 """

@@ -26,6 +26,7 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
       seeds: [42]              # one CV run per seed; the table pools all their folds
     device: auto               # auto | cpu | cuda | cuda:1 ...
     threads: null              # torch threads per fit (null: torch's default)
+    trust: {confidence_level: 0.9}   # optional: TrustedClassifier's parameters (see below)
     models:                    # one entry per model; each grid combination is one row
       - name: cnn              # cnn | scattering | resnet50 | bit | efficientnet_lite | recommended | package.module:Class
         label: cnn (study)     # optional name in the tables
@@ -52,6 +53,14 @@ to learn from). ``both`` is stratified and group, ``all`` the three. **The contr
 is the one to trust**; the others let a model read the image file and overestimate. Every
 table holds the *shortcut baselines* (a forest on the files' width, height and aspect, and
 one on the corners of the inputs) under the same splits as the models.
+
+``trust``: each fold wraps the row's estimator in a
+:class:`~skin_estimators.TrustedClassifier` fitted on its training part (the inner
+calibration CV grouped under ``group`` and ``controlled``), and the table gets the coverage
+(overall and per class), mean set size, classwise ECE and log loss (calibrated and raw) and
+flag shares of each seed's pooled out-of-fold predictions, averaged over the seeds
+(``coverage_pooled``, ``set_size_pooled``, ``ece_pooled``, ...). ``train`` stores the same
+parts in the model file.
 """
 
 from ._config import ConfigError, ExperimentConfig, Row

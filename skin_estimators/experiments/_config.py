@@ -246,6 +246,8 @@ class ExperimentConfig(_Section):
             "image_size": self.image_size, "resize": self.resize, "data": data,
             "n_splits": self.cv.n_splits,
         }
+        if self.trust is not None:  # (absent otherwise: the ids of configs without it stay)
+            identity["trust"] = self.trust.model_dump()
         text = json.dumps(identity, sort_keys=True, default=repr)
         return f"{row.model.replace(':', '_').replace('.', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import CONTROLLED, Row
+from ._config import CONTROLLED, Row, TrustConfig
+from ._fold_trust import fold_trust
 from ._record import FoldRecord
 
 __all__ = ["FoldTask", "library_versions", "noticing_interrupts", "run_fold"]
@@ -38,6 +39,10 @@ class FoldTask:
     device: str = "auto"
     threads: int | None = None
     keep_model: bool = False
+    # The config's trust: section (the fold's estimator is wrapped in a TrustedClassifier),
+    # and the groups of the training part for its inner calibration CV (None: ungrouped).
+    trust: TrustConfig | None = None
+    groups: np.ndarray | None = None
 
     @property
     def key(self):
@@ -45,7 +50,9 @@ class FoldTask:
 
     @property
     def max_epochs(self):
-        return self.row.max_epochs
+        """Epochs of the fold's fits: the TrustedClassifier fits once per inner fold, then
+        on the whole training part."""
+        return self.row.max_epochs * (1 + self.trust.cv if self.trust is not None else 1)
 
     @property
     def controlled(self):
@@ -178,7 +185,9 @@ def run_fold(task, images, target, ticker=None):
 
     ``images`` are the uint8 images of the whole data set as this fold's protocol sees them
     (the controlled inputs for ``controlled``) and ``target`` its labels; the normaliser is
-    fitted on the training fold only.
+    fitted on the training fold only. With ``task.trust`` the estimator is a
+    TrustedClassifier fitted on the training fold (with ``task.groups``), and the record
+    holds its answers on the test fold.
     """
     import torch
 
@@ -189,36 +198,45 @@ def run_fold(task, images, target, ticker=None):
         row = task.row
         # The images come decoded: the pipeline's ImageLoader only serves the saved model.
         pipeline = row.make_pipeline(task.seed, _fold_device(task.device),
-                                     controlled=task.controlled)
+                                     controlled=task.controlled, trust=task.trust)
         norm, est = pipeline[1], pipeline[-1]
+        trusted = task.trust is not None
+        inner = est.estimator if trusted else est
         # A skorch estimator reports its epochs to the progress bar; a plain scikit-learn
         # one (the recommended features + linear pipeline) has no callbacks and no epochs.
+        # Nor does one inside a TrustedClassifier: its clones drop the bar (the fold then
+        # advances the bar when it ends).
         skorch_like = hasattr(est, "initialize_callbacks")
         user_callbacks = est.get_params()["callbacks"] if skorch_like else None
         if ticker is not None and skorch_like:
             est.set_params(callbacks=[*(user_callbacks or []), ("experiment_progress", ticker)])
         target = np.asarray(target)
-        device = torch.device(_estimator_device(est))
+        device = torch.device(_estimator_device(inner))
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
 
         start = time.perf_counter()
         with noticing_interrupts() as interrupts:
             X_train = norm.fit_transform(images[task.train])
-            est.fit(X_train, target[task.train])
+            fit_params = {"groups": task.groups} if trusted else {}
+            est.fit(X_train, target[task.train], **fit_params)
         if interrupts:  # skorch stopped the fit early and returned: this fold is not done
             raise KeyboardInterrupt(f"interrupted while fitting {row.label} {task.protocol} "
                                     f"fold {task.fold + 1}/{task.n_folds}")
         fit_time = time.perf_counter() - start
         del X_train
         start = time.perf_counter()
-        y_pred = est.predict(norm.transform(images[task.test]))
+        X_test = norm.transform(images[task.test])
+        answers = est.predict_all(X_test) if trusted else None  # one pass for everything
+        y_pred = answers["pred"] if trusted else est.predict(X_test)
         predict_time = time.perf_counter() - start
+        del X_test
 
         y_true = target[task.test]
         metrics, per_class, cm = fold_metrics(y_true, y_pred, task.labels)
         peak, peak_kind = _peak_memory_mb(device)
-        training = _training_fields(est)
+        # (with trust: the estimator refitted on the whole training fold)
+        training = _training_fields(est.estimator_ if trusted else est)
         record = FoldRecord(
             row_id=row.row_id, model=row.model, label=row.label, params=row.params,
             cv=task.protocol, seed=task.seed, fold=task.fold, n_folds=task.n_folds,
@@ -230,6 +248,7 @@ def run_fold(task, images, target, ticker=None):
             fit_time_s=fit_time, predict_time_s=predict_time, peak_memory_mb=float(peak),
             peak_memory_kind=peak_kind, device=_device_name(device),
             threads=torch.get_num_threads(), host=platform.node(), versions=library_versions(),
+            trust=fold_trust(est, answers, y_true, task.labels, task.trust) if trusted else None,
         )
         model = None
         if task.keep_model:

@@ -48,6 +48,9 @@ class FoldRecord:
     # Seconds per epoch (skorch's history "dur"); [] for non-skorch estimators and for the
     # folds stored before this field existed. Shows whether training slowed down mid-fit.
     epoch_time_s: list = field(default_factory=list)
+    # With a ``trust:`` section: the TrustedClassifier's out-of-fold answers on the test fold
+    # (see ``_fold_trust.fold_trust``); None without one, and for folds stored before it.
+    trust: dict | None = None
 
     @property
     def key(self):

@@ -9,7 +9,9 @@ a class, so one fold's macro recall swings by a third with one photo; pooling we
 photo once and is the steadier figure (``balanced_accuracy_score`` of ``cross_val_predict``). The
 shortcut baselines (``_baselines.py``)
 are rows of the same tables, marked ``baseline``. The first table of ``results.md`` is the
-controlled protocol's when the run has it: the figure to trust.
+controlled protocol's when the run has it: the figure to trust. A config with a ``trust:``
+section adds the pooled coverage, set size, ECE and log loss of its prediction sets and
+calibrated probabilities (``_trust_results.py``).
 """
 
 import csv
@@ -19,6 +21,7 @@ import numpy as np
 
 from ..utils._atomic import atomic_open
 from ._data import CONTROLLED_NOTE, GROUP_NOTE
+from ._trust_results import TRUST_HEAD, has_trust, pooled_trust, trust_cells, trust_section
 
 __all__ = ["REQUIRED_COLUMNS", "pooled_recall", "summarize", "table_protocols", "write_csv",
            "write_markdown"]
@@ -98,6 +101,8 @@ def summarize(row, protocol, records):
         for label in labels:
             values = np.array([r.per_class[kind][label] for r in records])
             out[f"{kind}_{label}_mean"] = float(values.mean())
+    # With a trust: section: coverage, set size, ECE, ... pooled as recall_macro_pooled.
+    out.update(pooled_trust(records))
     out["peak_memory_mb"] = float(max(r.peak_memory_mb for r in records))
     out["peak_memory_kind"] = first.peak_memory_kind
     out["device"] = ", ".join(sorted({r.device for r in records}))
@@ -164,9 +169,10 @@ def _with_ref(cell, row, key, digits=3):
     return f"{cell} ({value:.{digits}f})"
 
 
-def _main_table(rows, with_reference):
+def _main_table(rows, with_reference, with_trust=False):
     head = ["model", "total s", "batch", "lr", "params", "epochs", "recall", "recall pooled",
-            "precision", "f1", "g-mean", "peak MB", "device"]
+            "precision", "f1", "g-mean", *(TRUST_HEAD if with_trust else []), "peak MB",
+            "device"]
     if with_reference:  # the study's numbers in parentheses
         for i in (1, 6, 8, 9):
             head[i] += " (study)"
@@ -180,6 +186,7 @@ def _main_table(rows, with_reference):
                  _cell(r.get("recall_macro_pooled"), ".3f"),
                  _with_ref(_pm(r, "precision_macro"), ref, "precision"),
                  _with_ref(_pm(r, "f1_macro"), ref, "f1"), _pm(r, "geometric_mean"),
+                 *(trust_cells(r) if with_trust else []),
                  "–" if _is_baseline(r) else f"{r['peak_memory_mb']:.0f}", r["device"]]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -237,6 +244,7 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
     several, per class, versions."""
     protocols = table_protocols(table)
     with_reference = any(r.get("study_recall") not in (None, "") for r in table)
+    with_trust = has_trust(table)
     lines = [f"# {title}", "", f"Data: {data_description}.", f"Setup: {setup}.",
              f"Wall time: {wall_time_s:.0f} s (this run; resumed folds count with their own time "
              "in 'total s').", "",
@@ -251,16 +259,22 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
              "geometry or the four corners of the inputs, scored under the same splits as the "
              "models. A model that does not beat them clearly has not been shown to look at the "
              "skin.", ""]
+    if with_trust:
+        lines += ["'coverage', 'set size' and 'ECE': the prediction sets and calibrated "
+                  "probabilities of the config's trust: section, on each seed's pooled "
+                  "out-of-fold predictions (see the section on them below).", ""]
     for protocol in protocols:
         rows = [r for r in table if r["cv"] == protocol]
         # The study's numbers are stratified-CV numbers: shown with that protocol only.
         lines += [f"## {PROTOCOL_NAMES[protocol]}", ""]
-        lines += _main_table(rows, with_reference and protocol == "stratified") + [""]
+        lines += _main_table(rows, with_reference and protocol == "stratified",
+                             with_trust) + [""]
     if len(protocols) >= 2:
         lines += [f"## {'All' if len(protocols) > 2 else 'Both'} protocols side by side (sorted by "
                   f"{_SHORT[protocols[0]]} recall)", "",
                   _trust_sentence(protocols), ""]
         lines += _side_by_side(table, protocols) + [""]
+    lines += trust_section(table, protocols, labels, name=_name, sort=sort_table)
     lines += ["## Per class: recall (sensitivity) and specificity, mean over the folds", ""]
     lines += _per_class(table, labels) + [""]
     lines += ["## Library versions", "",

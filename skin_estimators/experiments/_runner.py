@@ -19,6 +19,7 @@ from ._baselines import baseline_table
 from ._config import CONTROLLED, PROTOCOL_SETS, ExperimentConfig
 from ._data import CONTROLLED_NOTE, GROUP_NOTE, load_experiment_data, make_splits
 from ._fold import FoldTask, library_versions, run_fold
+from ._fold_trust import GROUPED_PROTOCOLS
 from ._loading import load_config
 from ._lock import FolderLock
 from ._progress import EpochTicker, make_bar
@@ -86,7 +87,10 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     Every image is decoded and resized once; each fold fits a ``ChannelNormalizer`` on its
     training images (or uses the config's fixed statistics) and a fresh estimator. Each
     finished fold is written to ``out_dir/folds/`` at once, so that an interrupted run
-    continues with ``resume=True`` and gives the same table as an uninterrupted one.
+    continues with ``resume=True`` and gives the same table as an uninterrupted one. With a
+    ``trust:`` section each fold's estimator is a ``TrustedClassifier`` fitted on the training
+    fold (grouped inner CV under the grouped and controlled protocols), and the table gets
+    the coverage, set size, ECE and log loss of each seed's pooled out-of-fold predictions.
 
     Parameters
     ----------
@@ -240,11 +244,13 @@ def plan_experiment(config, keep_models=True):
         for protocol in protocols:
             for seed in seeds:
                 folds = splits[protocol, seed]
+                grouped = config.trust is not None and protocol in GROUPED_PROTOCOLS
                 tasks += [FoldTask(
                     row=row, protocol=protocol, seed=seed, fold=k, n_folds=len(folds),
                     train=train, test=test, labels=labels, device=config.device,
                     threads=config.threads,
-                    keep_model=keep_models and k == len(folds) - 1 and seed == seeds[0])
+                    keep_model=keep_models and k == len(folds) - 1 and seed == seeds[0],
+                    trust=config.trust, groups=data.groups[train] if grouped else None)
                     for k, (train, test) in enumerate(folds)]
     return Plan(data=data, rows=rows, protocols=protocols, labels=labels, tasks=tasks,
                 splits=splits)
@@ -307,6 +313,8 @@ class _Report:
             "resize": config.resize, "n_splits": config.cv.n_splits, "seeds": config.cv.seeds,
             "device": config.device, "threads": config.threads,
         }
+        if config.trust is not None:
+            self.run_params["trust"] = config.trust.model_dump()
 
     def resume(self):
         """Take the folds already stored; log the groups they complete. Returns the rest."""

@@ -1,11 +1,12 @@
 """MLflow logging of finished table rows, done by the parent process from the stored folds.
 
 One parent run per (config row, CV protocol) and one nested run per fold (and seed). The
-parent holds the parameters, mean/std metrics, the summed confusion matrix, the loss curves
-of all folds, the classification report of the out-of-fold predictions and the last fold's
-model; each fold run its metrics, per-epoch ``train_loss``, confusion matrix and report. Workers
-never talk to MLflow: everything is logged from the fold records, so a Dask cluster needs no
-tracking connection and a resumed run logs exactly what an uninterrupted one would.
+parent holds the parameters, mean/std and pooled metrics (with a ``trust:`` section also
+coverage, set size and ECE), the summed confusion matrix, the loss curves of all folds, the
+classification report of the out-of-fold predictions and the last fold's model; each fold run
+its metrics, per-epoch ``train_loss``, confusion matrix and report. Workers never talk to
+MLflow: everything is logged from the fold records, so a Dask cluster needs no tracking
+connection and a resumed run logs exactly what an uninterrupted one would.
 
 The tracking store defaults to ``sqlite:///<out_dir>/mlflow.db`` with artifacts in
 ``<out_dir>/mlartifacts``: beside the results, and never in whatever folder the command was
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._fold_trust import fold_trust_metrics
 from ._plots import confusion_matrix_png, loss_curve_png
 
 __all__ = ["TRACKING_CHECK_TIMEOUT_S", "Tracker", "check_tracking_uri", "default_tracking_uri"]
@@ -105,6 +107,7 @@ def _fold_metrics(record):
             out[f"{kind}_{label}"] = value
     for key in ("fit_time_s", "predict_time_s", "peak_memory_mb", "trainable_parameters"):
         out[key] = getattr(record, key)
+    out.update(fold_trust_metrics(record))  # coverage, set size, ECE of a trust: fold
     return out
 
 
@@ -158,7 +161,9 @@ class Tracker:
             params = {"model": row.model, "cv": protocol, **run_params,
                       "normalization": row.normalization, **row.params}
             self.client.log_batch(parent, params=_params(params))
-            means = {k: v for k, v in summary.items() if k.endswith(("_mean", "_std"))}
+            # (the _pooled figures: macro recall and, with trust:, coverage, set size, ECE)
+            means = {k: v for k, v in summary.items()
+                     if k.endswith(("_mean", "_std")) or (k.endswith("_pooled") and v == v)}
             for key in ("total_time_s", "trainable_parameters", "peak_memory_mb", "num_epochs"):
                 means[key] = summary[key]
             self.client.log_batch(parent, metrics=_metrics(means))

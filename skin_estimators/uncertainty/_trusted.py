@@ -389,7 +389,8 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_all(self, X):
         """Everything at once (the model runs once): a dict of ``proba`` (calibrated),
-        ``pred`` (top class), ``sets``, ``out_of_scope_score`` and ``flag``."""
+        ``raw`` (the refitted estimator's own probabilities), ``pred`` (top class), ``sets``,
+        ``out_of_scope_score`` and ``flag``."""
         check_is_fitted(self, "quantiles_")
         est, frozen, feats = self.estimator_, None, None
         if hasattr(est, "steps"):
@@ -412,5 +413,5 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         flag = np.where(sets.sum(axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
         if self.oos_threshold_ is not None:
             flag[score > self.oos_threshold_] = FLAGS[2]
-        return {"proba": proba, "pred": self.classes_[raw.argmax(axis=1)], "sets": sets,
-                "out_of_scope_score": score, "flag": flag}
+        return {"proba": proba, "raw": raw, "pred": self.classes_[raw.argmax(axis=1)],
+                "sets": sets, "out_of_scope_score": score, "flag": flag}
