@@ -80,6 +80,31 @@ def test_the_vote_is_the_weighted_mean_of_the_members_probabilities(images, ense
                                np.average(members, axis=0, weights=[2, 1, 1]), atol=1e-6)
 
 
+def test_a_trusted_ensemble_is_saved_and_loaded(tmp_path):
+    """A TrustedClassifier wrapping a soft vote: calibration, sets and scores survive the file."""
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from skin_estimators import TrustedClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, (18, 16, 16, 3), dtype=np.uint8)
+    y = np.array(CLASSES * 6)
+    vote = VotingClassifier([("lite0", _probe()), ("lite1", _probe("efficientnet_lite1"))],
+                            voting="soft")
+    model = make_pipeline(ImageLoader(size=16), ChannelNormalizer(mean="efficientnet_lite"),
+                          TrustedClassifier(vote, cv=2)).fit(X, y)
+    save_model(model, tmp_path / "trusted.safetensors")
+    loaded = load_model(tmp_path / "trusted.safetensors")
+    assert type(loaded[-1].estimator_).__name__ == "VotingClassifier"
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), atol=1e-6)
+    Z = loaded[:-1].transform(X)
+    got, want = loaded[-1].predict_all(Z), model[-1].predict_all(model[:-1].transform(X))
+    np.testing.assert_allclose(got["out_of_scope_score"], want["out_of_scope_score"],
+                               rtol=1e-5)
+    assert [list(s) for s in got["sets"]] == [list(s) for s in want["sets"]]
+
+
 # ------------------------------------------------------------------ the config row
 def _config(**ensemble):
     return {"data": "fetch_skin3", "image_size": 16, "models": [
