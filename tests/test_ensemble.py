@@ -242,4 +242,5 @@ def test_train_writes_one_safe_file_that_predict_evaluate_and_info_use(
     capsys.readouterr()
     assert main(["info", str(out / "model.safetensors")]) == 0
     text = capsys.readouterr().out
-    assert "VotingClassifier" in text and "member lite1: PretrainedFeatures(efficientnet_lite1)" in text
+    assert "VotingClassifier" in text
+    assert "member lite1: PretrainedFeatures(efficientnet_lite1)" in text

@@ -1,4 +1,4 @@
-"""Soft-voting ensembles of EfficientNet-Lite0/1/2 probes (and a fine-tuned lite0), controlled protocol.
+"""Soft votes of EfficientNet-Lite0/1/2 probes and a fine-tuned lite0, controlled protocol.
 
     SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/studies/ensemble.py features
     SKIN_ESTIMATORS_DATA=../shared/data nice -n 10 python benchmarks/studies/ensemble.py finetune
@@ -178,7 +178,8 @@ def table(cache, filenames, y, groups, out):
     names = {"lite0": "lite0 probe (recommended: stage 2-6 + head means, LR C=0.01, balanced)",
              "lite1": "lite1 probe (same front and head)",
              "lite2": "lite2 probe (same front and head)",
-             "lite0+lite1+lite2": "**soft vote lite0 + lite1 + lite2 probes** (declared beforehand)",
+             "lite0+lite1+lite2": "**soft vote lite0 + lite1 + lite2 probes** "
+                                  "(declared beforehand)",
              "lite0+lite1": "soft vote lite0 + lite1 (information)",
              "lite0+lite2": "soft vote lite0 + lite2 (information)",
              "lite1+lite2": "soft vote lite1 + lite2 (information)",
@@ -263,7 +264,8 @@ def timing(cache, filenames, y, groups, out):
     lines = [f"library VotingClassifier vs averaged heads, seed 0 fold 1: max |difference| "
              f"of the probabilities {gap:.2e}", "",
              "| model (from the 102 file paths, controlled inputs, 224 px) | fit, cold (s) | "
-             "save (s) | file (MB) | load (s) | predict 102 files, cold (s) |", "|---|---|---|---|---|---|"]
+             "save (s) | file (MB) | load (s) | predict 102 files, cold (s) |",
+             "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         for name, clf in (("recommended (lite0 probe)", make_recommended_classifier()),
                           ("soft vote lite0 + lite1 + lite2 probes", library_ensemble())):

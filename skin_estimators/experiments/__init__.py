@@ -37,7 +37,9 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
         label: lite0+lite1     # and one safe model file
         members:               # inline entries, or labels of other entries (rows of their own)
           - {name: recommended, label: lite0}
-          - {name: recommended, label: lite1, params: {pretrainedfeatures__model: efficientnet_lite1}}
+          - name: recommended
+            label: lite1
+            params: {pretrainedfeatures__model: efficientnet_lite1}
         params: {weights: [1, 1]}   # optional: the members' weights (else equal)
 
 ``normalization``: ``fold`` fits a ``ChannelNormalizer`` on each training fold (no test
