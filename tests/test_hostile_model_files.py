@@ -51,6 +51,25 @@ def cnn_file(tmp_path_factory):
     return path, images
 
 
+@pytest.fixture(scope="module")
+def ensemble_file(tmp_path_factory):
+    """A soft vote of a scaler + logistic regression and of a bare logistic regression."""
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(12, 5)
+    y = np.array(["acne", "herpes", "lichen"] * 4)
+    clf = VotingClassifier([("scaled", make_pipeline(StandardScaler(), LogisticRegression())),
+                            ("plain", LogisticRegression())], voting="soft", weights=[2, 1])
+    clf.fit(X + (y == "acne")[:, None], y)
+    path = tmp_path_factory.mktemp("ensemble") / "ensemble.safetensors"
+    save_model(clf, path)
+    return path, X
+
+
 def craft(source, tmp_path, edit, name="crafted.safetensors"):
     """A copy of the safe file ``source`` whose JSON ``edit(doc)`` changed, re-sealed.
 
@@ -393,6 +412,89 @@ def test_no_other_exception_escapes_load_model(cnn_file, tmp_path):
     refused(craft(cnn_file[0], tmp_path, edit), "['vanillacnnclassifier']")
 
 
+# ------------------------------------------------------------------ ensembles
+def member(doc, name):
+    """The description of the ensemble's member ``name``."""
+    return dict(doc["estimator"]["members"])[name]
+
+
+def test_the_unedited_ensemble_loads_and_votes(ensemble_file, tmp_path):
+    path = craft(ensemble_file[0], tmp_path, lambda doc: None)
+    model = load_model(path)
+    X = ensemble_file[1]
+    members = np.stack([m.predict_proba(X) for m in model.estimators_])
+    np.testing.assert_allclose(model.predict_proba(X),
+                               np.average(members, axis=0, weights=[2, 1]))
+    assert model.predict(X).dtype.kind == "U"
+
+
+def _edit_members(fn):
+    def edit(doc):
+        fn(doc["estimator"]["members"])
+    return edit
+
+
+@pytest.mark.parametrize("edit, fields", [
+    (lambda doc: member(doc, "plain").update({"class": "os.system"}),
+     ("model['plain']", "does not know")),
+    (lambda doc: member(doc, "plain")["fitted"].update(classes_=array([0, 1, 5], "<i8")),
+     ("model['plain'].classes_", "encoded labels")),
+    (lambda doc: member(doc, "plain")["fitted"].update(
+        classes_=array(["acne", "herpes", "lichen"], "<U6")),
+     ("model['plain'].classes_", "encoded labels")),
+    (lambda doc: dict(member(doc, "scaled")["steps"])["logisticregression"]["fitted"].update(
+        classes_=array([0, 1], "<i8")), ("model['scaled']",)),
+    (lambda doc: doc["estimator"]["fitted"].update(
+        le_={"__ndarray__": [1], "dtype": "<i8", "shape": [1]}),
+     ("model.le_", "not a fitted attribute of VotingClassifier")),
+    (lambda doc: doc["estimator"]["fitted"].pop("classes_"),
+     ("model", "without its fitted attribute(s) classes_")),
+    (lambda doc: doc["estimator"]["fitted"].update(classes_=array(["b", "a", "c"], "<U1")),
+     ("model.classes_", "not sorted")),
+    (lambda doc: doc["estimator"].pop("members"), ("model", "needs its members")),
+    (lambda doc: doc["estimator"].update(members=[]), ("model.members", "1 to 16")),
+    (_edit_members(lambda m: m.extend([["plain", m[1][1]]])),
+     ("model.members", "not unique")),
+    (_edit_members(lambda m: m[1].__setitem__(0, "a__b")), ("model.members", "without '__'")),
+    (_edit_members(lambda m: m.extend([[f"m{i}", m[1][1]] for i in range(15)])),
+     ("model.members", "1 to 16")),
+    (lambda doc: doc["estimator"]["params"].update(weights=[1, -1]),
+     ("model parameter weights", "negative")),
+    (lambda doc: doc["estimator"]["params"].update(weights=[1, 1, 1]),
+     ("model parameter weights", "one number per member")),
+    (lambda doc: doc["estimator"]["params"].update(weights=[1, float("nan")]),
+     ("model parameter weights", "not a finite number")),
+    (lambda doc: doc["estimator"]["params"].update(voting="maybe"),
+     ("model parameter voting", "'soft' or 'hard'")),
+    (lambda doc: doc["estimator"]["params"].update(estimators=[]),
+     ("model", "members, not as a parameter")),
+    (lambda doc: member(doc, "plain").update(member(doc, "scaled")["steps"][0][1]),
+     ("model['plain']",)),
+], ids=["class-not-allowed", "member-classes", "member-string-classes", "member-two-classes",
+        "label-encoder", "no-classes", "unsorted-classes", "no-members", "empty-members",
+        "duplicate-names", "nested-name", "too-many-members", "negative-weight",
+        "weights-length", "nan-weight", "voting", "estimators-param", "member-not-classifier"])
+def test_a_hostile_ensemble_is_refused(ensemble_file, tmp_path, edit, fields):
+    refused(craft(ensemble_file[0], tmp_path, edit), *fields)
+
+
+def test_members_are_refused_on_other_estimators(linear_file, ensemble_file, tmp_path):
+    def edit(doc):
+        step(doc, "logisticregression")["members"] = [["a", step(doc, "standardscaler")]]
+
+    refused(craft(linear_file[0], tmp_path, edit), "['logisticregression']", "has no members")
+
+
+def test_ensembles_nested_too_deep_are_refused(ensemble_file, tmp_path):
+    def edit(doc):
+        spec = doc["estimator"]
+        for _ in range(10):
+            spec = {**spec, "members": [["inner", spec], ["plain", member(doc, "plain")]]}
+        doc["estimator"] = spec
+
+    refused(craft(ensemble_file[0], tmp_path, edit), "nest more than 8 levels")
+
+
 # ------------------------------------------------------------------ command line
 @pytest.mark.parametrize("command", ["info", "predict"])
 def test_the_commands_report_a_hostile_file_in_one_line(linear_file, tmp_path, capsys, command):
@@ -514,6 +616,7 @@ def test_train_on_a_full_disk_exits_1_with_one_line(tmp_path, capsys, monkeypatc
 # ------------------------------------------------------------------ the fitted-attribute lists
 def _fitted_estimators():
     """One real fit of every estimator the safe format holds (tiny data, one epoch)."""
+    from sklearn.ensemble import VotingClassifier
     from sklearn.pipeline import make_pipeline
 
     from skin_estimators import (
@@ -543,6 +646,10 @@ def _fitted_estimators():
         make_pipeline(ImageLoader(size=16), ChannelNormalizer(), TrustedClassifier(
             make_recommended_classifier(pretrainedfeatures__pretrained=False), cv=2,
             conformal="cross")).fit(images, y),
+        make_pipeline(ImageLoader(size=16), ChannelNormalizer(), VotingClassifier([
+            ("probe", make_recommended_classifier(pretrainedfeatures__pretrained=False)),
+            ("net", EfficientNetLiteClassifier(pretrained=False, **small))],
+            voting="soft")).fit(images, y),
     ]
 
 
@@ -565,6 +672,8 @@ def test_every_attribute_a_fit_creates_is_on_the_fitted_list(tmp_path):
                 walk(sub)
         if "estimator" in spec:  # a meta-estimator's fitted wrapped estimator
             walk(spec["estimator"])
+        for _, sub in spec.get("members", []):  # an ensemble's fitted members
+            walk(sub)
         for sub in spec.get("estimators", []):  # fold models (cross-conformal sets)
             walk(sub)
         assert set(spec.get("fitted", {})) <= set(FITTED[spec["class"]]), spec["class"]
@@ -587,7 +696,8 @@ def test_every_attribute_a_fit_creates_is_on_the_fitted_list(tmp_path):
             stored = set(_safe.describe(step, {}).get("fitted", {}))
             made = {a for a in vars(step) if a.endswith("_") and not a.startswith("_")}
             other = (_safe._SKORCH_RUNTIME | {"module_", "criterion_", "optimizer_"}
-                     | {"backbone_", "estimator_", "estimators_"})  # nested descriptions
+                     | {"backbone_", "estimator_", "estimators_"}  # nested descriptions
+                     | {"le_", "named_estimators_"})  # an ensemble's, rebuilt when loading
             assert made - other <= set(FITTED[name]), (name, made - other - set(FITTED[name]))
             assert stored <= set(FITTED[name])
         if transformers_only:  # what the reader refuses is never written
@@ -602,4 +712,4 @@ def test_every_attribute_a_fit_creates_is_on_the_fitted_list(tmp_path):
             "skin_estimators.ImageLoader", "skin_estimators.ChannelNormalizer",
             "skin_estimators.PretrainedFeatures", "sklearn.preprocessing.StandardScaler",
             "sklearn.linear_model.LogisticRegression", "sklearn.pipeline.Pipeline",
-            "skin_estimators.TrustedClassifier"} <= seen
+            "skin_estimators.TrustedClassifier", "sklearn.ensemble.VotingClassifier"} <= seen

@@ -53,8 +53,12 @@ def model_info(model, meta):
         arch += f" (network: {type(module).__name__})"
     info = {"format": meta.get("format"), "architecture": arch}
     info["classes"] = [_value(c) for c in getattr(clf, "classes_", [])]
-    params = {k: _value(v) for k, v in sorted(clf.get_params(deep=False).items())}
-    info["parameters"] = params
+    params = clf.get_params(deep=False)
+    if "estimators" in params and hasattr(clf, "estimators_"):  # an ensemble (soft vote)
+        info["members"] = {name: _member(member) for (name, _), member
+                           in zip(params["estimators"], clf.estimators_, strict=False)}
+        params["estimators"] = [name for name, _ in params["estimators"]]
+    info["parameters"] = {k: _value(v) for k, v in sorted(params.items())}
     if module is not None:
         info["trainable_parameters"] = sum(p.numel() for p in module.parameters()
                                            if p.requires_grad)
@@ -89,6 +93,21 @@ def model_info(model, meta):
     return info
 
 
+def _member(est):
+    """One member of an ensemble in one line: its steps, a frozen backbone's or a net's name."""
+    from sklearn.pipeline import Pipeline
+
+    from ..preprocessing import PretrainedFeatures
+
+    steps = [s for _, s in est.steps] if isinstance(est, Pipeline) else [est]
+    parts = []
+    for step in steps:
+        detail = step.model if isinstance(step, PretrainedFeatures) else getattr(
+            step, "variant", None)
+        parts.append(type(step).__name__ + (f"({detail})" if isinstance(detail, str) else ""))
+    return " -> ".join(parts)
+
+
 def _sets_made_by(clf):
     """How a TrustedClassifier makes its prediction sets, in one line."""
     folds = getattr(clf, "estimators_", None)
@@ -113,6 +132,8 @@ def run(args):
     if "trainable_parameters" in info:
         print(f"trainable parameters: {info['trainable_parameters']:,} "
               f"(of {info['total_parameters']:,})")
+    for name, member in info.get("members", {}).items():
+        print(f"  member {name}: {member}")
     print(f"image size:           {info.get('image_size', 'unknown')}")
     if "normalization" in info:
         fmt = lambda xs: "[" + ", ".join(f"{x:.4f}" for x in xs) + "]"  # noqa: E731

@@ -25,6 +25,7 @@ import numpy as np
 from ._codec import InconsistentModelError, check_device_name
 from ._consistency_trust import check_trusted
 from ._fitted import check_fitted_names
+from ._voting import VOTING
 
 __all__ = ["InconsistentModelError", "check_built", "check_classes", "check_finite",
            "check_net", "check_params", "check_pipeline", "check_spec"]
@@ -57,6 +58,9 @@ def check_spec(spec, name, cls, where):
     from sklearn.pipeline import Pipeline
 
     short = cls.__name__
+    if ("members" in spec) != (name == VOTING):
+        raise _Error(f"{where} is a {short}, which " + (
+            "has no members" if "members" in spec else "needs its members"))
     if "estimators" in spec:
         folds = spec["estimators"]
         if name not in FOLD_MODELS:

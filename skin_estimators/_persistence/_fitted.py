@@ -65,6 +65,9 @@ FITTED = _ByClass({
     "sklearn.linear_model.LogisticRegression": (
         "n_features_in_", "feature_names_in_", "classes_", "n_iter_", "coef_", "intercept_"),
     "sklearn.pipeline.Pipeline": (),
+    # Its members (estimators_) are nested descriptions; its label encoder and
+    # named_estimators_ are rebuilt from classes_ and the members.
+    "sklearn.ensemble.VotingClassifier": ("classes_",),
     # Its wrapped estimator (estimator_) and its fold models (estimators_) are stored as
     # nested descriptions of their own.
     "skin_estimators.TrustedClassifier": (
@@ -85,6 +88,7 @@ REQUIRED = _ByClass({
                                                 "intercept_"),
     "skin_estimators.TrustedClassifier": ("classes_", "calibration_params_", "quantiles_",
                                           "oos_threshold_"),
+    "sklearn.ensemble.VotingClassifier": ("classes_",),
 })
 
 

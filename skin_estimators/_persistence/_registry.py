@@ -44,10 +44,13 @@ def _architectures():
 
 
 #: scikit-learn estimators a safe file may hold (the recommended model's scaler and linear
-#: model): their fitted attributes are plain arrays and numbers.
+#: model, and ensembles of models): their fitted attributes are plain arrays and numbers, an
+#: ensemble's members nested descriptions.
 SKLEARN_ESTIMATORS = {
     "sklearn.preprocessing.StandardScaler": ("sklearn.preprocessing", "StandardScaler"),
     "sklearn.linear_model.LogisticRegression": ("sklearn.linear_model", "LogisticRegression"),
+    # soft-voting ensembles of the above and of the library's estimators (``_voting.py``)
+    "sklearn.ensemble.VotingClassifier": ("sklearn.ensemble", "VotingClassifier"),
 }
 
 

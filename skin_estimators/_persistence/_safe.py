@@ -27,7 +27,7 @@ later, and PyTorch is then not imported to predict.
 
 import json
 
-from . import _consistency, _registry
+from . import _consistency, _registry, _voting
 from ._codec import UnrepresentableError, decode, encode
 from ._files import finish_temp, remove_quietly, temp_name, write_error
 from ._registry import estimator_class, estimator_name
@@ -85,6 +85,8 @@ def describe(est, tensors, where="model", prefix=""):
                 steps.append([step_name, describe(step, tensors, f"{where}[{step_name!r}]",
                                                   f"{prefix}{i}.")])
         return {"class": name, "params": _encode_all(params, where), "steps": steps}
+    if _voting.is_voting(est):  # an ensemble: its fitted members, nested
+        return _voting.describe_voting(est, tensors, where, prefix, describe)
 
     params = est.get_params(deep=False)
     skip = set()
@@ -186,6 +188,8 @@ def _build(spec, tensors, where, _depth):
         pipeline = cls(steps=steps, **params)
         _consistency.check_pipeline(pipeline, where)
         return pipeline
+    if spec["class"] == _voting.VOTING:
+        return _voting.build_voting(cls, spec, params, tensors, where, _depth, build)
     inner = None
     if "estimator" in spec:  # a meta-estimator: its wrapped (fitted) estimator comes first
         from sklearn.base import clone

@@ -34,6 +34,14 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
         params: {batch_size: 4, lr: 0.0001, max_epochs: 26}   # estimator parameters
         grid: {lr: [0.01, 0.001]}                            # lists, expanded as a product
         reference: {recall: 0.731, precision: 0.750, f1: 0.714, total_time_s: 200.3}
+      - name: ensemble         # a soft vote (VotingClassifier) of its members: one estimator
+        label: lite0+lite1     # and one safe model file
+        members:               # inline entries, or labels of other entries (rows of their own)
+          - {name: recommended, label: lite0}
+          - name: recommended
+            label: lite1
+            params: {pretrainedfeatures__model: efficientnet_lite1}
+        params: {weights: [1, 1]}   # optional: the members' weights (else equal)
 
 ``normalization``: ``fold`` fits a ``ChannelNormalizer`` on each training fold (no test
 statistics leak into training); ``study`` uses the study's fixed per-channel values;
@@ -41,6 +49,9 @@ statistics leak into training); ``study`` uses the study's fixed per-channel val
 ``auto`` means ``fold`` for ``cnn`` and ``scattering``, ``imagenet`` for ``resnet50``, ``bit``
 for ``bit``, ``efficientnet_lite`` for ``efficientnet_lite`` and ``study`` for ``recommended``
 (:func:`~skin_estimators.make_recommended_classifier`).
+An ``ensemble`` entry averages its members' class probabilities; the members share the
+row's ImageLoader and ChannelNormalizer, so their normalisations must agree.
+``train --model ensemble`` copies the referenced entries into the ensemble.
 Each row's estimator gets ``random_state`` = the CV seed and ``device`` = the config's
 device unless its ``params`` say otherwise.
 

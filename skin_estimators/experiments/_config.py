@@ -128,6 +128,12 @@ class ModelSpec(_Section):
     params: dict[str, Any] = {}
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
     reference: Reference | None = None
+    #: ``name: ensemble`` only: the members of the soft vote, labels of other entries or
+    #: entries of their own (see ``_ensemble.py``).
+    members: "list[str | ModelSpec] | None" = None
+
+
+ModelSpec.model_rebuild()
 
 
 class ExperimentConfig(_Section):
@@ -218,23 +224,35 @@ class ExperimentConfig(_Section):
 
     def rows(self):
         """The config's rows: each model entry times each combination of its grid."""
+        from ._ensemble import ENSEMBLE, ensemble_normalization, member_specs
+
         rows = []
         for index, spec in enumerate(self.models):
             keys = list(spec.grid)
+            members = None
+            if spec.name == ENSEMBLE:  # a soft vote: one row of its own, over its members
+                members = [self._row(m, {}, {}, index) for m in member_specs(self, spec)]
             for values in itertools.product(*(spec.grid[k] for k in keys)):
                 params = {**spec.params, **dict(zip(keys, values, strict=True))}
-                norm = spec.normalization or self.normalization
-                if norm == "auto":
-                    norm = default_normalization(spec.name)
-                rows.append(Row(
-                    model=spec.name, label=spec.label or spec.name, params=params,
-                    normalization=norm, grid_values=dict(zip(keys, values, strict=True)),
-                    reference=spec.reference.model_dump() if spec.reference else None,
-                    entry=index, image_size=self.image_size, resize=self.resize,
-                ))
+                row = self._row(spec, params, dict(zip(keys, values, strict=True)), index)
+                if members is not None:
+                    row.members = members
+                    row.normalization = ensemble_normalization(self, spec)
+                rows.append(row)
         for row in rows:
             row.row_id = self._row_id(row)
         return rows
+
+    def _row(self, spec, params, grid_values, index):
+        norm = spec.normalization or self.normalization
+        if norm == "auto":
+            norm = default_normalization(spec.name)
+        return Row(
+            model=spec.name, label=spec.label or spec.name, params=params or dict(spec.params),
+            normalization=norm, grid_values=grid_values,
+            reference=spec.reference.model_dump() if spec.reference else None,
+            entry=index, image_size=self.image_size, resize=self.resize,
+        )
 
     def _row_id(self, row):
         # Everything that changes a fold's result, so that --resume never mixes settings.
@@ -248,6 +266,9 @@ class ExperimentConfig(_Section):
         }
         if self.trust is not None:  # (absent otherwise: the ids of configs without it stay)
             identity["trust"] = self.trust.model_dump()
+        if row.members is not None:
+            identity["members"] = [(m.label, m.model, m.params, m.normalization)
+                                   for m in row.members]
         text = json.dumps(identity, sort_keys=True, default=repr)
         return f"{row.model.replace(':', '_').replace('.', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
@@ -296,10 +317,14 @@ class Row:
     row_id: str = ""
     image_size: int | list = 400
     resize: str = "stretch"
+    #: An ensemble row's members (rows themselves); None for any other row.
+    members: list | None = None
 
     @functools.cached_property
     def max_epochs(self):
         """Epochs of one fit (progress bars): ``params["max_epochs"]``, else the default."""
+        if self.members is not None:
+            return sum(m.max_epochs for m in self.members)
         if "max_epochs" in self.params:
             return int(self.params["max_epochs"])
         model = resolve_model(self.model, allow_import=True)  # validated with the config
@@ -336,6 +361,10 @@ class Row:
 
     def make_estimator(self, seed, device):
         """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""
+        if self.members is not None:
+            from ._ensemble import make_ensemble
+
+            return make_ensemble(self, seed, device)
         # The config was validated, import paths included (allow_import was decided then).
         cls = resolve_model(self.model, allow_import=True)
         est = cls()

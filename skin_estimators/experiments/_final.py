@@ -114,7 +114,11 @@ def config_as_run(config, row):
         out["threads"] = config.threads
     if config.trust is not None:
         out["trust"] = config.trust.model_dump()
-    out["models"] = [{"name": row.model, "params": row.params}]
+    entry = {"name": row.model, "params": row.params}
+    if row.members is not None:  # an ensemble: its members written out (one row)
+        entry["members"] = [{"name": m.model, "label": m.label, "params": m.params,
+                             "normalization": m.normalization} for m in row.members]
+    out["models"] = [entry]
     return out
 
 

@@ -90,7 +90,10 @@ def load_config(path, overrides=None, models=None, allow_import=False):
     if models is not None:
         entries = raw.get("models")
         if isinstance(entries, list):
-            kept = [m for m in entries if isinstance(m, dict) and m.get("name") in models]
+            from ._ensemble import inline_members
+
+            kept = [m for m in inline_members(entries)
+                    if isinstance(m, dict) and m.get("name") in models]
             if not kept:
                 names = sorted({str(m.get("name")) for m in entries if isinstance(m, dict)})
                 raise ConfigError(path, [("models", f"no entry for {', '.join(models)}; the "
@@ -338,41 +341,53 @@ def optimizer_class(name):
 
 def _check_models(config, path, allow_import=False):
     """Model names and estimator parameter names: errors that name the key."""
+    from ._ensemble import ENSEMBLE, check_ensembles
+
     problems = []
     for i, spec in enumerate(config.models):
-        try:
-            cls = resolve_model(spec.name, allow_import=allow_import)
-        except ValueError as exc:
-            problems.append((f"models[{i}].name", str(exc)))
-            continue
-        try:
-            est = cls()
-            # A scikit-learn pipeline (the recommended model) takes its steps' parameters
-            # by nested name ("logisticregression__C"); a skorch net its own only.
-            names = set(est.get_params(deep=not hasattr(est, "prefixes_")))
-        except Exception as exc:  # a custom class that cannot be built without arguments
-            problems.append((f"models[{i}].name", f"cannot create {spec.name}(): {exc}"))
-            continue
-        # skorch routes "<prefix>__<name>" to the module, optimizer, criterion, ...
-        prefixes = set(getattr(est, "prefixes_", ())) | {"module", "criterion", "optimizer"}
-        for section in ("params", "grid"):
-            for key, value in getattr(spec, section).items():
-                values = value if section == "grid" else [value]
-                for v in values:
-                    problem = _check_value(est, key, v)
-                    if problem:
-                        problems.append((f"models[{i}].{section}.{key}", problem))
-                        break
-                if key in names or ("__" in key and key.partition("__")[0] in prefixes):
-                    continue
-                problems.append((
-                    f"models[{i}].{section}.{key}",
-                    f"{cls.__name__} has no parameter {key!r}; its parameters are "
-                    f"{', '.join(sorted(n for n in names if not n.startswith('_')))} "
-                    f"(and {', '.join(p + '__*' for p in sorted(prefixes))})",
-                ))
-        both = set(spec.params) & set(spec.grid)
-        for key in sorted(both):
-            problems.append((f"models[{i}].grid.{key}", "is also in params; give it in one place"))
+        if spec.name == ENSEMBLE:  # its own keys below; its inline members as entries
+            for j, member in enumerate(spec.members or []):
+                if not isinstance(member, str) and member.name != ENSEMBLE:
+                    problems += _check_entry(f"models[{i}].members[{j}]", member, allow_import)
+        else:
+            problems += _check_entry(f"models[{i}]", spec, allow_import)
+    problems += check_ensembles(config)
     if problems:
         raise ConfigError(path, problems)
+
+
+def _check_entry(entry, spec, allow_import):
+    """The problems of one model entry (``models[i]``): its name, parameter names and values."""
+    try:
+        cls = resolve_model(spec.name, allow_import=allow_import)
+    except ValueError as exc:
+        return [(f"{entry}.name", str(exc))]
+    try:
+        est = cls()
+        # A scikit-learn pipeline (the recommended model) takes its steps' parameters
+        # by nested name ("logisticregression__C"); a skorch net its own only.
+        names = set(est.get_params(deep=not hasattr(est, "prefixes_")))
+    except Exception as exc:  # a custom class that cannot be built without arguments
+        return [(f"{entry}.name", f"cannot create {spec.name}(): {exc}")]
+    problems = []
+    # skorch routes "<prefix>__<name>" to the module, optimizer, criterion, ...
+    prefixes = set(getattr(est, "prefixes_", ())) | {"module", "criterion", "optimizer"}
+    for section in ("params", "grid"):
+        for key, value in getattr(spec, section).items():
+            values = value if section == "grid" else [value]
+            for v in values:
+                problem = _check_value(est, key, v)
+                if problem:
+                    problems.append((f"{entry}.{section}.{key}", problem))
+                    break
+            if key in names or ("__" in key and key.partition("__")[0] in prefixes):
+                continue
+            problems.append((
+                f"{entry}.{section}.{key}",
+                f"{cls.__name__} has no parameter {key!r}; its parameters are "
+                f"{', '.join(sorted(n for n in names if not n.startswith('_')))} "
+                f"(and {', '.join(p + '__*' for p in sorted(prefixes))})",
+            ))
+    for key in sorted(set(spec.params) & set(spec.grid)):
+        problems.append((f"{entry}.grid.{key}", "is also in params; give it in one place"))
+    return problems
