@@ -348,6 +348,29 @@ def _crafted(saved, tmp_path, edit):
     return path
 
 
+def _opened(touched):
+    """The absolute paths of the files opened while recording."""
+    import os
+
+    return {os.path.abspath(os.fsdecode(a)) for e, a in touched
+            if e == "open" and isinstance(a, (str, bytes, os.PathLike))}
+
+
+def _library_reads(opened):
+    """What loading may read besides the file, as the library itself decides: modules being
+    imported, installed packages' version metadata and the ONNX graph cache (the key of a
+    cached graph names the versions). Nothing the file names."""
+    import os
+    import sys
+
+    from skin_estimators.preprocessing import _onnx_backend
+
+    cache = os.path.abspath(_onnx_backend.cache_dir())
+    return {p for p in opened
+            if p.startswith(cache + os.sep) or p.endswith(os.sep + "METADATA")
+            or p in {os.path.abspath(e) for e in sys.path if e}}
+
+
 @pytest.mark.parametrize("edit", [
     lambda p: p.update(module={"__type__": "skin_estimators.networks.download_weights"},
                        module__cache_dir="/tmp/attacker-chosen"),
@@ -369,20 +392,8 @@ def test_crafted_safe_file_is_refused_without_touching_anything(saved_cnn, tmp_p
         load_model(path)
     _RECORDING[0] = False
     assert not [e for e in touched if e[0].startswith("socket.")]
-    opened = {os.path.abspath(os.fsdecode(a)) for e, a in touched
-              if e == "open" and isinstance(a, (str, bytes, os.PathLike))}
-    # Besides the file, loading may read what the library itself decides to read: modules
-    # being imported, installed packages' version metadata and the ONNX graph cache (the key
-    # of a cached graph names the versions). Nothing the file names.
-    import sys
-
-    from skin_estimators.preprocessing import _onnx_backend
-
-    cache = os.path.abspath(_onnx_backend.cache_dir())
-    own = {p for p in opened
-           if p.startswith(cache + os.sep) or p.endswith(os.sep + "METADATA")
-           or p in {os.path.abspath(e) for e in sys.path if e}}
-    assert opened - own <= {os.path.abspath(path)}, opened
+    opened = _opened(touched)
+    assert opened - _library_reads(opened) <= {os.path.abspath(path)}, opened
     assert not any(p.endswith("passwd") for p in opened)
     assert not [e for e in touched if e[0] != "open"]
     assert sorted(os.listdir(tmp_path)) == before
@@ -413,20 +424,8 @@ def test_recommended_pipeline_loads_from_its_file_alone(tmp_path, touched):
     _RECORDING[0] = True
     loaded = load_model(path)
     _RECORDING[0] = False
-    opened = {os.path.abspath(os.fsdecode(a)) for e, a in touched
-              if e == "open" and isinstance(a, (str, bytes, os.PathLike))}
-    # Besides the file, loading may read what the library itself decides to read: modules
-    # being imported, installed packages' version metadata and the ONNX graph cache (the key
-    # of a cached graph names the versions). Nothing the file names.
-    import sys
-
-    from skin_estimators.preprocessing import _onnx_backend
-
-    cache = os.path.abspath(_onnx_backend.cache_dir())
-    own = {p for p in opened
-           if p.startswith(cache + os.sep) or p.endswith(os.sep + "METADATA")
-           or p in {os.path.abspath(e) for e in sys.path if e}}
-    assert opened - own <= {os.path.abspath(path)}, opened
+    opened = _opened(touched)
+    assert opened - _library_reads(opened) <= {os.path.abspath(path)}, opened
     assert not any(p.endswith("passwd") for p in opened)
     assert not [e for e in touched if e[0] != "open"]
     assert sorted(os.listdir(tmp_path)) == before

@@ -85,7 +85,8 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                 errors[start + i] = reason
             if ok:
                 rows = [start + i for i in ok]
-                frozen, feats = _pass(clf, est, X)
+                frozen, feats = clf.one_pass(X)
+                feats = None if feats is None else np.asarray(feats, dtype=float)
                 r = est[-1].predict_proba(feats) if feats is not None else est.predict_proba(X)
                 p = clf._calibrated(r)
                 if mirror:
@@ -101,20 +102,6 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                     score[rows] = max_proba_score(p)
             bar.update(min(batch_size, n - start))
     return proba, raw, score, errors, sets
-
-
-def _pass(clf, est, X):
-    """``(frozen, features)`` of one pass through a wrapped pipeline: the frozen leading
-    steps' output (None when there are none) and the last step's input; ``(None, None)``
-    when the wrapped estimator is not a pipeline. Each image goes through the network once."""
-    if not hasattr(est, "steps"):
-        return None, None
-    n_frozen = getattr(clf, "frozen_steps_", 0) or 0
-    frozen = est[:n_frozen].transform(X) if n_frozen else None
-    start = X if frozen is None else frozen
-    last = len(est.steps) - 1
-    feats = est[n_frozen:last].transform(start) if last > n_frozen else start
-    return frozen, np.asarray(feats, dtype=float)
 
 
 def trust_summary(clf, y_true, proba, raw, score, ok, present, sets=None):

@@ -195,6 +195,24 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, dtype=float)
         return X.reshape(len(X), -1)
 
+    def one_pass(self, X):
+        """``(frozen, features)`` of one pass of ``X`` through the wrapped pipeline.
+
+        ``frozen``: the frozen leading steps' output, which the cross-conformal fold models
+        start from (None without frozen steps); ``features``: the last step's input, which
+        the out-of-scope score uses. ``(None, None)`` when the wrapped estimator is not a
+        pipeline. Each image goes through the network once.
+        """
+        est = self.estimator_
+        if not hasattr(est, "steps"):
+            return None, None
+        n_frozen = getattr(self, "frozen_steps_", 0) or 0
+        frozen = est[:n_frozen].transform(X) if n_frozen else None
+        start = X if frozen is None else frozen
+        last = len(est.steps) - 1
+        feats = est[n_frozen:last].transform(start) if last > n_frozen else start
+        return frozen, feats
+
     def fit(self, X, y, groups=None):
         """Out-of-fold calibration, conformal quantiles and out-of-scope threshold; refit.
 
@@ -392,19 +410,11 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         ``raw`` (the refitted estimator's own probabilities), ``pred`` (top class), ``sets``,
         ``out_of_scope_score`` and ``flag``."""
         check_is_fitted(self, "quantiles_")
-        est, frozen, feats = self.estimator_, None, None
-        if hasattr(est, "steps"):
-            # One pass through the pipeline: the frozen steps' output feeds the fold models,
-            # the last step's input is the out-of-scope score's features.
-            n_frozen = getattr(self, "frozen_steps_", 0) or 0
-            frozen = est[:n_frozen].transform(X) if n_frozen else X
-            last = len(est.steps) - 1
-            feats = est[n_frozen:last].transform(frozen) if last > n_frozen else frozen
-            raw = est[-1].predict_proba(feats)
-        else:
-            raw = est.predict_proba(X)
+        est = self.estimator_
+        frozen, feats = self.one_pass(X)
+        raw = est[-1].predict_proba(feats) if feats is not None else est.predict_proba(X)
         proba = self._calibrated(raw)
-        sets = self.conformal_sets(X, proba, frozen=frozen if frozen is not X else None)
+        sets = self.conformal_sets(X, proba, frozen=frozen)
         if self.out_of_scope in _FEATURE_SCORES:
             score = (self.score_features(np.asarray(feats, dtype=float)) if feats is not None
                      else self.out_of_scope_score(X))
