@@ -24,6 +24,8 @@ weights, every layer trained) per fold on the normalised controlled inputs, a fi
 chosen before seeing any fold (few epochs, strong augmentation, class-balanced loss, mirror
 test-time augmentation); its out-of-fold probabilities are written per seed to ``--cache``,
 so that ``table`` can put it, and its vote with the probe, beside the others.
+``finetune --recipe partial``: the same with ``trainable_stages=2`` (stages 5-6, the final
+convolution and the head train; the rest keeps its ImageNet weights), SGD with momentum.
 
 ``table``: the rows, the geometry baseline (a forest on file width, height and aspect) on the
 same splits, fit and predict times; writes ``benchmarks/results/ensemble_table.md``.
@@ -57,6 +59,14 @@ BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 FINETUNE = dict(variant="lite0", max_epochs=8, lr=0.005, batch_size=16, schedule="constant",
                 augment=["hflip", "vflip", "rot90", "affine", "color"],
                 class_weight="balanced", tta="hflip")
+#: Partial fine-tuning, also fixed before any fold was seen: only stages 5-6, the final 1x1
+#: convolution and the head train (the early stages keep their ImageNet weights and
+#: BatchNorm statistics), SGD with momentum, a few more steps than the full recipe.
+FINETUNE_PARTIAL = dict(variant="lite0", trainable_stages=2, max_epochs=15, lr=0.01,
+                        optimizer__momentum=0.9, batch_size=16, schedule="constant",
+                        augment=["hflip", "vflip", "rot90", "affine", "color"],
+                        class_weight="balanced", tta="hflip")
+RECIPES = {"full": ("finetune", FINETUNE), "partial": ("finetune_partial", FINETUNE_PARTIAL)}
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "skin_estimators_ensemble")
 
 
@@ -103,7 +113,7 @@ def probe_probas(X, y, groups):
     return np.stack(out), seconds
 
 
-def finetune(cache, images, y, groups, seeds):
+def finetune(cache, images, y, groups, seeds, recipe="full"):
     """Out-of-fold probabilities of the fine-tuned lite0, one file per seed."""
     import torch
 
@@ -111,7 +121,8 @@ def finetune(cache, images, y, groups, seeds):
 
     classes = np.unique(y)
     for seed in seeds:
-        path = os.path.join(cache, f"finetune_seed{seed}.npz")
+        prefix, params = RECIPES[recipe]
+        path = os.path.join(cache, f"{prefix}_seed{seed}.npz")
         if os.path.exists(path):
             continue
         proba = np.zeros((len(y), len(classes)))
@@ -119,7 +130,7 @@ def finetune(cache, images, y, groups, seeds):
         for k, (train, test) in enumerate(splits(y, groups, seed)):
             norm = ChannelNormalizer(mean="efficientnet_lite")
             clf = EfficientNetLiteClassifier(random_state=seed, device="cpu", verbose=0,
-                                             **FINETUNE)
+                                             **params)
             t0 = time.perf_counter()
             clf.fit(norm.fit_transform(images[train]), y[train])
             fit_s.append(time.perf_counter() - t0)
@@ -169,12 +180,13 @@ def table(cache, filenames, y, groups, out):
         X, feat_s = features(cache, images, model)
         probas[short[model]], head_s = probe_probas(X, y, groups)
         times[short[model]] = (feat_s, head_s)
-    ft = [os.path.join(cache, f"finetune_seed{s}.npz") for s in SEEDS]
-    if all(os.path.exists(p) for p in ft):
-        loaded = [np.load(p) for p in ft]
-        probas["ft"] = np.stack([f["proba"] for f in loaded])
-        times["ft"] = (float(sum(f["fit_s"].sum() for f in loaded)),
-                       float(sum(f["predict_s"].sum() for f in loaded)))
+    for key, prefix in (("ft", "finetune"), ("ftp", "finetune_partial")):
+        ft = [os.path.join(cache, f"{prefix}_seed{s}.npz") for s in SEEDS]
+        if all(os.path.exists(p) for p in ft):
+            loaded = [np.load(p) for p in ft]
+            probas[key] = np.stack([f["proba"] for f in loaded])
+            times[key] = (float(sum(f["fit_s"].sum() for f in loaded)),
+                          float(sum(f["predict_s"].sum() for f in loaded)))
     names = {"lite0": "lite0 probe (recommended: stage 2-6 + head means, LR C=0.01, balanced)",
              "lite1": "lite1 probe (same front and head)",
              "lite2": "lite2 probe (same front and head)",
@@ -186,18 +198,24 @@ def table(cache, filenames, y, groups, out):
              "ft": "fine-tuned lite0 (EfficientNetLiteClassifier, 8 epochs, strong augmentation, "
                    "balanced, mirror TTA)",
              "lite0+ft": "**soft vote lite0 probe + fine-tuned lite0**",
-             "lite0+lite1+lite2+ft": "soft vote lite0 + lite1 + lite2 probes + fine-tuned lite0"}
+             "lite0+lite1+lite2+ft": "soft vote lite0 + lite1 + lite2 probes + fine-tuned lite0",
+             "ftp": "partly fine-tuned lite0 (stages 5-6 + head, 15 epochs, SGD momentum 0.9, "
+                    "strong augmentation, balanced, mirror TTA)",
+             "lite0+ftp": "**soft vote lite0 probe + partly fine-tuned lite0**",
+             "ft+ftp": "soft vote of the two fine-tuned lite0 (information)",
+             "lite0+ft+ftp": "soft vote lite0 probe + both fine-tuned lite0 (information)"}
     for key, label in names.items():
         parts = key.split("+")
         if not all(p in probas for p in parts):
             continue
         r = score(np.mean([probas[p] for p in parts], axis=0), y, groups, classes)
         r["name"] = label
-        if len(parts) == 1 and parts[0] != "ft":
+        if len(parts) == 1 and parts[0] not in ("ft", "ftp"):
             r["time"] = (f"features {times[parts[0]][0]:.0f} s once (102 photos + mirrors); "
                          f"head, 15 fits + predicts {times[parts[0]][1]:.1f} s")
-        elif parts == ["ft"]:
-            r["time"] = (f"15 fits {times['ft'][0]:.0f} s, predicts {times['ft'][1]:.0f} s")
+        elif len(parts) == 1:
+            t = times[parts[0]]
+            r["time"] = f"15 fits {t[0]:.0f} s, predicts {t[1]:.0f} s"
         else:
             r["time"] = "sum of the members'"
         rows.append(r)
@@ -303,6 +321,8 @@ def main():
     parser.add_argument("--cache", default=DEFAULT_CACHE)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="finetune: the CV seeds to run (default 0 1 2)")
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="full",
+                        help="finetune: every layer (full) or stages 5-6 and the head (partial)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results",
                                                       "ensemble_table.md"))
@@ -323,7 +343,7 @@ def main():
             features(args.cache, images, model)
     elif args.step == "finetune":
         images, _ = controlled_images(args.cache, filenames)
-        finetune(args.cache, images, y, groups, args.seeds)
+        finetune(args.cache, images, y, groups, args.seeds, args.recipe)
     elif args.step == "timing":
         out = args.out.replace("ensemble_table.md", "ensemble_timing.md")
         timing(args.cache, filenames, y, groups, out)

