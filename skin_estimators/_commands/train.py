@@ -152,10 +152,11 @@ def _write_config(args, final, model_name):
 def _inputs(loader):
     """How the images reach the model, as the fitted ImageLoader says (controlled or not)."""
     p = loader.get_params()
+    color = f", colour constancy {p['color_constancy']}" if p.get("color_constancy") else ""
     if p.get("crop_bottom") or p.get("common_scale"):
         return (f"controlled inputs (bottom {p['crop_bottom']:.0%} cut, shorter side "
-                f"{p['common_scale']} px, resize {p['resize']})")
-    return f"resize {p['resize']}"
+                f"{p['common_scale']} px, resize {p['resize']}{color})")
+    return f"resize {p['resize']}{color}"
 
 
 def _write_report(args, final):

@@ -19,6 +19,7 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
     #   groups: atlas_page     # atlas_page (default) or null (then no grouped CV)
     image_size: 400            # int, or [height, width]
     resize: stretch            # stretch | pad | crop (ImageLoader)
+    color_constancy: null      # null | shades_of_gray | grey_world (ImageLoader), all inputs
     normalization: auto        # auto | fold | study | imagenet | bit | efficientnet_lite
     cv:
       protocol: stratified     # stratified | group | controlled | both | all

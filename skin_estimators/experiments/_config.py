@@ -158,6 +158,8 @@ class ExperimentConfig(_Section):
     data: DataConfig
     image_size: PositiveInt | Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = 400
     resize: Literal["stretch", "pad", "crop"] = "stretch"
+    #: ImageLoader's colour constancy, for every protocol's inputs (None: the photo's own).
+    color_constancy: Literal["shades_of_gray", "grey_world"] | None = None
     normalization: Normalization = "auto"
     cv: CVConfig = CVConfig()
     device: str = "auto"
@@ -252,6 +254,7 @@ class ExperimentConfig(_Section):
             normalization=norm, grid_values=grid_values,
             reference=spec.reference.model_dump() if spec.reference else None,
             entry=index, image_size=self.image_size, resize=self.resize,
+            color_constancy=self.color_constancy,
         )
 
     def _row_id(self, row):
@@ -266,6 +269,8 @@ class ExperimentConfig(_Section):
         }
         if self.trust is not None:  # (absent otherwise: the ids of configs without it stay)
             identity["trust"] = self.trust.model_dump()
+        if self.color_constancy is not None:  # (likewise)
+            identity["color_constancy"] = self.color_constancy
         if row.members is not None:
             identity["members"] = [(m.label, m.model, m.params, m.normalization)
                                    for m in row.members]
@@ -273,17 +278,18 @@ class ExperimentConfig(_Section):
         return f"{row.model.replace(':', '_').replace('.', '_')}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
-def image_loader(image_size, resize, cache=True, controlled=False):
+def image_loader(image_size, resize, cache=True, controlled=False, color_constancy=None):
     """The ``ImageLoader`` of a config's ``image_size`` (int or [height, width]) and ``resize``.
 
     ``controlled``: the controlled inputs of the ``controlled`` protocol, ``CONTROLLED_INPUTS``
     (bottom band cut, common pixel scale, centre crop) in place of ``resize``.
+    ``color_constancy``: the config's ``color_constancy`` (``ImageLoader``'s parameter).
     """
     from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
     size = image_size if isinstance(image_size, int) else tuple(image_size)
     options = dict(CONTROLLED_INPUTS) if controlled else {"resize": resize}
-    return ImageLoader(size=size, cache=cache, **options)
+    return ImageLoader(size=size, cache=cache, color_constancy=color_constancy, **options)
 
 
 @dataclass
@@ -317,6 +323,7 @@ class Row:
     row_id: str = ""
     image_size: int | list = 400
     resize: str = "stretch"
+    color_constancy: str | None = None
     #: An ensemble row's members (rows themselves); None for any other row.
     members: list | None = None
 
@@ -357,7 +364,8 @@ class Row:
 
             est = TrustedClassifier(est, random_state=random_state, **trust.model_dump())
         return make_pipeline(image_loader(self.image_size, self.resize, cache=cache,
-                                          controlled=controlled), norm, est)
+                                          controlled=controlled,
+                                          color_constancy=self.color_constancy), norm, est)
 
     def make_estimator(self, seed, device):
         """A fresh estimator with this row's parameters (``random_state`` defaults to ``seed``)."""

@@ -101,7 +101,7 @@ def load_experiment_data(config):
         if any((p == CONTROLLED) == controlled for p in protocols):
             # cache=False: the decoded array is kept here; the loader's cache would be a copy.
             loader = image_loader(config.image_size, config.resize, cache=False,
-                                  controlled=controlled)
+                                  controlled=controlled, color_constancy=config.color_constancy)
             decoded[controlled] = loader.transform(bunch.filenames)
     h, w = next(iter(decoded.values())).shape[1:3]
     counts = ", ".join(f"{name} {int(np.sum(bunch.target == name))}" for name in bunch.target_names)

@@ -110,6 +110,8 @@ def config_as_run(config, row):
         "data": data, "image_size": config.image_size, "resize": config.resize,
         "normalization": row.normalization, "device": config.device,
     }
+    if config.color_constancy is not None:
+        out["color_constancy"] = config.color_constancy
     if config.threads:
         out["threads"] = config.threads
     if config.trust is not None:

@@ -315,6 +315,8 @@ class _Report:
         }
         if config.trust is not None:
             self.run_params["trust"] = config.trust.model_dump()
+        if config.color_constancy is not None:
+            self.run_params["color_constancy"] = config.color_constancy
 
     def resume(self):
         """Take the folds already stored; log the groups they complete. Returns the rest."""
