@@ -59,3 +59,25 @@ def test_the_runner_decodes_with_it(tmp_path, skin3_root):
     # The config a saved model records (model metadata) carries it too.
     assert config_as_run(config, config.rows()[0])["color_constancy"] == "shades_of_gray"
     assert "color_constancy" not in config_as_run(_config(), _config().rows()[0])
+
+
+def test_train_saves_it_and_info_and_predict_use_it(tmp_path, skin3_root, capsys):
+    from skin_estimators import load_model
+    from skin_estimators.cli import main
+
+    config = write_config(tmp_path, skin3_root, [{"name": "cnn", "params": {
+        "max_epochs": 1, "batch_size": 8}}], color_constancy="grey_world")
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    model = load_model(out / "model.safetensors")
+    assert model[0].color_constancy == "grey_world"
+    capsys.readouterr()
+    assert main(["info", str(out / "model.safetensors")]) == 0
+    assert "color_constancy=grey_world" in capsys.readouterr().out
+    photo = sorted((skin3_root / "acne").iterdir())[0]
+    csv = tmp_path / "p.csv"
+    assert main(["predict", str(out / "model.safetensors"), str(photo), "--out", str(csv),
+                 "-q"]) == 0
+    np.testing.assert_allclose(
+        [float(v) for v in csv.read_text().splitlines()[1].split(",")[2:5]],
+        model.predict_proba([str(photo)])[0], atol=1e-5)

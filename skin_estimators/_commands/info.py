@@ -67,6 +67,8 @@ def model_info(model, meta):
     if loader is not None:
         size = loader.size if isinstance(loader.size, (tuple, list)) else (loader.size,) * 2
         info["image_size"] = f"{size[0]}x{size[1]} (height x width), resize={loader.resize}"
+        if getattr(loader, "color_constancy", None):
+            info["image_size"] += f", color_constancy={loader.color_constancy}"
     elif getattr(clf, "input_shape_", None) is not None:
         info["image_size"] = "x".join(map(str, clf.input_shape_[1:])) + " (network input)"
     for step in steps:
