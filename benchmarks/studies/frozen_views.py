@@ -20,7 +20,12 @@ Candidates:
   controlled 298 px square (the four corner 224 px crops, rotations by 90, 180 and 270
   degrees, and the whole photo's three tiles), each view one training row; a test photo's
   probabilities are averaged over the same views;
-* **colour constancy** (Shades of Gray, p = 6) on the best of the above.
+* **colour constancy** (Shades of Gray, p = 6) on all of the above;
+* **other heads** on the 224 px features: shrinkage LDA, an RBF SVM, L2 normalisation or a
+  whitened PCA before the recommended logistic regression;
+* **multi-scale soft votes**, and two **nested** rows that choose the input size and colour
+  constancy (and the votes) by an inner grouped CV inside each training fold: what choosing
+  among these candidates is worth, measured without the test folds.
 """
 
 import argparse
@@ -49,6 +54,30 @@ SIZES = (224, 298, 384, 448, 512)
 def head():
     return make_pipeline(StandardScaler(),
                          LogisticRegression(C=0.01, class_weight="balanced", max_iter=2000))
+
+
+def other_heads():
+    """Heads tried instead of the recommended one, on the 224 px features."""
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.preprocessing import Normalizer
+    from sklearn.svm import SVC
+
+    lr = dict(C=0.01, class_weight="balanced", max_iter=2000)
+    return {
+        "LDA, Ledoit-Wolf shrinkage": lambda: make_pipeline(
+            StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")),
+        "LDA, shrinkage, equal priors": lambda: make_pipeline(
+            StandardScaler(), LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto",
+                                                         priors=[1 / 3] * 3)),
+        "RBF SVM (C=1, balanced)": lambda: make_pipeline(
+            StandardScaler(), SVC(C=1, class_weight="balanced", probability=True,
+                                  random_state=0)),
+        "L2 normalisation, then the recommended head": lambda: make_pipeline(
+            Normalizer(), StandardScaler(), LogisticRegression(**lr)),
+        "PCA (32, whitened), then the recommended head": lambda: make_pipeline(
+            StandardScaler(), PCA(32, whiten=True, random_state=0), LogisticRegression(**lr)),
+    }
 
 
 def network():
@@ -153,9 +182,9 @@ VIEW_SETS = {  # indices into the 11 views: whole, 4 corner crops, 3 rotations, 
 }
 
 
-def fit_predict(X, y, train, test):
+def fit_predict(X, y, train, test, make_head=head):
     """The head fitted on ``train``, probabilities on ``test``; X (n, d) or (n, views, d)."""
-    model = clone(head())
+    model = clone(make_head())
     if X.ndim == 2:
         model.fit(X[train], y[train])
         return model.predict_proba(X[test]), model.classes_
@@ -170,10 +199,10 @@ def splits(y, groups, seed):
     return list(cv.split(np.zeros(len(y)), y, groups))
 
 
-def predict_one(Xs):
+def predict_one(Xs, make_head=head):
     """Soft vote of one head per feature table (one table: that head)."""
     def predict(y, groups, train, test):
-        probas = [fit_predict(X, y, train, test) for X in Xs]
+        probas = [fit_predict(X, y, train, test, make_head) for X in Xs]
         classes = probas[0][1]
         return classes[np.mean([p for p, _ in probas], axis=0).argmax(axis=1)]
     return predict
@@ -264,6 +293,10 @@ def main():
             for p in ("mean", "max"):
                 row(f"views: {name} (224 px), {p} pooling{label}",
                     predict_one([v[p][:, idx]]), seconds(f"views_{tag}"))
+        for name, make_head in other_heads().items():
+            row(f"centre square 224 px, mean pooling{label}, head: {name}",
+                predict_one([feats[f"centre224_{tag}"]["mean"]], make_head),
+                seconds(f"centre224_{tag}"))
         for pair in ((224, 384), (224, 448), (384, 448), (224, 384, 512)):
             names = [f"centre{s}_{tag}" for s in pair]
             row(f"soft vote of the centre square at {' + '.join(map(str, pair))} px, mean "
