@@ -7,7 +7,7 @@ there keeps its running statistics (eval mode while training), so the early feat
 exactly the pretrained ones.
 """
 
-from torch import nn
+from ..networks._timm_backbones import set_norm_eval
 
 #: The number of stages (``blocks``) of an EfficientNet-Lite.
 N_STAGES = 7
@@ -28,8 +28,5 @@ def freeze_early_stages(model, trainable_stages):
 
 def set_early_norm_eval(model, trainable_stages):
     """Put the frozen part's BatchNorm layers in eval mode (their statistics stay put)."""
-    for part in _early_modules(model, trainable_stages):
-        for module in part.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.eval()
+    set_norm_eval(m for part in _early_modules(model, trainable_stages) for m in part.modules())
     return model

@@ -72,10 +72,15 @@ def set_backbone_norm_eval(model):
     GroupNorm, which keeps no statistics.)
     """
     head = set(head_module(model).modules())
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module not in head:
-            module.eval()
+    set_norm_eval(m for m in model.modules() if m not in head)
     return model
+
+
+def set_norm_eval(modules):
+    """Put every BatchNorm layer among ``modules`` in eval mode (running statistics kept)."""
+    for module in modules:
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
 
 
 def _zero_head(model):
