@@ -107,7 +107,8 @@ def far_images(folder):
 
 
 def features(cache, color_constancy=None):
-    path = os.path.join(cache, f"trust_study_features{'_' + color_constancy if color_constancy else ''}.npz")
+    suffix = f"_{color_constancy}" if color_constancy else ""
+    path = os.path.join(cache, f"trust_study_features{suffix}.npz")
     if os.path.exists(path):
         with np.load(path) as f:
             return f["X"], f["far"]

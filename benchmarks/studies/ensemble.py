@@ -46,13 +46,13 @@ import time
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import recall_score
-from sklearn.model_selection import StratifiedGroupKFold
 
 from skin_estimators import ChannelNormalizer, fetch_skin3, make_recommended_classifier
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
+from _splits import SEEDS, macro_recalls, splits  # noqa: E402 (this folder's shared module)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEEDS = (0, 1, 2)
 SIZE = 224
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 #: The fine-tuning recipe, fixed before any fold was seen.
@@ -68,11 +68,6 @@ FINETUNE_PARTIAL = dict(variant="lite0", trainable_stages=2, max_epochs=15, lr=0
                         class_weight="balanced", tta="hflip")
 RECIPES = {"full": ("finetune", FINETUNE), "partial": ("finetune_partial", FINETUNE_PARTIAL)}
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "skin_estimators_ensemble")
-
-
-def splits(y, groups, seed):
-    cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
-    return list(cv.split(np.zeros(len(y)), y, groups))
 
 
 def controlled_images(cache, filenames):
@@ -146,17 +141,7 @@ def finetune(cache, images, y, groups, seeds, recipe="full"):
 
 def score(probas, y, groups, classes):
     """Fold mean and pooled macro recall, per-seed fold means, per-class pooled recall."""
-    fold, pooled, per_class = [], [], []
-    for seed, proba in zip(SEEDS, probas, strict=True):
-        pred = classes[proba.argmax(1)]
-        fold.append(np.mean([recall_score(y[test], pred[test], labels=classes,
-                                          average="macro", zero_division=0)
-                             for _, test in splits(y, groups, seed)]))
-        r = recall_score(y, pred, labels=classes, average=None, zero_division=0)
-        per_class.append(r)
-        pooled.append(r.mean())
-    return dict(fold=float(np.mean(fold)), fold_seeds=fold, pooled=float(np.mean(pooled)),
-                pooled_seeds=pooled, per_class=np.mean(per_class, axis=0))
+    return macro_recalls([classes[p.argmax(1)] for p in probas], y, groups, classes)
 
 
 def geometry_baseline(filenames, y, groups):

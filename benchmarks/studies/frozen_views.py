@@ -37,15 +37,15 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import recall_score
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skin_estimators import ChannelNormalizer, PretrainedFeatures, fetch_skin3
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
+from _splits import SEEDS, macro_recalls, splits  # noqa: E402 (this folder's shared module)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEEDS = (0, 1, 2)
 STAGES = (2, 3, 4, 5, 6)
 POOLS = ("mean", "max", "gem")
 SIZES = (224, 298, 384, 448, 512)
@@ -194,11 +194,6 @@ def fit_predict(X, y, train, test, make_head=head):
     return proba.reshape(len(test), k, -1).mean(axis=1), model.classes_
 
 
-def splits(y, groups, seed):
-    cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
-    return list(cv.split(np.zeros(len(y)), y, groups))
-
-
 def predict_one(Xs, make_head=head):
     """Soft vote of one head per feature table (one table: that head)."""
     def predict(y, groups, train, test):
@@ -209,7 +204,7 @@ def predict_one(Xs, make_head=head):
 
 
 def predict_nested(candidates, chosen):
-    """Choose among ``candidates`` (name -> list of tables, soft-voted) by an inner grouped CV of the training part.
+    """Choose among ``candidates`` (name -> tables, soft-voted) by an inner grouped CV.
 
     The inner CV is ``StratifiedGroupKFold(5)`` on the training part's atlas pages; the
     candidate with the best inner pooled macro recall (first on ties) is refitted on the whole
@@ -232,22 +227,15 @@ def predict_nested(candidates, chosen):
 
 def score(predict, y, groups, classes):
     """Fold mean and pooled macro recall of ``predict(y, groups, train, test)``."""
-    fold, pooled, per_class, seconds = [], [], [], 0.0
+    preds, seconds = [], 0.0
     for seed in SEEDS:
         pred = np.empty(len(y), dtype=y.dtype)
-        folds = []
         for train, test in splits(y, groups, seed):
             t0 = time.perf_counter()
             pred[test] = predict(y, groups, train, test)
             seconds += time.perf_counter() - t0
-            folds.append(recall_score(y[test], pred[test], labels=classes, average="macro",
-                                      zero_division=0))
-        fold.append(np.mean(folds))
-        r = recall_score(y, pred, labels=classes, average=None, zero_division=0)
-        per_class.append(r)
-        pooled.append(r.mean())
-    return dict(fold=np.mean(fold), fold_seeds=fold, pooled=np.mean(pooled),
-                per_class=np.mean(per_class, axis=0), head_s=seconds)
+        preds.append(pred)
+    return dict(macro_recalls(preds, y, groups, classes), head_s=seconds)
 
 
 def main():

@@ -22,8 +22,6 @@ import time
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.metrics import recall_score
-from sklearn.model_selection import StratifiedGroupKFold
 
 from skin_estimators import ChannelNormalizer, fetch_skin3, make_recommended_classifier
 from skin_estimators.audit._cv import cv_scores, shortcut_forest
@@ -31,8 +29,9 @@ from skin_estimators.audit._probes import corner_features, size_features
 from skin_estimators.audit._properties import file_properties, is_large
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
+from _splits import SEEDS, macro_recalls, splits  # noqa: E402 (this folder's shared module)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEEDS = (0, 1, 2)
 SIZE = 224
 #: name -> (tiles, color_constancy)
 INPUTS = {
@@ -96,30 +95,18 @@ def compute(cache, filenames):
     return out, seconds
 
 
-def splits(y, groups, seed):
-    cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
-    return list(cv.split(np.zeros(len(y)), y, groups))
-
-
 def score_head(X, y, groups, classes):
     """Fold mean and pooled macro recall of the recommended head, per-class pooled recall."""
-    fold, pooled, per_class, fit_s = [], [], [], 0.0
+    preds, fit_s = [], 0.0
     for seed in SEEDS:
         pred = np.empty(len(y), dtype=y.dtype)
-        seed_folds = []
         for train, test in splits(y, groups, seed):
             t0 = time.perf_counter()
             head = clone(make_recommended_classifier()[1:]).fit(X[train], y[train])
             pred[test] = head.predict(X[test])
             fit_s += time.perf_counter() - t0
-            seed_folds.append(recall_score(y[test], pred[test], labels=classes,
-                                           average="macro", zero_division=0))
-        fold.append(np.mean(seed_folds))
-        r = recall_score(y, pred, labels=classes, average=None, zero_division=0)
-        per_class.append(r)
-        pooled.append(r.mean())
-    return dict(fold=np.mean(fold), fold_seeds=fold, pooled=np.mean(pooled),
-                per_class=np.mean(per_class, axis=0), head_s=fit_s)
+        preds.append(pred)
+    return dict(macro_recalls(preds, y, groups, classes), head_s=fit_s)
 
 
 def probe(table, target, groups, pooled):

@@ -1,0 +1,39 @@
+"""The controlled protocol's splits and figures, shared by the studies in this folder.
+
+``StratifiedGroupKFold(5, shuffle=True)`` on ``fetch_skin3().groups`` (the leak-free atlas
+pages), CV seeds 0, 1, 2: the splits of ``skin-estimators cv --cv controlled``. A study gives
+each seed's out-of-fold predictions; :func:`macro_recalls` turns them into the library's two
+averages (the mean over each seed's folds, and the macro recall of the seed's pooled
+predictions), both averaged over the seeds, and the pooled recall of every class.
+"""
+
+import numpy as np
+from sklearn.metrics import recall_score
+from sklearn.model_selection import StratifiedGroupKFold
+
+SEEDS = (0, 1, 2)
+
+
+def splits(y, groups, seed):
+    """The ``(train, test)`` index pairs of one CV seed."""
+    cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(len(y)), y, groups))
+
+
+def macro_recalls(preds, y, groups, classes, seeds=SEEDS):
+    """Fold mean and pooled macro recall of each seed's out-of-fold predictions ``preds``.
+
+    Returns a dict: ``fold`` and ``pooled`` (means over the seeds), ``fold_seeds`` and
+    ``pooled_seeds`` (one value per seed) and ``per_class`` (pooled recall of each class,
+    mean over the seeds).
+    """
+    fold, pooled, per_class = [], [], []
+    for seed, pred in zip(seeds, preds, strict=True):
+        fold.append(np.mean([recall_score(y[test], pred[test], labels=classes,
+                                          average="macro", zero_division=0)
+                             for _, test in splits(y, groups, seed)]))
+        r = recall_score(y, pred, labels=classes, average=None, zero_division=0)
+        per_class.append(r)
+        pooled.append(r.mean())
+    return dict(fold=float(np.mean(fold)), fold_seeds=fold, pooled=float(np.mean(pooled)),
+                pooled_seeds=pooled, per_class=np.mean(per_class, axis=0))
