@@ -7,6 +7,8 @@ averages (the mean over each seed's folds, and the macro recall of the seed's po
 predictions), both averaged over the seeds, and the pooled recall of every class.
 """
 
+import time
+
 import numpy as np
 from sklearn.metrics import recall_score
 from sklearn.model_selection import StratifiedGroupKFold
@@ -18,6 +20,22 @@ def splits(y, groups, seed):
     """The ``(train, test)`` index pairs of one CV seed."""
     cv = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
     return list(cv.split(np.zeros(len(y)), y, groups))
+
+
+def out_of_fold(predict, y, groups, seeds=SEEDS):
+    """Each seed's out-of-fold predictions of ``predict(train, test)``, and its seconds.
+
+    ``predict`` fits on the ``train`` indices and returns the labels of the ``test`` ones.
+    """
+    preds, seconds = [], 0.0
+    for seed in seeds:
+        pred = np.empty(len(y), dtype=y.dtype)
+        for train, test in splits(y, groups, seed):
+            t0 = time.perf_counter()
+            pred[test] = predict(train, test)
+            seconds += time.perf_counter() - t0
+        preds.append(pred)
+    return preds, seconds
 
 
 def macro_recalls(preds, y, groups, classes, seeds=SEEDS):

@@ -43,7 +43,7 @@ from sklearn.preprocessing import StandardScaler
 from skin_estimators import ChannelNormalizer, PretrainedFeatures, fetch_skin3
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
-from _splits import SEEDS, macro_recalls, splits  # noqa: E402 (this folder's shared module)
+from _splits import macro_recalls, out_of_fold, splits  # noqa: E402 (this folder's shared module)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STAGES = (2, 3, 4, 5, 6)
@@ -227,14 +227,7 @@ def predict_nested(candidates, chosen):
 
 def score(predict, y, groups, classes):
     """Fold mean and pooled macro recall of ``predict(y, groups, train, test)``."""
-    preds, seconds = [], 0.0
-    for seed in SEEDS:
-        pred = np.empty(len(y), dtype=y.dtype)
-        for train, test in splits(y, groups, seed):
-            t0 = time.perf_counter()
-            pred[test] = predict(y, groups, train, test)
-            seconds += time.perf_counter() - t0
-        preds.append(pred)
+    preds, seconds = out_of_fold(lambda train, test: predict(y, groups, train, test), y, groups)
     return dict(macro_recalls(preds, y, groups, classes), head_s=seconds)
 
 

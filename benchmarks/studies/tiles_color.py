@@ -29,7 +29,7 @@ from skin_estimators.audit._probes import corner_features, size_features
 from skin_estimators.audit._properties import file_properties, is_large
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
-from _splits import SEEDS, macro_recalls, splits  # noqa: E402 (this folder's shared module)
+from _splits import SEEDS, macro_recalls, out_of_fold  # noqa: E402 (this folder's shared module)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 224
@@ -97,15 +97,10 @@ def compute(cache, filenames):
 
 def score_head(X, y, groups, classes):
     """Fold mean and pooled macro recall of the recommended head, per-class pooled recall."""
-    preds, fit_s = [], 0.0
-    for seed in SEEDS:
-        pred = np.empty(len(y), dtype=y.dtype)
-        for train, test in splits(y, groups, seed):
-            t0 = time.perf_counter()
-            head = clone(make_recommended_classifier()[1:]).fit(X[train], y[train])
-            pred[test] = head.predict(X[test])
-            fit_s += time.perf_counter() - t0
-        preds.append(pred)
+    def predict(train, test):
+        return clone(make_recommended_classifier()[1:]).fit(X[train], y[train]).predict(X[test])
+
+    preds, fit_s = out_of_fold(predict, y, groups)
     return dict(macro_recalls(preds, y, groups, classes), head_s=fit_s)
 
 
