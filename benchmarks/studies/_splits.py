@@ -55,3 +55,21 @@ def macro_recalls(preds, y, groups, classes, seeds=SEEDS):
         pooled.append(r.mean())
     return dict(fold=float(np.mean(fold)), fold_seeds=fold, pooled=float(np.mean(pooled)),
                 pooled_seeds=pooled, per_class=np.mean(per_class, axis=0))
+
+
+def geometry_baseline(filenames, y, groups, seeds=SEEDS):
+    """The runner's geometry shortcut baseline on these splits: :func:`macro_recalls`'s dict.
+
+    The audit's forest, with as many trees as ``skin-estimators cv`` gives it, on the files'
+    log width, height and aspect (headers only, not the pixels).
+    """
+    from sklearn.base import clone
+
+    from skin_estimators.audit._cv import shortcut_forest
+    from skin_estimators.audit._properties import geometry_features
+    from skin_estimators.experiments._baselines import BASELINES
+
+    X, forest = geometry_features(filenames), shortcut_forest(BASELINES["geometry"][1])
+    preds, _ = out_of_fold(lambda train, test: clone(forest).fit(X[train], y[train])
+                           .predict(X[test]), y, groups, seeds)
+    return macro_recalls(preds, y, groups, np.unique(y), seeds)

@@ -23,7 +23,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import recall_score
 
-from _splits import macro_recalls, out_of_fold, splits  # noqa: E402 (this folder's module)
+from _splits import (geometry_baseline, macro_recalls, out_of_fold,  # noqa: E402 (this folder)
+                     splits)
 from frozen_views import head  # noqa: E402
 
 from skin_estimators import fetch_skin3
@@ -94,6 +95,9 @@ def main():
             lines.append(f"| recommended features (224 px){label}, {rule} | **{r['fold']:.3f}** "
                          f"| {seeds} | **{r['pooled']:.3f}** | {pcs} | {off} |")
             print(lines[-1], file=sys.stderr, flush=True)
+    g = geometry_baseline(list(data.filenames), y, groups)
+    lines.append(f"| *baseline: image geometry (file width, height, aspect; not the pixels)* | "
+                 f"*{g['fold']:.3f}* | | *{g['pooled']:.3f}* |" + " |" * len(classes) + " |")
     table = "\n".join(lines) + "\n"
     print(table)
     sys.path.insert(0, os.path.join(HERE, os.pardir, "speed"))

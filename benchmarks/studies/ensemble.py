@@ -50,7 +50,8 @@ from sklearn.metrics import recall_score
 from skin_estimators import ChannelNormalizer, fetch_skin3, make_recommended_classifier
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
-from _splits import SEEDS, macro_recalls, splits  # noqa: E402 (this folder's shared module)
+from _splits import (SEEDS, geometry_baseline, macro_recalls,  # noqa: E402 (this folder)
+                     splits)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 224
@@ -144,18 +145,6 @@ def score(probas, y, groups, classes):
     return macro_recalls([classes[p.argmax(1)] for p in probas], y, groups, classes)
 
 
-def geometry_baseline(filenames, y, groups):
-    """A forest on file width, height and aspect (not the pixels), same splits: fold, pooled."""
-    from skin_estimators.audit._cv import cv_scores, shortcut_forest
-    from skin_estimators.audit._properties import file_properties
-
-    props, _ = file_properties(filenames)
-    table = np.hstack([props[k] for k in ("width", "height", "aspect")])
-    s = cv_scores({"t": table}, y, groups, shortcut_forest(100), ["group"], list(SEEDS))
-    s = s[("t", "group")]
-    return s["macro_recall"], s["pooled_macro_recall"]
-
-
 def table(cache, filenames, y, groups, out):
     classes = np.unique(y)
     images, load_s = controlled_images(cache, filenames)
@@ -206,7 +195,8 @@ def table(cache, filenames, y, groups, out):
         rows.append(r)
         print(f"{label}: fold {r['fold']:.3f} pooled {r['pooled']:.3f} "
               f"{np.round(r['per_class'], 3)}", file=sys.stderr, flush=True)
-    geo = geometry_baseline(filenames, y, groups)
+    g = geometry_baseline(filenames, y, groups)
+    geo = g["fold"], g["pooled"]
     lines = ["| row | **fold mean** | per seed 0 / 1 / 2 | **pooled** | pooled per seed | "
              + " | ".join(f"pooled recall {c}" for c in classes) + " | time (1 torch thread) |",
              "|---|---|---|---|---|" + "---|" * len(classes) + "---|"]

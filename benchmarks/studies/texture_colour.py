@@ -35,6 +35,7 @@ import numpy as np
 from skin_estimators import fetch_skin3
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
+from _splits import geometry_baseline  # noqa: E402 (this folder's shared module)
 from frozen_views import network, normalise, predict_nested, predict_one, score  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -192,6 +193,11 @@ def main():
              seconds=sum(float(f["seconds"]) for f in feats.values()))
     rows.append(r)
     print(f"nested: fold {r['fold']:.3f} pooled {r['pooled']:.3f}; {chosen}", file=sys.stderr)
+    t0 = time.time()
+    r = geometry_baseline(filenames, y, groups)
+    r.update(name="*baseline: image geometry (file width, height, aspect; not the pixels)*",
+             seconds=0.0, head_s=time.time() - t0)
+    rows.append(r)
     lines = ["| candidate | **fold mean** | per seed 0 / 1 / 2 | **pooled** | "
              + " | ".join(f"pooled recall {c}" for c in classes)
              + " | features, 102 photos (s) | head, 15 folds (s) |",

@@ -29,7 +29,8 @@ from skin_estimators.audit._probes import corner_features, size_features
 from skin_estimators.audit._properties import file_properties, is_large
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
-from _splits import SEEDS, macro_recalls, out_of_fold  # noqa: E402 (this folder's shared module)
+from _splits import (SEEDS, geometry_baseline, macro_recalls,  # noqa: E402 (this folder)
+                     out_of_fold)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 224
@@ -149,9 +150,9 @@ def main():
     props, details = file_properties(filenames)
     aspect = details["width"] / details["height"]
     wide, large = aspect > 1.2, is_large(details)
-    geometry = np.hstack([props[k] for k in ("width", "height", "aspect")])
     t0 = time.time()
-    geo = probe(geometry, y, groups, pooled=False), probe(geometry, y, groups, pooled=True)
+    g = geometry_baseline(filenames, y, groups)
+    geo = g["fold"], g["pooled"]
     onehot = (y[:, None] == classes[None, :]).astype(float)
     label_only = probe(onehot, wide, groups, pooled=True), probe(onehot, large, groups, True)
     rows = []
@@ -203,7 +204,7 @@ def main():
                      f"{r['head_s']:.1f} |")
     lines.append(f"| *baseline: image geometry (file width, height, aspect)* | *{geo[0]:.3f}* | "
                  f"| *{geo[1]:.3f}* |" + " |" * len(classes) + " | | | | | |")
-    lines.append(f"| *reference: the true class alone (one-hot label) as the probe's input* | | | "
+    lines.append("| *reference: the true class alone (one-hot label) as the probe's input* | | | "
                  "|" + " |" * len(classes) + f" | *{label_only[1]:.3f}* | *{label_only[0]:.3f}* "
                  f"| *{label_only[1]:.3f}* | | |")
     table = "\n".join(lines) + "\n"
