@@ -62,6 +62,31 @@ def affine(x, max_degrees=20.0, scale=(0.9, 1.1), max_shift=0.05):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+def resized_crop(x, scale=(0.35, 1.0), ratio=(3 / 4, 4 / 3)):
+    """A random crop of each image, resized back to the image's size (Inception-style).
+
+    The crop covers a random fraction of the area in ``scale`` with an aspect in ``ratio``
+    (log-uniform), at a random position inside the image. The inputs are already at the
+    common pixel scale, so a crop zooms in by at most ``1 / sqrt(scale[0])`` (1.7x): the
+    network sees the lesion at varying sizes and positions without a new border.
+    """
+    n = x.shape[0]
+    dev = x.device
+    area = torch.empty(n, device=dev).uniform_(*scale)
+    log_r = torch.empty(n, device=dev).uniform_(math.log(ratio[0]), math.log(ratio[1]))
+    aspect = torch.exp(log_r)
+    w = torch.sqrt(area * aspect).clamp(max=1.0)  # fractions of the width and height
+    h = torch.sqrt(area / aspect).clamp(max=1.0)
+    cx = (torch.rand(n, device=dev) * 2 - 1) * (1 - w)  # centre, in [-1, 1] coordinates
+    cy = (torch.rand(n, device=dev) * 2 - 1) * (1 - h)
+    zero = torch.zeros(n, device=dev)
+    theta = torch.stack(
+        [torch.stack([w, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1
+    ).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def color(x, brightness=0.1, contrast=0.1):
     """Random brightness and contrast change per image (on normalised values).
 
@@ -81,6 +106,7 @@ AUGMENTATIONS = {
     "vflip": vflip,
     "rot90": rot90,
     "affine": affine,
+    "resized_crop": resized_crop,
     "color": color,
 }
 
