@@ -107,7 +107,8 @@ def test_augmentation_only_while_training(tiny_images):
     assert clf.augmenter_.calls == calls
 
 
-@pytest.mark.parametrize("augment", ["hflip", "vflip", "rot90", "affine", "color", ["hflip", "affine"]])
+@pytest.mark.parametrize("augment", ["hflip", "vflip", "rot90", "affine", "resized_crop", "color",
+                                     ["hflip", "affine"]])
 def test_builtin_augmentations_keep_shape(augment, tiny_images):
     from skin_estimators.classifiers._augment import make_augmenter
 

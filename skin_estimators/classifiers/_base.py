@@ -24,7 +24,6 @@ from skorch.utils import to_tensor
 from ..utils._device import DeviceParameter, resolve_device
 from ..utils._validation import mirror_images
 from ._augment import make_augmenter
-from ._sampling import training_iterator
 from ._checks import InputChecks
 from ._constraints import NET_CONSTRAINTS
 
@@ -72,10 +71,6 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
         ``class_weight_``; the parameter itself never changes). A dict maps labels to weights.
         Use ``None`` when the classes are balanced by resampling (imbalanced-learn) instead:
         weighting and resampling together would correct twice.
-    sampling : None or "balanced", default=None
-        ``"balanced"``: each epoch draws as many training samples as there are, with
-        replacement, every class equally likely (needs ``class_weight=None``). ``None``: one
-        shuffled pass.
     augment : str, list of str, callable or None, default=None
         Training-time augmentation of each mini-batch, never applied at predict time:
         ``"hflip"``, ``"vflip"``, ``"rot90"``, ``"affine"``, ``"resized_crop"``, ``"color"``,
@@ -153,7 +148,6 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
         batch_size=32,
         train_split=None,
         class_weight="balanced",
-        sampling=None,
         augment=None,
         tta=None,
         random_state=None,
@@ -176,7 +170,6 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
             **kwargs,
         )
         self.class_weight = class_weight
-        self.sampling = sampling
         self.augment = augment
         self.tta = tta
         self.random_state = random_state
@@ -290,7 +283,15 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
     def get_iterator(self, dataset, training=False):
         if not training:
             return super().get_iterator(dataset, training=False)
-        return training_iterator(self, dataset)
+        kwargs = self.get_params_for("iterator_train")
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        # Shuffle by default, and drop a lone last sample: BatchNorm cannot train on one.
+        kwargs.setdefault("shuffle", True)
+        if len(dataset) > 1 and len(dataset) % kwargs["batch_size"] == 1:
+            kwargs.setdefault("drop_last", True)
+        return self.iterator_train(dataset, **kwargs)
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)

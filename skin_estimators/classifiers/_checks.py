@@ -125,11 +125,6 @@ class InputChecks:
             raise ValueError(
                 f"tta={self.tta!r} mirrors images; {name} takes 2-D tables. Use tta=None."
             )
-        if getattr(self, "sampling", None) is not None and self.class_weight is not None:
-            raise ValueError(
-                f"{name}: sampling={self.sampling!r} already balances the classes; set "
-                f"class_weight=None (it is {self.class_weight!r}), or sampling=None."
-            )
         check_device_available(self.__dict__.get("device"), owner=name)
 
     def _check_routed_params(self):

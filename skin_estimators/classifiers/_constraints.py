@@ -24,7 +24,6 @@ from ..utils._param_validation import (
     positive_number,
 )
 from ._augment import AUGMENTATIONS, make_augmenter
-from ._sampling import SAMPLINGS
 
 __all__ = ["NET_CONSTRAINTS"]
 
@@ -62,7 +61,6 @@ NET_CONSTRAINTS = {
     "train_split": [None, callable],
     "class_weight": [StrOptions(["balanced"], text="'balanced'"),
                      Satisfies(lambda v: isinstance(v, dict), "a dict {label: weight}"), None],
-    "sampling": [None, StrOptions(list(SAMPLINGS), text=" or ".join(map(repr, SAMPLINGS)))],
     "augment": [Satisfies(_is_augment, f"None, one of {sorted(AUGMENTATIONS)}, a list of them, "
                                        "or a callable taking and returning a batch tensor "
                                        "(n, C, H, W)")],
