@@ -73,3 +73,42 @@ def geometry_baseline(filenames, y, groups, seeds=SEEDS):
     preds, _ = out_of_fold(lambda train, test: clone(forest).fit(X[train], y[train])
                            .predict(X[test]), y, groups, seeds)
     return macro_recalls(preds, y, groups, np.unique(y), seeds)
+
+
+def load_skin3(threads=None):
+    """The study's photos, with torch on ``threads`` threads (if given) and one BLAS thread.
+
+    Returns ``(filenames, y, groups)``: the file names, labels and atlas-page groups of
+    ``fetch_skin3()``, as a list and two arrays.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from skin_estimators import fetch_skin3
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    threadpool_limits(1)
+    data = fetch_skin3()
+    return list(data.filenames), np.asarray(data.target), np.asarray(data.groups)
+
+
+def recall_table(rows, classes, extra=(), seeds=SEEDS):
+    """A Markdown table of :func:`macro_recalls` dicts, each with its ``name``.
+
+    The columns: the name, fold mean, the fold mean of each of ``seeds``, pooled, each
+    class's pooled recall, then one column per ``(header, cell)`` of ``extra`` (``cell(row)``
+    gives its text).
+    """
+    lines = [f"| candidate | **fold mean** | per seed {' / '.join(map(str, seeds))} | **pooled** | "
+             + " | ".join(f"pooled recall {c}" for c in classes)
+             + "".join(f" | {header}" for header, _ in extra) + " |",
+             "|---|---|---|---|" + "---|" * (len(classes) + len(extra))]
+    for r in rows:
+        seeds = " / ".join(f"{v:.3f}" for v in r["fold_seeds"])
+        pcs = " | ".join(f"{v:.3f}" for v in r["per_class"])
+        cells = "".join(f" | {cell(r)}" for _, cell in extra)
+        lines.append(f"| {r['name']} | **{r['fold']:.3f}** | {seeds} | **{r['pooled']:.3f}** "
+                     f"| {pcs}{cells} |")
+    return "\n".join(lines) + "\n"

@@ -16,7 +16,9 @@ and with what that recipe lacked:
 * **three seeds per fold** (``random_state = 1000 m + CV seed``, m = 0, 1, 2), their class
   probabilities averaged: a soft vote of networks that differ only by their random draws.
 
-The splits are the controlled protocol's (``_splits.py``). Each CV seed's out-of-fold
+The splits are the controlled protocol's (``_splits.py``; ``--cv-seeds`` runs and scores a
+subset of CV seeds 0, 1, 2: 15 fits per CV seed, 95-110 s each with 2 torch threads on 2
+shared cores when little else ran). Each CV seed's out-of-fold
 probabilities are cached, one file per CV seed and model seed. The table gives the first
 model seed alone, the three-seed vote, the frozen probe on the same inputs (the recommended
 head on the recommended features with Shades of Gray) and the vote of the probe with the
@@ -32,9 +34,10 @@ import numpy as np
 from imblearn.over_sampling import RandomOverSampler
 from sklearn.base import clone
 
-from _splits import SEEDS, geometry_baseline, macro_recalls, splits  # noqa: E402 (this folder)
+from _splits import (SEEDS, geometry_baseline, load_skin3,  # noqa: E402 (this folder)
+                     macro_recalls, recall_table, splits)
 
-from skin_estimators import (ChannelNormalizer, EfficientNetLiteClassifier, fetch_skin3,
+from skin_estimators import (ChannelNormalizer, EfficientNetLiteClassifier,
                              make_recommended_classifier)
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
@@ -104,15 +107,11 @@ def main():
     parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results",
                                                       "finetune_balanced_table.md"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cv-seeds", type=int, nargs="+", default=list(SEEDS),
+                        help="CV seeds to run and score (default: 0 1 2)")
     args = parser.parse_args()
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(args.threads)
-    threadpool_limits(1)
-    data = fetch_skin3()
-    filenames = list(data.filenames)
-    y, groups = np.asarray(data.target), np.asarray(data.groups)
+    seeds = tuple(args.cv_seeds)
+    filenames, y, groups = load_skin3(args.threads)
     classes = np.unique(y)
     cache = feature_cache(args.cache, filenames)
     os.makedirs(cache, exist_ok=True)
@@ -120,14 +119,14 @@ def main():
     features = make_recommended_classifier()[0].fit_transform(X)  # frozen: no labels
     ft = {m: [] for m in MODEL_SEEDS}
     fit_s, predict_s = [], []
-    for seed in SEEDS:
+    for seed in seeds:
         for m in MODEL_SEEDS:
             p, f, q = finetuned(cache, X, y, groups, seed, m)
             ft[m].append(p)
             fit_s.append(f)
             predict_s.append(q)
-    probes = [probe(features, y, groups, seed) for seed in SEEDS]
-    vote = [np.mean([ft[m][i] for m in MODEL_SEEDS], axis=0) for i in range(len(SEEDS))]
+    probes = [probe(features, y, groups, seed) for seed in seeds]
+    vote = [np.mean([ft[m][i] for m in MODEL_SEEDS], axis=0) for i in range(len(seeds))]
     rows = {
         "recommended head on the recommended features + Shades of Gray (frozen probe)": probes,
         "fine-tuned, model seed 0 alone": ft[0],
@@ -135,18 +134,12 @@ def main():
         "**soft vote: frozen probe + the 3 fine-tuned seeds (probe weight 1/2)**":
             [(a + b) / 2 for a, b in zip(probes, vote, strict=True)],
     }
-    lines = ["| candidate | **fold mean** | per seed 0 / 1 / 2 | **pooled** | "
-             + " | ".join(f"pooled recall {c}" for c in classes) + " |",
-             "|---|---|---|---|" + "---|" * len(classes)]
-    for name, probas in rows.items():
-        r = macro_recalls([classes[p.argmax(1)] for p in probas], y, groups, classes)
-        seeds = " / ".join(f"{v:.3f}" for v in r["fold_seeds"])
-        pcs = " | ".join(f"{v:.3f}" for v in r["per_class"])
-        lines.append(f"| {name} | **{r['fold']:.3f}** | {seeds} | **{r['pooled']:.3f}** | {pcs} |")
-    g = geometry_baseline(filenames, y, groups)
-    lines.append(f"| *baseline: image geometry (file width, height, aspect; not the pixels)* | "
-                 f"*{g['fold']:.3f}* | | *{g['pooled']:.3f}* |" + " |" * len(classes))
-    table = "\n".join(lines) + "\n"
+    scored = [dict(macro_recalls([classes[p.argmax(1)] for p in probas], y, groups, classes,
+                                 seeds), name=name) for name, probas in rows.items()]
+    g = geometry_baseline(filenames, y, groups, seeds)
+    scored.append(dict(g, name="*baseline: image geometry (file width, height, aspect; not "
+                               "the pixels)*"))
+    table = recall_table(scored, classes, seeds=seeds)
     note = (f"\nOne fine-tuned network: fit {np.mean(fit_s):.0f} s per fold (about 82 photos "
             f"oversampled to about 110, 15 epochs), predict {np.mean(predict_s):.1f} s per "
             f"fold (about 20 photos and their mirrors), {args.threads} torch thread(s); the "
@@ -154,7 +147,8 @@ def main():
     print(table + note)
     with open(args.out, "w", encoding="utf-8") as fh:
         fh.write(f"<!-- generated by benchmarks/studies/finetune_balanced.py; commit "
-                 f"{commit(ignore=args.out)}; {machine()}; {args.threads} torch thread(s) -->\n\n")
+                 f"{commit(ignore=args.out)}; {machine()}; {args.threads} torch thread(s); "
+                 f"CV seed(s) {' '.join(map(str, seeds))} -->\n\n")
         fh.write(table + note)
 
 
