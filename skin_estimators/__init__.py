@@ -23,6 +23,7 @@ _LAZY = {
     "SkinNetClassifier": ".classifiers",
     "VanillaCNNClassifier": ".classifiers",
     "make_recommended_classifier": ".classifiers",
+    "fetch_sd198": ".datasets",
     "fetch_skin3": ".datasets",
     "get_data_home": ".datasets",
     "load_image_folder": ".datasets",

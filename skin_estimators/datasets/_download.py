@@ -17,12 +17,13 @@ MAX_EXTRACTED_BYTES = 2 << 30
 MAX_COMPRESSION_RATIO = 100
 
 
-def download(url, path, timeout=60, desc=None):
-    """Download ``url`` to ``path`` with a progress bar.
+def download(url, path, timeout=60, desc=None, progress=True):
+    """Download ``url`` to ``path``, with a progress bar unless ``progress`` is False.
 
     The bytes go to a temporary file beside ``path`` that is renamed onto ``path`` only once
     complete, so an interrupted download never leaves a truncated ``path`` behind.
-    Network errors propagate (``urllib.error.URLError``, ``OSError``, ``TimeoutError``).
+    Network errors propagate (``urllib.error.URLError``, ``OSError``, ``TimeoutError``), and
+    so does an ``OSError`` when fewer bytes arrive than the server announced.
     """
     # Imported here: only a download needs them, and importing the package stays fast.
     import urllib.request
@@ -40,10 +41,17 @@ def download(url, path, timeout=60, desc=None):
                 unit_scale=True,
                 unit_divisor=1024,
                 desc=desc or os.path.basename(path),
+                disable=not progress,
             ) as bar:
+                written = 0
                 while chunk := resp.read(_CHUNK):
                     out.write(chunk)
+                    written += len(chunk)
                     bar.update(len(chunk))
+            # A connection closed early can end the read quietly: never keep a cut file.
+            if total and written != int(total):
+                raise OSError(f"incomplete download of {url}: {written:,} of {int(total):,} "
+                              "bytes arrived before the connection closed")
         os.replace(part, path)
     except BaseException:
         if os.path.exists(part):

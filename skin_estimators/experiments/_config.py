@@ -51,6 +51,13 @@ class DataConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value):
+        from ._negatives import NEGATIVE_SOURCES, refuse_yardstick
+
+        refuse_yardstick(value)
+        if isinstance(value, str) and value in NEGATIVE_SOURCES:
+            raise ValueError(f"{value!r} names out-of-scope negatives, not the classes to "
+                             "learn: give them where the trust section takes negatives, and "
+                             "'fetch_skin3' or {path: ...} here")
         if isinstance(value, str):
             if value == "fetch_skin3":
                 return {"fetch_skin3": True}
