@@ -111,12 +111,17 @@ def load_cli_model(args, with_metadata=False):
 
 
 def load_cli_data(data, groups="atlas_page"):
-    """``DATA`` of a command: ``"skin3"`` (fetch_skin3) or a class-per-folder path."""
-    from ..datasets import fetch_skin3, load_image_folder
+    """``DATA`` of a command: ``"skin3"`` (fetch_skin3), ``"sd198"`` (fetch_sd198's three
+    diseases) or a class-per-folder path."""
+    from ..datasets import fetch_sd198, fetch_skin3, load_image_folder
 
     try:
-        return fetch_skin3() if data == "skin3" else load_image_folder(data, groups=groups)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        if data == "skin3":
+            return fetch_skin3()
+        if data == "sd198":
+            return fetch_sd198("diseases")
+        return load_image_folder(data, groups=groups)
+    except (OSError, ValueError) as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -183,11 +188,11 @@ def check_output_file(out, inputs, option="--out"):
 def data_folders(data, loaded):
     """The folders a command reads ``DATA`` from: the data folder and each class folder.
 
-    ``data`` is the DATA argument (a path, or ``"skin3"``), ``loaded`` what
+    ``data`` is the DATA argument (a path, ``"skin3"`` or ``"sd198"``), ``loaded`` what
     :func:`load_cli_data` returned. A class folder may be a link to a folder elsewhere.
     """
     class_folders = sorted({os.path.dirname(os.fspath(f)) for f in loaded.filenames})
-    if data == "skin3":
+    if data in ("skin3", "sd198"):
         root = os.path.commonpath([os.path.dirname(f) for f in class_folders])
     else:
         root = os.fspath(data)

@@ -28,7 +28,14 @@ sensitivity, specificity) and confusion_matrix.png, and prints the report. For a
 trust parts (trained from a config with a trust: section) predictions.csv also has
 prediction_set, out_of_scope_score and flag, report.txt a coverage table (coverage and set
 size per class, classwise ECE before and after calibration, the share of each flag), and
-reliability.png shows the reliability diagrams before and after calibration. Macro averages
+reliability.png shows the reliability diagrams before and after calibration. The report then
+leads with the operating point, the answers a clinic can act on: per class and overall, the
+share of photos flagged confident and the accuracy among them, coverage and set size (also in
+operating_point.csv). --out-of-scope-photos FOLDER adds the share of photos of other
+conditions flagged confident, uncertain and out_of_scope (per sub-folder in
+operating_point.csv, per photo in out_of_scope_predictions.csv). risk_coverage.png shows the
+accuracy among answered photos against the share answered, as a threshold on the top
+calibrated probability moves, with the operating point marked (for any model). Macro averages
 are over the classes DATA holds; the model's classes it lacks are named. A file that
 cannot be read gets its reason in the error column and is left out of the scores. A class
 folder the model does not know is an error. Class folders and images may be links (to
@@ -45,6 +52,8 @@ Exit status: 0 if every file was scored, 1 if any row has an error (or the run f
 EXAMPLE = """\
 example:
   skin-estimators evaluate runs/cnn/model.safetensors clinic_photos/ --out clinic_eval/
+  skin-estimators evaluate runs/best/model.safetensors sd198 --out-of-scope-photos sd198_other \
+      --out sd198_eval/
 """
 
 
@@ -57,7 +66,8 @@ def add_parser(subparsers):
     add_model_arguments(p)
     add_backend_argument(p)
     p.add_argument("data", metavar="DATA",
-                   help="folder with one sub-folder of images per class, or 'skin3'")
+                   help="folder with one sub-folder of images per class, 'skin3' or 'sd198' "
+                        "(SD-198's photos of the three diseases: a yardstick)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder (created); not inside DATA, where the next run would "
                         "read its files as photos")
@@ -65,6 +75,11 @@ def add_parser(subparsers):
                    help="average over each image and its left-right mirror image")
     p.add_argument("--batch-size", type=positive_int, default=16,
                    help="images decoded and predicted at a time (default: 16)")
+    p.add_argument("--out-of-scope-photos", metavar="FOLDER",
+                   help="photos of conditions the model was not trained on (searched "
+                        "recursively, one sub-folder per condition or none), or "
+                        "'sd198_other': also report the share of them flagged confident, "
+                        "uncertain and out_of_scope (a model with trust parts)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -116,16 +131,24 @@ def run(args):
     import os
 
     from ..audit import evaluate_model
-    from . import _figures
+    from . import _figures, _operating
 
     data = load_cli_data(args.data, groups=None)
     check_out_outside(args.out, data_folders(args.data, data))
+    other = None
+    if args.out_of_scope_photos is not None:
+        other = _operating.load_out_of_scope_photos(args.out_of_scope_photos)
+        read = ([args.out_of_scope_photos] if os.path.isdir(args.out_of_scope_photos)
+                else sorted({os.path.dirname(f) for f in other[0]}))
+        check_out_outside(args.out, read, what="the --out-of-scope-photos folder")
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)
-    for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png"):
+    for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png",
+                 *_operating.OUTPUT_FILES):
         if os.path.isdir(args.out):
-            check_output_file(os.path.join(args.out, name), [args.model, *data.filenames])
+            check_output_file(os.path.join(args.out, name),
+                              [args.model, *data.filenames, *(other[0] if other else [])])
     model, meta = load_cli_model(args, with_metadata=True)
     seen = _training_photos(meta, data)
     try:
@@ -150,6 +173,10 @@ def run(args):
         ok = [e is None for e in result.errors]
         counts = {c: int((result.y_true[ok] == c).sum()) for c in result.trust.coverage_per_class}
         text += "\n" + coverage_table(result.trust, counts)
+    operating, n_other_errors = _operating.operating_point_section(
+        result, args.out, model, other, args.batch_size, args.tta, not args.quiet)
+    if operating:  # the clinic decides on this: it leads
+        text = operating + "\n" + text
     if seen:
         text = seen + "\n\n" + text
     with atomic_open(os.path.join(args.out, "report.txt"), "w", encoding="utf-8") as f:
@@ -171,4 +198,7 @@ def run(args):
     if result.n_errors:
         say(f"{result.n_errors} file(s) could not be read (see the error column of "
             f"{os.path.join(args.out, 'predictions.csv')}).")
-    return 1 if result.n_errors else 0
+    if n_other_errors:
+        say(f"{n_other_errors} out-of-scope photo(s) could not be read (see the error column "
+            f"of {os.path.join(args.out, 'out_of_scope_predictions.csv')}).")
+    return 1 if result.n_errors or n_other_errors else 0
