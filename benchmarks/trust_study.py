@@ -30,7 +30,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from skin_estimators import TrustedClassifier, fetch_skin3, make_recommended_classifier
-from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage
+from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage, operating_point
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "speed"))
 from _common import feature_cache  # noqa: E402 (benchmarks/speed)
@@ -187,7 +187,8 @@ def protocol(X, far, y, groups, classes):
                 ece_pc_raw=classwise_ece(y, raw, classes)[1],
                 ece_pc=classwise_ece(y, proba, classes)[1],
                 ll_raw=log_loss(y, raw, labels=classes), ll=log_loss(y, proba, labels=classes),
-                flags=[np.mean(flags == f) for f in FLAGS]))
+                flags=[np.mean(flags == f) for f in FLAGS],
+                point=operating_point(y, classes[raw.argmax(axis=1)], flags, labels=classes)))
             if seed == 0 and name == VARIANTS[0][0]:
                 reliability = (raw.copy(), proba.copy())
     return rows, far_auc, far_flag, reliability
@@ -230,34 +231,54 @@ def _mean(rows, key):
     return np.mean([r[key] for r in rows], axis=0)
 
 
+def _point(rows, group, key):
+    """The mean over the seeds of one operating-point figure (NaN seeds left out)."""
+    values = [r["point"][group][key] for r in rows]
+    values = [v for v in values if v == v]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def _pct(value):
+    return "–" if value != value else f"{100 * value:.0f} %"
+
+
 def tables(rows, far_auc, far_flag, loco, classes):
     lines = []
     default = rows[VARIANTS[0][0]]
     head_ = f"| class | photos | coverage at {LEVEL:g} | per seed 0 / 1 / 2 | mean set size |" \
-            " ECE raw | ECE calibrated |"
+            " ECE raw | ECE calibrated | confident | right among confident |"
     lines += [f"### Default ({VARIANTS[0][0].replace(' (default)', '')}: best.yaml), per class",
               "", head_,
-              "|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|"]
     for j, c in enumerate(classes):
         seeds = " / ".join(f"{r['per_class'][j]:.3f}" for r in default)
         lines.append(f"| {c} | {int(np.sum(Y == c))} | {_mean(default, 'per_class')[j]:.3f} | "
                      f"{seeds} | {_mean(default, 'size_per_class')[j]:.2f} | "
-                     f"{_mean(default, 'ece_pc_raw')[j]:.3f} | {_mean(default, 'ece_pc')[j]:.3f} |")
+                     f"{_mean(default, 'ece_pc_raw')[j]:.3f} | {_mean(default, 'ece_pc')[j]:.3f} | "
+                     f"{_pct(_point(default, c, 'confident'))} | "
+                     f"{_pct(_point(default, c, 'confident_accuracy'))} |")
     seeds = " / ".join(f"{r['coverage']:.3f}" for r in default)
     lines.append(f"| **overall** | {len(Y)} | **{_mean(default, 'coverage'):.3f}** | {seeds} | "
                  f"**{_mean(default, 'size'):.2f}** | {_mean(default, 'ece_raw'):.3f} | "
-                 f"**{_mean(default, 'ece'):.3f}** |")
+                 f"**{_mean(default, 'ece'):.3f}** | "
+                 f"**{_pct(_point(default, 'overall', 'confident'))}** | "
+                 f"**{_pct(_point(default, 'overall', 'confident_accuracy'))}** |")
     lines += ["", "### Variants (overall; per-class coverage: " + ", ".join(classes) + ")", "",
               "| variant | coverage | per class | set size | ECE raw → calibrated |"
-              " log loss raw → calibrated | " + " | ".join(FLAGS) + " |",
-              "|---|---|---|---|---|---|" + "---|" * len(FLAGS)]
+              " log loss raw → calibrated | " + " | ".join(FLAGS) + " | right among confident |",
+              "|---|---|---|---|---|---|" + "---|" * (len(FLAGS) + 1)]
     for name, *_ in VARIANTS:
         r = rows[name]
         pc = " / ".join(f"{v:.2f}" for v in _mean(r, "per_class"))
         fl = " | ".join(f"{100 * v:.0f} %" for v in _mean(r, "flags"))
         lines.append(f"| {name} | {_mean(r, 'coverage'):.3f} | {pc} | {_mean(r, 'size'):.2f} | "
                      f"{_mean(r, 'ece_raw'):.3f} → {_mean(r, 'ece'):.3f} | "
-                     f"{_mean(r, 'll_raw'):.3f} → {_mean(r, 'll'):.3f} | {fl} |")
+                     f"{_mean(r, 'll_raw'):.3f} → {_mean(r, 'll'):.3f} | {fl} | "
+                     f"{_pct(_point(r, 'overall', 'confident_accuracy'))} |")
+    lines += ["", "Confident: the share of photos flagged confident (one class in the set, in "
+              "scope); right among confident: the share of those whose top class is the true "
+              "one (the operating point: the answers a clinic can act on, and how often they "
+              "are right). Per seed, then the mean over the seeds."]
     lines += ["", "### Leave-one-class-out out-of-scope detection", "",
               f"| held-out class | AUROC {OUT_OF_SCOPE} (default) | same detector on image "
               "geometry | AUROC Mahalanobis | AUROC max-probability (baseline) |"

@@ -190,3 +190,27 @@ def test_pooled_trust_pools_each_seed_then_averages_and_skips_incomplete_seeds()
     # a fold stored without the trust field reads with trust None
     stored = {f.name: 0 for f in fields(FoldRecord) if f.name != "trust"}
     assert FoldRecord.from_json(json.dumps(stored)).trust is None
+
+
+def test_pooled_trust_has_the_operating_point():
+    """confident_pooled and the accuracy among the confident photos, pooled per seed."""
+    from skin_estimators.experiments._trust_results import pooled_trust, trust_cells
+
+    def record(seed, fold, y, raw, flag):
+        rec = _record(seed, fold, 2, y, [[1, 0]] * len(y))
+        return replace(rec, trust={**rec.trust, "raw": raw, "flag": flag})
+
+    a, b = [0.8, 0.2], [0.3, 0.7]
+    # seed 0: confident photos a->a (right), b->a (wrong); seed 1: one confident, right
+    records = [record(0, 0, ["a", "b"], [a, a], ["confident", "confident"]),
+               record(0, 1, ["a", "b"], [b, b], ["uncertain", "out_of_scope"]),
+               record(1, 0, ["a", "b"], [a, b], ["uncertain", "confident"]),
+               record(1, 1, ["a", "b"], [a, b], ["uncertain", "uncertain"])]
+    out = pooled_trust(records)
+    assert out["confident_pooled"] == pytest.approx((0.5 + 0.25) / 2)
+    assert out["confident_accuracy_pooled"] == pytest.approx((0.5 + 1.0) / 2)
+    assert trust_cells(out)[-2:] == ["0.375", "0.750"]
+    # no confident photo in any complete seed: NaN, shown as a dash
+    none = [replace(r, trust={**r.trust, "flag": ["uncertain"] * 2}) for r in records]
+    out = pooled_trust(none)
+    assert np.isnan(out["confident_accuracy_pooled"]) and trust_cells(out)[-1] == "–"

@@ -161,6 +161,10 @@ def test_out_of_scope_photos_get_their_flag_shares(model_file, photos, tmp_path,
     assert len(per_photo) == 7
     broken = [r for r in per_photo if r["error"]]
     assert len(broken) == 1 and broken[0]["flag"] == "" and broken[0]["condition"] == "keloid"
+    assert broken[0]["proba_acne"] == ""
+    good = [r for r in per_photo if not r["error"]]
+    assert all(r["pred_class"] == max(COLOURS, key=lambda c: float(r[f"proba_{c}"]))
+               for r in good)
     text = (out / "report.txt").read_text()
     assert f"confident {100 * expected['confident']:.1f} %" in text
     assert (out / "risk_coverage.png").read_bytes()[:8] == PNG

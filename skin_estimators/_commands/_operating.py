@@ -48,7 +48,7 @@ def load_out_of_scope_photos(folder):
 def _flags_of(model, paths, batch_size, tta, progress):
     """The trusted pipeline's predictions and flags of unlabelled photos."""
     from ..uncertainty import FLAGS
-    from ..uncertainty._evaluation import predict_files_trusted, trusted_file_pipeline
+    from .._internal import predict_files_trusted, trusted_file_pipeline
 
     pipe = trusted_file_pipeline(model)
     proba, _, score, errors, sets = predict_files_trusted(pipe, paths, batch_size, tta,
@@ -122,7 +122,7 @@ def operating_point_section(result, out, model=None, other=None, batch_size=16, 
             model, paths, batch_size, tta, progress)
         n_other_errors = int((~other_ok).sum())
         _write_other_predictions(os.path.join(out, "out_of_scope_predictions.csv"), paths,
-                                 groups, other_pred, score, flags, errors)
+                                 groups, other_pred, proba, classes, score, flags, errors)
         g_ok = groups[other_ok]
         for g in ["overall", *sorted(set(g_ok.tolist()))]:
             f = flags[other_ok] if g == "overall" else flags[other_ok][g_ok == g]
@@ -159,13 +159,15 @@ def _write_rows(path, rows):
                              *(_num(float(v), ".6g") for v in row[3:])])
 
 
-def _write_other_predictions(path, paths, groups, pred, score, flags, errors):
+def _write_other_predictions(path, paths, groups, pred, proba, classes, score, flags, errors):
     import csv
 
     with open_csv(path) as f:
         writer = csv.writer(f)
-        writer.writerow(["image_path", "condition", "pred_class", "out_of_scope_score", "flag",
+        writer.writerow(["image_path", "condition", "pred_class",
+                         *[f"proba_{c}" for c in classes], "out_of_scope_score", "flag",
                          "error"])
         for i, p in enumerate(paths):
-            writer.writerow([p, groups[i], pred[i], _num(float(score[i]), ".6g"), flags[i],
-                             errors[i] or ""])
+            probs = [""] * len(classes) if errors[i] else [f"{v:.6f}" for v in proba[i]]
+            writer.writerow([p, groups[i], pred[i], *probs, _num(float(score[i]), ".6g"),
+                             flags[i], errors[i] or ""])

@@ -14,7 +14,11 @@ and averaged over the seeds; a seed counts only when all its folds are there:
 * ``confident_pooled``, ``uncertain_pooled``, ``out_of_scope_pooled``: the shares of the
   flags. Every test photo is in scope, so ``out_of_scope_pooled`` is the in-scope false-alarm
   rate (``false_alarm_rate`` is its target). No out-of-scope AUROC: a cross-validation of
-  in-scope photos has no out-of-scope photos to score.
+  in-scope photos has no out-of-scope photos to score;
+* ``confident_accuracy_pooled``: the accuracy among the photos flagged ``confident`` (their
+  top class, that of the wrapped estimator's probabilities, is the true one). With
+  ``confident_pooled`` it is the operating point: the share of answers a clinic can act on,
+  and how often they are right.
 
 The guarantees hold for photos exchangeable with the training photos: under the grouped
 and controlled protocols a test page is new to its fold, and so is each calibration page to
@@ -32,7 +36,7 @@ from ._fold_trust import trust_arrays
 __all__ = ["TRUST_HEAD", "has_trust", "pooled_trust", "trust_cells", "trust_section"]
 
 #: The trust columns of the main table of ``results.md`` (when a row has them).
-TRUST_HEAD = ["coverage", "set size", "ECE"]
+TRUST_HEAD = ["coverage", "set size", "ECE", "confident", "right among confident"]
 
 _FLAGS = ("confident", "uncertain", "out_of_scope")
 
@@ -60,6 +64,10 @@ def _seed_figures(folds):
                                                          labels=classes))
     for f in _FLAGS:
         out[f"{f}_pooled"] = float(np.mean(flag == f))
+    confident = flag == _FLAGS[0]
+    right = np.asarray(classes)[raw.argmax(axis=1)] == y
+    out["confident_accuracy_pooled"] = float(right[confident].mean()) if confident.any() \
+        else float("nan")
     return out
 
 
@@ -94,7 +102,7 @@ def pooled_trust(records):
 def _empty(classes):
     return ["coverage_pooled", *(f"coverage_{c}_pooled" for c in classes), "set_size_pooled",
             "ece_pooled", "log_loss_pooled", "ece_raw_pooled", "log_loss_raw_pooled",
-            *(f"{f}_pooled" for f in _FLAGS)]
+            *(f"{f}_pooled" for f in _FLAGS), "confident_accuracy_pooled"]
 
 
 def _number(value, spec=".3f"):
@@ -112,7 +120,8 @@ def has_trust(table):
 def trust_cells(row):
     """The row's cells under :data:`TRUST_HEAD` ("–" without trust parts)."""
     return [_number(row.get("coverage_pooled")), _number(row.get("set_size_pooled"), ".2f"),
-            _number(row.get("ece_pooled"))]
+            _number(row.get("ece_pooled")), _number(row.get("confident_pooled")),
+            _number(row.get("confident_accuracy_pooled"))]
 
 
 def trust_section(table, protocols, labels, name, sort):
@@ -122,7 +131,8 @@ def trust_section(table, protocols, labels, name, sort):
         return []
     rows.sort(key=lambda r: protocols.index(r["cv"]) if r["cv"] in protocols else len(protocols))
     head = ["model", "cv", "level", "coverage", *(f"coverage {c}" for c in labels), "set size",
-            "ECE raw", "ECE", "log loss raw", "log loss", "confident", "out of scope"]
+            "ECE raw", "ECE", "log loss raw", "log loss", "confident", "right among confident",
+            "out of scope"]
     lines = ["## Prediction sets and calibration (trust:), pooled out of fold", "",
              "Each row's estimator wrapped in a TrustedClassifier inside each training fold "
              "(its calibration and conformal CV on the training part only, grouped by atlas "
@@ -131,8 +141,10 @@ def trust_section(table, protocols, labels, name, sort):
              "of photos whose prediction set holds the true class, overall and per true "
              "class; the target is the level), mean set size, classwise ECE (10 bins) and log "
              "loss of the raw and of the calibrated probabilities, and the shares of photos "
-             "flagged confident (one class in the set) and out of scope (all are in scope: "
-             "false alarms). The guarantee holds for photos exchangeable with the training "
+             "flagged confident (one class in the set), the accuracy among them (the "
+             "operating point: the answers a clinic can act on, and how often they are right) "
+             "and the share flagged out of scope (all are in scope: false alarms). The "
+             "guarantee holds for photos exchangeable with the training "
              "photos; no out-of-scope AUROC, as the folds hold no out-of-scope photos.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -142,6 +154,7 @@ def trust_section(table, protocols, labels, name, sort):
                  _number(r.get("set_size_pooled"), ".2f"), _number(r.get("ece_raw_pooled")),
                  _number(r.get("ece_pooled")), _number(r.get("log_loss_raw_pooled")),
                  _number(r.get("log_loss_pooled")), _number(r.get("confident_pooled")),
+                 _number(r.get("confident_accuracy_pooled")),
                  _number(r.get("out_of_scope_pooled"))]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
