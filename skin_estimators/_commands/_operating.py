@@ -47,8 +47,8 @@ def load_out_of_scope_photos(folder):
 
 def _flags_of(model, paths, batch_size, tta, progress):
     """The trusted pipeline's predictions and flags of unlabelled photos."""
-    from ..uncertainty import FLAGS
     from .._internal import predict_files_trusted, trusted_file_pipeline
+    from ..uncertainty import FLAGS
 
     pipe = trusted_file_pipeline(model)
     proba, _, score, errors, sets = predict_files_trusted(pipe, paths, batch_size, tta,
