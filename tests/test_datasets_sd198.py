@@ -7,6 +7,7 @@ import io
 import os
 import socket
 import threading
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -175,13 +176,17 @@ def test_partial_download_is_an_error_and_the_next_call_resumes(isolated, mirror
     assert not (part / "psoriasis" / "p2.jpg").exists()  # no truncated file kept
     kept = sorted(str(p.relative_to(part)) for p in part.rglob("*.jpg"))
 
-    # The next call downloads only what is missing.
+    # The next call downloads only what is missing (and drops what a killed download left).
+    (part / "psoriasis" / ".download-x.part").write_bytes(b"half")
     mirror({m: b for m, b in _BYTES.items() if m.endswith("p2.jpg")})
     for path in kept:  # gone from the mirror: they must come from the .part folder
         (isolated / "www" / "m" / _FAKE["other"][path]).unlink()
-    data = fetch_sd198("other", data_home=home)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "skipped hidden files" warning
+        data = fetch_sd198("other", data_home=home)
     assert _rel(data, home / "sd198_other") == sorted(_FAKE["other"])
     assert not part.exists()
+    assert not list((home / "sd198_other").rglob(".download-*"))
 
 
 def test_offline_error_says_where_to_put_the_data(isolated):

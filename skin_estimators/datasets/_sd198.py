@@ -134,6 +134,11 @@ def _download_subset(data_home, folder, rows):
             + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
             + f". The mirror no longer serves the expected files. {_where_to_put_it(folder, target)}"
         )
+    # Temporary files of a download killed outright (hidden, so never images) stay behind.
+    for folder_path, _, names in os.walk(part):
+        for name in names:
+            if name.startswith(".download-") and name.endswith(".part"):
+                os.remove(os.path.join(folder_path, name))
     _check(part, rows, f"Remove what does not belong in {part!r} and call fetch_sd198() again.")
     if os.path.isdir(target) and not os.listdir(target):
         os.rmdir(target)
