@@ -78,8 +78,11 @@ def load_experiment_files(config, groups=True):
         if not groups or config.data.groups is None:
             bunch["groups"] = None
     else:
+        from ._negatives import refuse_yardstick_files
+
         root = config.data_root()
         bunch = load_image_folder(root, groups=config.data.groups if groups else None)
+        refuse_yardstick_files(bunch.filenames, path=config.source)
         where = str(root)
     if config.data.images_per_class:
         bunch = _subset(bunch, config.data.images_per_class)

@@ -9,7 +9,7 @@ trained on: a config that names them as training photos or as negatives is refus
 """
 
 __all__ = ["NEGATIVE_SOURCES", "YARDSTICK_NAMES", "check_negatives", "load_negatives",
-           "refuse_yardstick"]
+           "refuse_yardstick", "refuse_yardstick_files"]
 
 #: Names of negatives a config may give, and the ``fetch_sd198`` subset each stands for.
 NEGATIVE_SOURCES = {"fetch_sd198_other": "other"}
@@ -37,6 +37,39 @@ def refuse_yardstick(value, key=None):
             "no model may be trained on (they would then measure nothing): score a trained "
             "model on them with 'skin-estimators evaluate MODEL sd198 --out DIR'. SD-198's "
             "other conditions are 'fetch_sd198_other', for out-of-scope negatives.")
+
+
+def refuse_yardstick_files(filenames, key="data.path", path=None):
+    """Raise ``ConfigError`` (naming ``key``) when any file is one of SD-198's photos of the
+    three diseases, found by content (SHA-256 of the manifest shipped with the package), so
+    that a copy of the yardstick in any folder is refused too.
+
+    ``path``: the config file, for the message. Only files of the size of one of those
+    photos are hashed: the check costs a ``stat`` per
+    file. Unreadable files are left to the loader, which names them.
+    """
+    import os
+
+    from ..datasets._manifest import _sha256
+    from ..datasets._sd198 import _manifest_rows
+    from ..exceptions import ConfigError
+
+    rows = _manifest_rows("diseases")
+    sizes = {int(r["bytes"]) for r in rows}
+    hashes = {r["sha256"] for r in rows}
+    found = []
+    for f in filenames:
+        try:
+            if os.path.getsize(f) in sizes and _sha256(f) in hashes:
+                found.append(os.fspath(f))
+        except OSError:
+            continue
+    if found:
+        shown = ", ".join(repr(f) for f in found[:3]) + (" ..." if len(found) > 3 else "")
+        raise ConfigError(path, [(key, (
+            f"{len(found)} of the photos ({shown}) are SD-198's photos of the three diseases, "
+            "a yardstick that no model may be trained on: take them out, and score a trained "
+            "model on them with 'skin-estimators evaluate MODEL sd198 --out DIR'"))])
 
 
 def check_negatives(value, key="negatives"):
@@ -85,5 +118,6 @@ def load_negatives(value, base=None):
                              "not read from a file; give an absolute path")
         path = os.path.join(os.fspath(base), path)
     data = load_image_folder(path, groups=None)
+    refuse_yardstick_files(data.filenames, key="negatives.path")
     data.groups = np.asarray(data.target, dtype=str).copy()
     return data
