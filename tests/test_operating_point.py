@@ -187,6 +187,7 @@ def test_out_of_scope_photos_usage_errors(model_file, photos, tmp_path, capsys):
                  "--out-of-scope-photos", str(root / "other"), "--out", str(out),
                  "--quiet"]) == 2
     assert "needs a model with trust parts" in capsys.readouterr().err
+    assert not out.exists()  # refused before anything is read or written
 
 
 def test_model_without_trust_parts_still_draws_the_curve(model_file, photos, tmp_path):

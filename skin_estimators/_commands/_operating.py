@@ -9,7 +9,8 @@ import numpy as np
 
 from ._common import CommandError, atomic_open, collect_files, open_csv
 
-__all__ = ["OUTPUT_FILES", "load_out_of_scope_photos", "operating_point_section"]
+__all__ = ["OUTPUT_FILES", "check_flags", "load_out_of_scope_photos",
+           "operating_point_section"]
 
 #: The files this part of ``evaluate`` writes into ``--out``.
 OUTPUT_FILES = ("operating_point.csv", "out_of_scope_predictions.csv", "risk_coverage.png")
@@ -43,6 +44,19 @@ def load_out_of_scope_photos(folder):
         parts = os.path.relpath(p, folder).split(os.sep)
         groups.append(parts[0] if len(parts) > 1 else ".")
     return paths, np.asarray(groups, dtype=str), folder
+
+
+def check_flags(model):
+    """Refuse ``--out-of-scope-photos`` for a model without flags, before any photo is read."""
+    from .._internal import trusted_file_pipeline
+
+    try:
+        trusted = trusted_file_pipeline(model)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if trusted is None:
+        raise CommandError("--out-of-scope-photos needs a model with trust parts (flags): "
+                           "train it from a config with a trust: section", code=2)
 
 
 def _flags_of(model, paths, batch_size, tta, progress):
@@ -90,8 +104,7 @@ def operating_point_section(result, out, model=None, other=None, batch_size=16, 
     trust = result.trust
     if trust is None:
         if other is not None:
-            raise CommandError("--out-of-scope-photos needs a model with trust parts (flags): "
-                               "train it from a config with a trust: section", code=2)
+            check_flags(model)
         if curve is not None:
             risk_coverage_figure(curve, None, None, os.path.join(out, "risk_coverage.png"))
         return "", 0

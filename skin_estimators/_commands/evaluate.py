@@ -150,6 +150,8 @@ def run(args):
             check_output_file(os.path.join(args.out, name),
                               [args.model, *data.filenames, *(other[0] if other else [])])
     model, meta = load_cli_model(args, with_metadata=True)
+    if other is not None:
+        _operating.check_flags(model)
     seen = _training_photos(meta, data)
     try:
         result = evaluate_model(model, data.filenames, data.target, batch_size=args.batch_size,
