@@ -112,16 +112,31 @@ def _init_params(cls):
 
 
 # ------------------------------------------------------------------ parameters
-def check_params(params, where):
-    """Every float parameter finite; a ``device`` parameter one a model can run on."""
+def check_params(params, where, cls=None):
+    """Every float parameter finite; a ``device`` parameter one a model can run on; and,
+    given the estimator's class ``cls``, every parameter within the constraints that the
+    class declares (``_parameter_constraints``, the very ones its ``fit`` checks)."""
     for key, value in params.items():
         check_finite(value, f"{where} parameter {key}")
+    if cls is not None:
+        _check_declared(cls, params, where)
     if "device" in params:
         device = params["device"]
         if isinstance(device, str) and device != "auto":
             check_device_name(device, f"{where} parameter device")
         elif not (device is None or isinstance(device, str) or _is_torch_device(device)):
             raise _Error(f"{where} parameter device = {device!r:.40} is not a device")
+
+
+def _check_declared(cls, params, where):
+    """``params`` against ``cls._parameter_constraints`` (the library's estimators and
+    scikit-learn's declare them): a value that ``fit`` would refuse is refused at load."""
+    from ..utils._param_validation import ParameterConstraintError, validate_constraints
+
+    try:
+        validate_constraints(cls, params, owner=cls.__name__)
+    except ParameterConstraintError as exc:
+        raise _Error(f"{where} parameter {exc.param} {exc.problem}") from None
 
 
 def _is_torch_device(value):
