@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from ._codec import InconsistentModelError, check_device_name
+from ._consistency_features import check_pretrained_features
 from ._consistency_trust import check_trusted
 from ._fitted import check_fitted_names
 from ._voting import VOTING
@@ -321,7 +322,7 @@ def _check_n_features_in(expected):
 _CHECKS = {
     "skin_estimators.ChannelNormalizer": _check_channel_normalizer,
     "skin_estimators.ImageLoader": _check_n_features_in(1),
-    "skin_estimators.PretrainedFeatures": _check_n_features_in(3),
+    "skin_estimators.PretrainedFeatures": check_pretrained_features,
     "sklearn.preprocessing.StandardScaler": _check_standard_scaler,
     "sklearn.linear_model.LogisticRegression": _check_logistic_regression,
     "skin_estimators.TrustedClassifier": check_trusted,

@@ -16,6 +16,7 @@ is listed here, so the tables cannot silently fall behind the estimators.
 from collections.abc import Mapping
 
 from ._codec import InconsistentModelError
+from ._consistency_features import PRETRAINED_FIELDS
 from ._consistency_trust import TRUSTED_FIELDS
 
 __all__ = ["FITTED", "REQUIRED", "check_fitted_names", "is_fitted_name"]
@@ -62,7 +63,7 @@ FITTED = _ByClass({
     "skin_estimators._TimmClassifier": _TIMM,
     "skin_estimators.ImageLoader": ("n_features_in_",),
     "skin_estimators.ChannelNormalizer": ("mean_", "std_", "n_features_in_"),
-    "skin_estimators.PretrainedFeatures": ("n_features_in_", "n_features_out_"),
+    "skin_estimators.PretrainedFeatures": tuple(PRETRAINED_FIELDS),
     "sklearn.preprocessing.StandardScaler": (
         "n_features_in_", "feature_names_in_", "n_samples_seen_", "mean_", "var_", "scale_"),
     "sklearn.linear_model.LogisticRegression": (
