@@ -465,7 +465,7 @@ def _edit_members(fn):
     (lambda doc: doc["estimator"]["params"].update(weights=[1, float("nan")]),
      ("model parameter weights", "not a finite number")),
     (lambda doc: doc["estimator"]["params"].update(voting="maybe"),
-     ("model parameter voting", "'soft' or 'hard'")),
+     ("model parameter voting", "got 'maybe'")),
     (lambda doc: doc["estimator"]["params"].update(estimators=[]),
      ("model", "members, not as a parameter")),
     (lambda doc: member(doc, "plain").update(member(doc, "scaled")["steps"][0][1]),

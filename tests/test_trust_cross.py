@@ -169,11 +169,11 @@ def _narrow_fold_model():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda s: s["fitted"]["calibration_scores_"]["__ndarray__"].__setitem__(0, 1.5),
-     "calibration_scores_ lie outside"),
+     "calibration_scores_ holds 1.5, above its maximum 1.0"),
     (lambda s: s["fitted"]["calibration_folds_"]["__ndarray__"].__setitem__(0, 7),
-     "calibration_folds_ holds an index"),
+     "calibration_folds_ holds 7, above its maximum 2"),
     (lambda s: s["fitted"]["calibration_labels_"]["__ndarray__"].__setitem__(0, -1),
-     "calibration_labels_ holds an index"),
+     "calibration_labels_ holds -1, below its minimum 0"),
     (lambda s: s["fitted"]["calibration_folds_"].update(__ndarray__=[0, 1], shape=[2]),
      "calibration_folds_ has shape"),
     (lambda s: s.pop("estimators"), "no fold models"),

@@ -66,13 +66,13 @@ def _fitted_entry(spec, name):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda s: _fitted_entry(s, "quantiles_").update(__ndarray__=[0.5, 2.0, 0.5]),
-     "quantiles_ lie outside"),
+     "quantiles_ holds 2.0, above its maximum 1.0"),
     (lambda s: _fitted_entry(s, "quantiles_").update(__ndarray__=[0.5, 0.5], shape=[2]),
      "quantiles_ has shape"),
     (lambda s: _fitted_entry(s, "calibration_params_").update(__ndarray__=[-1.0]),
      "inverse temperature"),
     (lambda s: _fitted_entry(s, "oos_variances_")["__ndarray__"].__setitem__(0, -1.0),
-     "negative variance"),
+     "oos_variances_ holds -1.0, below its minimum 0.0"),
     (lambda s: s["fitted"].update(oos_floor_=0.0), "oos_floor_"),
     (lambda s: s["fitted"].update(oos_threshold_=float("nan")), "oos_threshold_"),
     (lambda s: s["fitted"].update(predict_=1), "not a fitted attribute"),

@@ -7,7 +7,8 @@ small tagged objects: ``{"__tuple__": [...]}``, ``{"__ndarray__": [...], "dtype"
 ``{"__callback__": "skin_estimators.callbacks.WeightAveraging", "params": {...}}``. Every dict is written in the tagged pair form, so a user's dict
 can never be mistaken for a tag. Classes are named through the allow-list in
 ``_registry.py``; anything else (a callable, a callback instance, a random generator) cannot
-be represented, and saving says so. A callback is rebuilt from its constructor parameters
+be represented, and saving says so. A text holds at most ``MAX_TEXT`` characters, written
+or read. A callback is rebuilt from its constructor parameters
 only, never from its fitted state.
 """
 
@@ -17,6 +18,7 @@ import re
 import numpy as np
 
 from ..exceptions import InconsistentModelError, UnrepresentableError  # noqa: F401
+from ._fields import MAX_TEXT
 from ._registry import callback_class, callback_name, type_by_name, type_name
 
 __all__ = ["MAX_DEPTH", "InconsistentModelError", "UnrepresentableError", "check_device_name",
@@ -48,6 +50,9 @@ def encode(value, where, _depth=0):
     """Return a JSON-serialisable form of ``value``; raise UnrepresentableError if impossible."""
     if _depth >= MAX_DEPTH and isinstance(value, (tuple, list, dict)):
         raise UnrepresentableError(where, value, f"which nests at most {MAX_DEPTH} levels deep")
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise UnrepresentableError(where, f"{value[:40]}...", f"whose texts hold at most "
+                                   f"{MAX_TEXT} characters (this one has {len(value)})")
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, np.bool_):
@@ -90,6 +95,9 @@ def encode(value, where, _depth=0):
 
 def decode(obj, where="value", _depth=0):
     """Inverse of :func:`encode`; raises ValueError on anything it does not know."""
+    if isinstance(obj, str) and len(obj) > MAX_TEXT:
+        raise InconsistentModelError(f"{where} is a text of {len(obj)} characters; a model "
+                                     f"file's texts hold at most {MAX_TEXT}")
     if obj is None or isinstance(obj, (bool, str, int, float)):
         return obj
     if _depth >= MAX_DEPTH:
@@ -110,12 +118,17 @@ def decode(obj, where="value", _depth=0):
             if not isinstance(items, list) or not all(
                     isinstance(v, (str, int, float, bool)) for v in items):
                 raise ValueError(f"{where}: an object array holds strings and numbers only")
+            for item in items:
+                decode(item, where, _depth)  # the bound on texts
             arr = np.empty(len(items), dtype=object)
             arr[:] = items
         else:
             dtype = np.dtype(dtype)
             if dtype.kind not in _ARRAY_KINDS:
                 raise ValueError(f"{where}: arrays of dtype {dtype} are not allowed")
+            if dtype.kind in "US" and dtype.itemsize > 4 * MAX_TEXT:
+                raise InconsistentModelError(f"{where}: arrays of dtype {dtype} hold texts "
+                                             f"longer than {MAX_TEXT} characters")
             arr = np.array(obj["__ndarray__"], dtype=dtype)
         return arr.reshape(obj["shape"])
     if "__type__" in obj:

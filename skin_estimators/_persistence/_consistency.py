@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from ._codec import InconsistentModelError, check_device_name
+from ._consistency_features import check_pretrained_features
 from ._consistency_trust import check_trusted
 from ._fitted import check_fitted_names
 from ._voting import VOTING
@@ -112,16 +113,31 @@ def _init_params(cls):
 
 
 # ------------------------------------------------------------------ parameters
-def check_params(params, where):
-    """Every float parameter finite; a ``device`` parameter one a model can run on."""
+def check_params(params, where, cls=None):
+    """Every float parameter finite; a ``device`` parameter one a model can run on; and,
+    given the estimator's class ``cls``, every parameter within the constraints that the
+    class declares (``_parameter_constraints``, the very ones its ``fit`` checks)."""
     for key, value in params.items():
         check_finite(value, f"{where} parameter {key}")
+    if cls is not None:
+        _check_declared(cls, params, where)
     if "device" in params:
         device = params["device"]
         if isinstance(device, str) and device != "auto":
             check_device_name(device, f"{where} parameter device")
         elif not (device is None or isinstance(device, str) or _is_torch_device(device)):
             raise _Error(f"{where} parameter device = {device!r:.40} is not a device")
+
+
+def _check_declared(cls, params, where):
+    """``params`` against ``cls._parameter_constraints`` (the library's estimators and
+    scikit-learn's declare them): a value that ``fit`` would refuse is refused at load."""
+    from ..utils._param_validation import ParameterConstraintError, validate_constraints
+
+    try:
+        validate_constraints(cls, params, owner=cls.__name__)
+    except ParameterConstraintError as exc:
+        raise _Error(f"{where} parameter {exc.param} {exc.problem}") from None
 
 
 def _is_torch_device(value):
@@ -306,7 +322,7 @@ def _check_n_features_in(expected):
 _CHECKS = {
     "skin_estimators.ChannelNormalizer": _check_channel_normalizer,
     "skin_estimators.ImageLoader": _check_n_features_in(1),
-    "skin_estimators.PretrainedFeatures": _check_n_features_in(3),
+    "skin_estimators.PretrainedFeatures": check_pretrained_features,
     "sklearn.preprocessing.StandardScaler": _check_standard_scaler,
     "sklearn.linear_model.LogisticRegression": _check_logistic_regression,
     "skin_estimators.TrustedClassifier": check_trusted,

@@ -1,34 +1,69 @@
 """Load-time consistency of a stored :class:`~skin_estimators.TrustedClassifier`.
 
 Its fitted state is numbers and arrays: the conformal quantiles, the calibration map's
-parameters, the out-of-scope threshold and the Mahalanobis model; with cross-conformal sets
-also the fold models (nested estimators, built and checked as such) and their out-of-fold
-scores, folds and labels. Each is checked for its type, shape and range against the classes
-and the parameters, so that a crafted file cannot make sets or flags that the fitted model
-would never give (the values were checked to be finite as they were decoded).
-"""
+parameters, the out-of-scope threshold, the Mahalanobis or nearest-neighbour model; with
+cross-conformal sets also the fold models (nested estimators, built and checked as such) and
+their out-of-fold scores, folds and labels. :data:`TRUSTED_FIELDS` declares each one's kind,
+shape and range (see ``_fields.py``) against the classes, the calibration rows and the width
+of the features the wrapped estimator gives; :func:`check_trusted` checks the table, then
+what no single field says (the calibration map's form, the out-of-scope model the
+``out_of_scope`` parameter needs, the frozen steps and the fold models). So a crafted file
+cannot make sets or flags that the fitted model would never give (the values were checked to
+be finite as they were decoded, the parameters against the declared constraints).
 
-import numbers
+A new fitted attribute of TrustedClassifier is stored, allowed and checked by adding its
+field to :data:`TRUSTED_FIELDS`.
+"""
 
 import numpy as np
 
 from ._codec import InconsistentModelError as _Error
+from ._fields import Checked, Floats, Integer, Ints, Number, Text, check_fields
 
-__all__ = ["check_trusted"]
+__all__ = ["TRUSTED_FIELDS", "check_trusted"]
+
+#: The fitted attributes of TrustedClassifier a safe file may set, in the order checked.
+#: Dimensions: ``n_classes`` (``classes_``), ``width`` (the features the wrapped estimator's
+#: last step takes), ``n_calibration`` (``n_calibration_``), ``n_folds`` (the fold models);
+#: ``rank`` is bound by the first field that has it.
+TRUSTED_FIELDS = {
+    "classes_": Checked(),  # see _consistency.check_classes
+    "n_features_in_": Integer(1),
+    "n_calibration_": Integer(1, binds="n_calibration"),
+    "class_counts_": Ints("n_classes", low=1),
+    "cv_description_": Text(),
+    "calibration_params_": Checked(),  # its shape follows the calibration parameter
+    "quantiles_": Floats("n_classes", low=0.0, high=1.0),
+    "oos_threshold_": Number(),
+    "oos_means_": Floats("n_classes", "width"),
+    "oos_basis_": Floats("rank", "width"),
+    "oos_variances_": Floats("rank", low=0.0),
+    "oos_floor_": Number(low=0.0, low_open=True),
+    "oos_reference_": Floats("n_calibration", "width"),
+    "oos_neighbors_": Integer(1),
+    "frozen_steps_": Integer(0),
+    "calibration_scores_": Floats("n_calibration", low=0.0, high=1.0),
+    "calibration_folds_": Ints("n_calibration", high="n_folds"),
+    "calibration_labels_": Ints("n_calibration", high="n_classes"),
+}
+
+#: What the out-of-scope score of each ``out_of_scope`` value needs besides the threshold.
+_OOS_NEEDS = {"mahalanobis": ("oos_means_", "oos_basis_", "oos_variances_", "oos_floor_"),
+              "knn": ("oos_reference_", "oos_neighbors_"), "max_proba": ()}
 
 
-def _floats(value, where, shape):
-    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-        raise _Error(f"{where} is not an array of floats")
-    if value.shape != tuple(shape):
-        raise _Error(f"{where} has shape {value.shape}; {tuple(shape)} expected")
-    return value
+def _feature_width(inner):
+    """How many features the out-of-scope score sees, where the estimator says; else None.
 
-
-def _number(value, where):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _Error(f"{where} = {value!r:.40} is not a number")
-    return float(value)
+    A pipeline's: the input of its last step. Another estimator's: its flattened input,
+    known from a network's ``input_shape_`` (its ``n_features_in_`` may count channels).
+    """
+    last = inner.steps[-1][1] if hasattr(inner, "steps") else inner
+    shape = getattr(last, "input_shape_", None)
+    if isinstance(shape, tuple) and shape:
+        return int(np.prod(shape))
+    width = getattr(last, "n_features_in_", None) if hasattr(inner, "steps") else None
+    return int(width) if isinstance(width, int | np.integer) else None
 
 
 def check_trusted(est, where):
@@ -36,101 +71,115 @@ def check_trusted(est, where):
     from ._consistency import check_classes
 
     n = check_classes(est.classes_, f"{where}.classes_")
-    quantiles = _floats(est.quantiles_, f"{where}.quantiles_", (n,))
-    if ((quantiles < 0) | (quantiles > 1)).any():
-        raise _Error(f"{where}.quantiles_ lie outside [0, 1]; a conformal threshold on one "
-                     "minus a probability does not")
-    shapes = {"temperature": (1,), "sigmoid": (1 if n == 2 else n, 2), None: (0,)}
-    if est.calibration not in shapes:
-        raise _Error(f"{where} parameter calibration = {est.calibration!r:.40} is not one "
-                     "this version knows")
-    params = _floats(est.calibration_params_, f"{where}.calibration_params_",
-                     shapes[est.calibration])
-    if est.calibration == "temperature" and not params[0] > 0:
-        raise _Error(f"{where}.calibration_params_: the inverse temperature is not positive")
     inner = getattr(est, "estimator_", None)
     if inner is not None and not np.array_equal(np.asarray(inner.classes_), est.classes_):
         raise _Error(f"{where}.classes_ differ from those of the estimator it wraps")
-    _check_folds(est, inner, n, where)
+    dims = {"n_classes": (n, f"the {n} classes of {where}.classes_")}
+    width = None if inner is None else _feature_width(inner)
+    if width is not None:
+        dims["width"] = (width, "the features the wrapped estimator's last step takes")
+    folds = getattr(est, "estimators_", None)
+    if isinstance(folds, list):
+        dims["n_folds"] = (len(folds), f"the fold models of {where}.estimators_")
+    dims = check_fields(est, TRUSTED_FIELDS, where, dims)
+    _check_calibration(est, n, where)
+    n_in = getattr(est, "n_features_in_", None)
+    if n_in is not None and getattr(inner, "n_features_in_", n_in) != n_in:
+        raise _Error(f"{where}.n_features_in_ = {n_in} differs from that of the estimator "
+                     "it wraps")
+    counts = getattr(est, "class_counts_", None)
+    total = getattr(est, "n_calibration_", None)
+    if counts is not None and total is not None and int(counts.sum()) != total:
+        raise _Error(f"{where}.class_counts_ add up to {int(counts.sum())}, not to "
+                     f"n_calibration_ = {total}")
+    _check_folds(est, inner, where)
+    _check_out_of_scope(est, where)
+
+
+def _check_calibration(est, n_classes, where):
+    from ..uncertainty._calibration import INVERSE_TEMPERATURE_RANGE
+
+    shapes = {"temperature": (1,), "sigmoid": (1 if n_classes == 2 else n_classes, 2),
+              None: (0,)}
+    params = est.calibration_params_
+    if not isinstance(params, np.ndarray) or params.dtype.kind != "f":
+        raise _Error(f"{where}.calibration_params_ is not an array of floats")
+    if params.shape != shapes[est.calibration]:
+        raise _Error(f"{where}.calibration_params_ has shape {params.shape}; "
+                     f"{shapes[est.calibration]} expected for calibration="
+                     f"{est.calibration!r}")
+    low, high = INVERSE_TEMPERATURE_RANGE
+    if est.calibration == "temperature" and not low <= params[0] <= high:
+        beta = float(params[0])
+        raise _Error(f"{where}.calibration_params_: the inverse temperature {beta!r} lies "
+                     f"outside [{low:.3g}, {high:.3g}], the range it is fitted in")
+
+
+def _check_out_of_scope(est, where):
     kind = est.out_of_scope
     if kind is None:
         if est.oos_threshold_ is not None:
             raise _Error(f"{where} has an out-of-scope threshold but out_of_scope=None")
         return
-    _number(est.oos_threshold_, f"{where}.oos_threshold_")
-    if kind == "knn":
-        ref = est.oos_reference_
-        if not (isinstance(ref, np.ndarray) and ref.dtype.kind == "f" and ref.ndim == 2
-                and len(ref)):
-            raise _Error(f"{where}.oos_reference_ is not a table of training feature vectors")
-        k = est.oos_neighbors_
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise _Error(f"{where}.oos_neighbors_ = {k!r:.40} is not a positive integer")
-        return
-    if kind != "mahalanobis":
-        return
-    means = est.oos_means_
-    if not (isinstance(means, np.ndarray) and means.ndim == 2 and means.shape[0] == n):
-        raise _Error(f"{where}.oos_means_ is not one feature vector per class")
-    d = means.shape[1]
-    basis = est.oos_basis_
-    if not (isinstance(basis, np.ndarray) and basis.ndim == 2 and basis.shape[1] == d):
-        raise _Error(f"{where}.oos_basis_ is not a set of directions of the {d} features")
-    variances = _floats(est.oos_variances_, f"{where}.oos_variances_", (basis.shape[0],))
-    if (variances < 0).any():
-        raise _Error(f"{where}.oos_variances_ holds a negative variance")
-    if not _number(est.oos_floor_, f"{where}.oos_floor_") > 0:
-        raise _Error(f"{where}.oos_floor_ is not a positive variance")
+    for name in ("oos_threshold_", *_OOS_NEEDS[kind]):
+        if getattr(est, name, None) is None:
+            raise _Error(f"{where}.{name} is missing; out_of_scope={kind!r} needs it")
+    if kind == "knn" and not len(est.oos_reference_):
+        raise _Error(f"{where}.oos_reference_ holds no training feature vectors")
 
 
-def _ints(value, where, shape, high):
-    if not (isinstance(value, np.ndarray) and value.dtype.kind in "iu"):
-        raise _Error(f"{where} is not an array of integers")
-    if value.shape != tuple(shape):
-        raise _Error(f"{where} has shape {value.shape}; {tuple(shape)} expected")
-    if len(value) and (value.min() < 0 or value.max() >= high):
-        raise _Error(f"{where} holds an index outside [0, {high})")
-    return value
-
-
-def _check_folds(est, inner, n_classes, where):
+def _check_folds(est, inner, where):
     """The shared leading steps and, for cross-conformal sets, the fold models and scores."""
-    n_frozen = getattr(est, "frozen_steps_", 0)
-    if n_frozen is None:
-        n_frozen = 0
+    from ..uncertainty._cross import frozen_prefix_length
+
     n_steps = len(inner.steps) if hasattr(inner, "steps") else 1
-    if (isinstance(n_frozen, bool) or not isinstance(n_frozen, numbers.Integral)
-            or not 0 <= n_frozen < n_steps):
-        raise _Error(f"{where}.frozen_steps_ = {n_frozen!r:.40} is not a number of leading "
-                     f"steps of the {n_steps}-step estimator it wraps")
+    n_frozen = getattr(est, "frozen_steps_", None)
+    if n_frozen is not None:
+        expected = frozen_prefix_length(inner)
+        if n_frozen != expected:
+            raise _Error(f"{where}.frozen_steps_ = {n_frozen}, but {expected} of the "
+                         f"{n_steps} steps of the estimator it wraps learn nothing from the "
+                         "data (the steps its fold models share)")
+    n_frozen = n_frozen or 0
     parts = ("estimators_", "calibration_scores_", "calibration_folds_", "calibration_labels_")
-    conformal = getattr(est, "conformal", "split")
-    if conformal not in ("split", "cross"):
-        raise _Error(f"{where} parameter conformal = {conformal!r:.40} is not one this "
-                     "version knows")
-    if conformal == "split":
+    if est.conformal == "split":
         if any(getattr(est, name, None) is not None for name in parts):
             raise _Error(f"{where} holds cross-conformal fold models but conformal='split'")
         return
     folds = getattr(est, "estimators_", None)
     if not isinstance(folds, list) or not folds:
         raise _Error(f"{where} has conformal='cross' but no fold models")
-    first = inner.steps[n_frozen][1] if hasattr(inner, "steps") else inner
+    for name in parts[1:]:
+        if getattr(est, name, None) is None:
+            raise _Error(f"{where}.{name} is missing; conformal='cross' needs it")
+    tail = inner.steps[n_frozen:] if hasattr(inner, "steps") else [("", inner)]
+    first = tail[0][1]
     width = getattr(first, "n_features_in_", None)
     for j, model in enumerate(folds):
-        classes = getattr(model, "classes_", None)
-        if classes is None or not hasattr(model, "predict_proba") or not np.isin(
-                np.asarray(classes), est.classes_).all():
-            raise _Error(f"{where}.estimators_[{j}] is not a classifier of its classes")
-        seen = getattr(model, "n_features_in_", None)
-        if width is not None and seen is not None and seen != width:
-            raise _Error(f"{where}.estimators_[{j}] takes {seen} features; the steps it "
-                         f"follows give {width}")
-    scores = est.calibration_scores_
-    if not (isinstance(scores, np.ndarray) and scores.ndim == 1 and len(scores)):
-        raise _Error(f"{where}.calibration_scores_ is not an array of out-of-fold scores")
-    scores = _floats(scores, f"{where}.calibration_scores_", scores.shape)
-    if ((scores < 0) | (scores > 1)).any():
-        raise _Error(f"{where}.calibration_scores_ lie outside [0, 1]")
-    _ints(est.calibration_folds_, f"{where}.calibration_folds_", scores.shape, len(folds))
-    _ints(est.calibration_labels_, f"{where}.calibration_labels_", scores.shape, n_classes)
+        _check_fold_model(model, tail, est.classes_, width, f"{where}.estimators_[{j}]")
+    rows = np.bincount(est.calibration_folds_, minlength=len(folds))
+    if (rows == 0).any():
+        empty = int(np.flatnonzero(rows == 0)[0])
+        raise _Error(f"{where}.estimators_[{empty}] is a fold model without calibration rows "
+                     "(no calibration_folds_ entry names it)")
+
+
+def _check_fold_model(model, tail, classes, width, where):
+    """A fold model: the steps after the frozen ones, fitted on (some of) the classes."""
+    if len(tail) == 1:
+        ok = type(model) is type(tail[0][1])
+    else:
+        names = [name for name, _ in getattr(model, "steps", [])]
+        ok = names == [name for name, _ in tail]
+    if not ok:
+        want = (type(tail[0][1]).__name__ if len(tail) == 1
+                else "a pipeline of the steps " + ", ".join(name for name, _ in tail))
+        raise _Error(f"{where} is not {want}, the steps of the estimator it wraps after the "
+                     "frozen ones")
+    fold_classes = getattr(model, "classes_", None)
+    if fold_classes is None or not hasattr(model, "predict_proba") or not np.isin(
+            np.asarray(fold_classes), classes).all():
+        raise _Error(f"{where} is not a classifier of its classes")
+    seen = getattr(model, "n_features_in_", None)
+    if width is not None and seen is not None and seen != width:
+        raise _Error(f"{where} takes {seen} features; the steps it follows give {width}")

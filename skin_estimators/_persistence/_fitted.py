@@ -7,6 +7,8 @@ and the networks themselves travel differently). Any other name (``__class__``,
 ``predict_proba``, ``transform``, a property such as a network's ``classes_``) is refused, so
 a file can neither change an object's class nor shadow its methods.
 
+An estimator whose fitted state is declared as a table of fields (``_fields.py``) takes its
+names from that table, so that what a file may set and how it is checked cannot diverge.
 The tests fit every allow-listed estimator and check that each attribute the writer stores
 is listed here, so the tables cannot silently fall behind the estimators.
 """
@@ -14,6 +16,8 @@ is listed here, so the tables cannot silently fall behind the estimators.
 from collections.abc import Mapping
 
 from ._codec import InconsistentModelError
+from ._consistency_features import PRETRAINED_FIELDS
+from ._consistency_trust import TRUSTED_FIELDS
 
 __all__ = ["FITTED", "REQUIRED", "check_fitted_names", "is_fitted_name"]
 
@@ -59,7 +63,7 @@ FITTED = _ByClass({
     "skin_estimators._TimmClassifier": _TIMM,
     "skin_estimators.ImageLoader": ("n_features_in_",),
     "skin_estimators.ChannelNormalizer": ("mean_", "std_", "n_features_in_"),
-    "skin_estimators.PretrainedFeatures": ("n_features_in_", "n_features_out_"),
+    "skin_estimators.PretrainedFeatures": tuple(PRETRAINED_FIELDS),
     "sklearn.preprocessing.StandardScaler": (
         "n_features_in_", "feature_names_in_", "n_samples_seen_", "mean_", "var_", "scale_"),
     "sklearn.linear_model.LogisticRegression": (
@@ -68,14 +72,10 @@ FITTED = _ByClass({
     # Its members (estimators_) are nested descriptions; its label encoder and
     # named_estimators_ are rebuilt from classes_ and the members.
     "sklearn.ensemble.VotingClassifier": ("classes_",),
-    # Its wrapped estimator (estimator_) and its fold models (estimators_) are stored as
-    # nested descriptions of their own.
-    "skin_estimators.TrustedClassifier": (
-        "classes_", "n_features_in_", "calibration_params_", "quantiles_", "oos_threshold_",
-        "oos_means_", "oos_basis_", "oos_variances_", "oos_floor_", "oos_reference_",
-        "oos_neighbors_", "n_calibration_",
-        "class_counts_", "cv_description_", "frozen_steps_", "calibration_scores_",
-        "calibration_folds_", "calibration_labels_"),
+    # Its declared field table (each attribute's kind, shape and range); its wrapped
+    # estimator (estimator_) and its fold models (estimators_) are stored as nested
+    # descriptions of their own.
+    "skin_estimators.TrustedClassifier": tuple(TRUSTED_FIELDS),
 })
 
 #: Allow-listed class name -> the fitted attributes a file must set (the estimator cannot

@@ -14,7 +14,9 @@ The digest catches corrupted, truncated and edited files. It is not a signature:
 edit a file can recompute it. Safety against hostile files comes from never unpickling, from
 building only allow-listed classes, from setting only the fitted attributes each class has
 (``_fitted.py``) and from checking that the description is consistent before anything
-predicts with it (``_consistency.py``: finite numbers, shapes, devices, nesting, pipelines).
+predicts with it: every tensor finite (``_tensors.py``); every parameter within the
+constraints its estimator declares, as ``fit`` checks them; finite numbers, shapes, devices,
+nesting, pipelines (``_consistency.py``); the declared fitted fields (``_fields.py``).
 
 Loading builds each estimator from its class and parameters, restores the fitted attributes,
 lets the estimator create its networks with the fitted shapes through its persistence hook
@@ -31,7 +33,7 @@ from . import _consistency, _registry, _voting
 from ._codec import UnrepresentableError, decode, encode
 from ._files import finish_temp, remove_quietly, temp_name, write_error
 from ._registry import estimator_class, estimator_name
-from ._tensors import as_torch, digest, read_tensors
+from ._tensors import as_torch, check_tensors, digest, read_tensors
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "build", "describe", "digest", "versions"]
 
@@ -178,7 +180,7 @@ def _build(spec, tensors, where, _depth):
         ) from None
     _consistency.check_spec(spec, spec["class"], cls, where)
     params = {k: decode(v, f"{where} parameter {k}") for k, v in spec["params"].items()}
-    _consistency.check_params(params, where)
+    _consistency.check_params(params, where, cls)
     _check_network_params(cls, params, where)
     _device_of_this_machine(params, where)
     if "steps" in spec:
@@ -410,6 +412,7 @@ def read(path):
             "its checksum does not match its content: the file was modified or damaged after "
             "it was saved. Do not use it; get an intact copy"
         )
+    check_tensors(tensors)  # every weight finite, before any network is built from them
     try:
         doc = json.loads(meta_json)
     except RecursionError:

@@ -8,7 +8,7 @@ through ONNX Runtime never imports PyTorch; the networks that are built convert 
 import hashlib
 import os
 
-__all__ = ["as_torch", "digest", "read_tensors", "tensor_bytes"]
+__all__ = ["as_torch", "check_tensors", "digest", "read_tensors", "tensor_bytes"]
 
 
 def as_torch(state):
@@ -49,6 +49,34 @@ def digest(meta_json, tensors):
             h.update(data)  # buffer protocol: no copy
     return h.hexdigest()
 
+
+def check_tensors(tensors):
+    """Raise InconsistentModelError naming the first tensor that holds a NaN or an infinity.
+
+    A network computes with every one of its weights and buffers: one NaN (a bias, a batch
+    normalisation's running variance) turns every output into NaN, which a classifier then
+    reports as a class. So every floating-point tensor of a file must be finite, and a batch
+    normalisation's ``running_var`` non-negative, before anything is built from them.
+    """
+    import numpy as np
+
+    from ..exceptions import InconsistentModelError
+
+    for name in sorted(tensors):
+        t = tensors[name]
+        if not isinstance(t, np.ndarray):  # a dtype numpy lacks (bfloat16): read by torch
+            t = t.detach().float().numpy()
+        if t.dtype.kind not in "fc":
+            continue
+        finite = np.isfinite(t)
+        if not finite.all():
+            bad = t[~finite].ravel()[0]
+            raise InconsistentModelError(
+                f"its tensor {name!r:.120} holds {bad.item()!r} ({int((~finite).sum())} of "
+                f"{t.size} values are not finite numbers)")
+        if name.endswith("running_var") and (t < 0).any():
+            raise InconsistentModelError(
+                f"its tensor {name!r:.120} holds a negative variance")
 
 
 def read_tensors(path, framework, meta_key):

@@ -17,8 +17,10 @@ skip the export:
   SHA-256 of the ``.onnx`` bytes.
 
 A graph is written only after its output on a probe image matched PyTorch's. A cached file
-is used only if its bytes match their recorded digest and the graph carries its key in its
-metadata; otherwise it is exported again and replaced. So a process that finds its graph
+is used only if its bytes match their recorded digest, the graph carries its key in its
+metadata and, at its first use in a process, it reproduces the reference features the model
+file holds (see ``_onnx_trust``); otherwise it is exported again and replaced. The folder is
+created with mode 0700, and one that other users can write into is not used. So a process that finds its graph
 cached runs the network without PyTorch: a model file whose weights have a checked graph
 loads without building the network (see :class:`PretrainedFeatures`), and ``predict``
 never imports torch. An ONNX file is data: ONNX Runtime runs it with its own kernels (no
@@ -36,6 +38,9 @@ import threading
 import warnings
 
 import numpy as np
+
+from ._onnx_trust import (ATOL, RTOL, folder_refusal, graph_reproduces, probe_image,
+                          refusal_message)
 
 __all__ = ["BACKENDS", "cache_dir", "feature_session", "has_graph", "resolve_backend",
            "weights_key", "weights_layout"]
@@ -132,6 +137,16 @@ def cache_dir():
     return os.path.join(base, "skin-estimators", "onnx")
 
 
+def _private_cache(create=False):
+    """The cache folder, or None when another user can write into it (warned once)."""
+    folder = cache_dir()
+    reason = folder_refusal(folder, create)
+    if reason is None:
+        return folder
+    _warn_once(refusal_message(folder, reason))
+    return None
+
+
 def _version(distribution):
     from importlib.metadata import PackageNotFoundError, version
 
@@ -183,7 +198,9 @@ def has_graph(wkey):
     network built from exactly these weights (names, dtypes, shapes and bytes are in the
     key): so the weights fit the architecture, as loading them would have checked.
     """
-    folder = cache_dir()
+    folder = _private_cache()
+    if folder is None:
+        return False
     for path in sorted(glob.glob(os.path.join(glob.escape(folder), f"{wkey}.*.onnx"))):
         if _read_verified(path) is not None:
             return True
@@ -243,11 +260,22 @@ def _agrees(session, key, forward, image_shape):
 
     if session.get_modelmeta().custom_metadata_map.get(_KEY_META) != key:
         return False
-    probe = np.random.RandomState(0).randn(1, *image_shape).astype(np.float32)
+    probe = probe_image(image_shape)
     with torch.no_grad():
         expected = forward(torch.from_numpy(probe)).numpy()
     got = session.run(None, {"images": probe})[0]
-    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=1e-3, atol=1e-4))
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=RTOL, atol=ATOL))
+
+
+def _reproduces(session, reference, key, network, image_shape):
+    """A cached graph, at its first use in a process: it gives the model file's reference
+    features on the probe image or, for a file without them, PyTorch's own."""
+    if reference is not None:
+        return graph_reproduces(session, reference, image_shape)
+    try:
+        return _agrees(session, key, network()[1], image_shape)
+    except Exception:  # noqa: BLE001 - no PyTorch to compare with: exported again (or torch)
+        return False
 
 
 def _read_verified(path):
@@ -283,8 +311,9 @@ def _write_cached(path, data):
     """Store the graph and its digest; a cache that cannot be written is only slower."""
     from ..utils._atomic import atomic_open
 
+    if _private_cache(create=True) is None:
+        return
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_open(path, "wb") as f:
             f.write(data)
         with atomic_open(path[:-len(".onnx")] + ".sha256", "w", encoding="ascii") as f:
@@ -305,14 +334,16 @@ def _threads():
         return 0
 
 
-def feature_session(signature, layout, image_shape, network, owner):
+def feature_session(signature, layout, image_shape, network, owner, reference=None):
     """An ONNX Runtime session computing the features of images of ``image_shape``, or None.
 
     From this process's sessions, else the cache folder, else a fresh export (then cached).
     ``network()`` returns ``(backbone, forward)``, the torch network and its feature
-    function; it is called only to export (a cached graph needs no PyTorch). None when the
-    export or the session fails: the caller computes with torch; the first such failure is
-    warned about once.
+    function; it is called to export, and to check a cached graph when there is no
+    ``reference`` (the features of :func:`probe_image` stored in the model file; with one, a
+    cached graph needs no PyTorch). A cached graph that does not reproduce them is exported
+    again, with one warning. None when the export or the session fails: the caller computes
+    with torch; the first such failure is warned about once.
     """
     ort = _onnxruntime()
     threads = _threads()
@@ -324,8 +355,13 @@ def feature_session(signature, layout, image_shape, network, owner):
             return session
         if key in _FAILED:
             return None
-    path = os.path.join(cache_dir(), f"{key}.onnx")
-    session = _read_cached(ort, path, key, threads)
+    folder = _private_cache()
+    path = None if folder is None else os.path.join(folder, f"{key}.onnx")
+    session = None if path is None else _read_cached(ort, path, key, threads)
+    if session is not None and not _reproduces(session, reference, key, network, image_shape):
+        _warn_once(f"{owner}: the cached ONNX graph {path!r} does not reproduce this model's "
+                   "features on its probe image; exporting it again from the model's weights.")
+        session = None
     if session is None:
         try:
             backbone, forward = network()
@@ -340,7 +376,8 @@ def feature_session(signature, layout, image_shape, network, owner):
             _warn_once(f"{owner}: could not run the network through ONNX Runtime ({reason}); "
                        "computing with PyTorch instead (backend='torch' skips the attempt).")
             return None
-        _write_cached(path, data)
+        if path is not None:
+            _write_cached(path, data)
     with _LOCK:
         _SESSIONS[key, threads] = session
         while len(_SESSIONS) > _MAX_SESSIONS:

@@ -19,8 +19,10 @@ from ..utils._param_validation import (
     validate_constraints,
 )
 from ._deferred_weights import features_out, weights_digest
+from ._frozen_backbone import build_backbone
 from ._onnx_backend import (BACKENDS, feature_session, has_graph, resolve_backend, torch_free,
                             weights_key, weights_layout)
+from ._onnx_trust import reference_features
 from ._tiles import MAX_TILES, TILE_REDUCTIONS, merge_tiles, split_tiles
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
@@ -43,21 +45,7 @@ def _are_stages(stages):
 
 
 def _build(model, pretrained, seeded=True):
-    from ..networks import create_backbone, create_efficientnet_lite
-
-    import torch
-
-    kind, tag = PRETRAINED_FEATURE_MODELS[model]
-    build = create_efficientnet_lite if kind == "efficientnet_lite" else create_backbone
-    # Random weights are always the same ones (seed 0, global RNG untouched): every fit of a
-    # cross-validation then sees the same features, and the cache serves them.
-    with torch.random.fork_rng(devices=[]):
-        if seeded:  # (unseeded: a model file overwrites the weights; manual_seed would also
-            # make torch record the caller's stack for CUDA, reading source files)
-            torch.manual_seed(0)
-        # n_classes=0: timm drops the head and returns the globally pooled features.
-        return build(tag=tag, n_classes=0, pretrained=pretrained,
-                     owner=f"PretrainedFeatures({model!r})").eval()
+    return build_backbone(*PRETRAINED_FEATURE_MODELS[model], model, pretrained, seeded)
 
 
 class PretrainedFeatures(TransformerMixin, BaseEstimator):
@@ -110,7 +98,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         one graph per weights and image size. A graph is written only after it matched
         PyTorch on a probe image; a cached one is used only when its SHA-256 and the key it
         carries (the weights' digest and layout, the library's, PyTorch's and ONNX Runtime's
-        versions) match. Then a loaded model file needs no PyTorch at all: the network is
+        versions) match and it reproduces ``probe_features_``, in a folder no other user
+        can write into. Then a loaded model file needs no PyTorch at all: the network is
         built from the file's weights only when something asks for it (``backbone_``, the
         torch backend, pickling). If the export fails, PyTorch computes, with one warning.
     tiles : int or None, default=None
@@ -131,6 +120,9 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         Channels of the images seen in ``fit`` (3).
     n_features_out_ : int
         Length of the feature vector.
+    probe_shape_, probe_features_ : tuple and ndarray of shape (1, n_features_out_)
+        A probe image's shape (that of the images seen in ``fit``) and the features PyTorch
+        computed for it: a cached ONNX graph must reproduce them before it is used.
 
     See Also
     --------
@@ -230,8 +222,10 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        split_tiles(self._check_images(X, reset=True), self.tiles, self.tile_reduce)
+        X, _ = split_tiles(self._check_images(X, reset=True), self.tiles, self.tile_reduce)
         self._set_backbone(_build(self.model, self.pretrained))
+        self.probe_shape_ = tuple(int(d) for d in X.shape[1:])
+        self.probe_features_ = reference_features(self._forward, self.probe_shape_)
         return self
 
     def _initialize_for_loading(self):
@@ -411,8 +405,11 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
         def compute(images):
             if "session" not in state:
+                reference = (getattr(self, "probe_features_", None)  # none in older files
+                             if tuple(image_shape) == getattr(self, "probe_shape_", None)
+                             else None)
                 state["session"] = feature_session(signature, self._layout(), image_shape,
-                                                   network, "PretrainedFeatures")
+                                                   network, "PretrainedFeatures", reference)
                 if state["session"] is None:
                     state["torch"] = self._torch_compute(device)
             if state["session"] is None:

@@ -7,16 +7,21 @@ inverse temperature, or each sigmoid's ``a`` and ``b``) is kept as plain numbers
 safe model file can hold it, and applied with the same formulas as scikit-learn's.
 """
 
+import math
 import warnings
 
 import numpy as np
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-__all__ = ["apply_calibration", "fit_calibration"]
+__all__ = ["INVERSE_TEMPERATURE_RANGE", "apply_calibration", "fit_calibration"]
 
 #: What scikit-learn adds to probabilities before taking their log for temperature scaling.
 _EPS = 1e-12
+#: The range of the inverse temperature: scikit-learn searches its log in [-10, 10]
+#: (``sklearn.calibration._TemperatureScaling``), widened by a rounding margin. A model
+#: file's value outside it was not fitted (a value near 0 makes every probability 1/n).
+INVERSE_TEMPERATURE_RANGE = (math.exp(-10.0) * (1 - 1e-9), math.exp(10.0) * (1 + 1e-9))
 
 
 class _GivenProbabilities(ClassifierMixin, BaseEstimator):
