@@ -1,0 +1,125 @@
+"""explain on the recommended model: frozen features -> scaler -> logistic regression, inside
+the trust layer. The differentiable stand-in reproduces the pipeline's logits."""
+
+import csv
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.pipeline import make_pipeline
+
+from skin_estimators import (ChannelNormalizer, ImageLoader, TrustedClassifier,
+                             make_recommended_classifier, save_model)
+from skin_estimators._explain_linear import linear_probe
+from skin_estimators.cli import main
+
+SIZE = 64
+
+
+def _photos(folder, n=12):
+    """Synthetic photos (no patient's): a coloured disc on a noisy background per class."""
+    rng = np.random.RandomState(0)
+    folder.mkdir(exist_ok=True)
+    paths, labels = [], []
+    colours = {"acne": (200, 40, 40), "herpes": (40, 200, 40), "lichen": (40, 40, 200)}
+    yy, xx = np.mgrid[:48, :56]
+    for i in range(n):
+        label = sorted(colours)[i % 3]
+        img = rng.randint(90, 160, (48, 56, 3)).astype(np.uint8)
+        cy, cx = rng.randint(12, 36), rng.randint(12, 44)
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 80] = colours[label]
+        paths.append(folder / f"photo{i}.png")
+        Image.fromarray(img).save(paths[-1])
+        labels.append(label)
+    return paths, np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def recommended(tmp_path_factory):
+    root = tmp_path_factory.mktemp("explain_recommended")
+    paths, y = _photos(root / "photos")
+    inner = make_recommended_classifier(pretrainedfeatures__pretrained=False,
+                                        pretrainedfeatures__backend="torch")
+    model = make_pipeline(ImageLoader(size=SIZE), ChannelNormalizer(mean="efficientnet_lite"),
+                          TrustedClassifier(inner, cv=2, conformal="cross", out_of_scope="knn"))
+    model.fit([str(p) for p in paths], y)
+    save_model(model, root / "model.safetensors")
+    return model, paths, root
+
+
+def test_probe_reproduces_the_decision_function(recommended):
+    model, paths, _ = recommended
+    probe = linear_probe(model)
+    X = probe.preprocess.transform([str(p) for p in paths[:4]])
+    estimator = model[-1].estimator_
+    expected = estimator.decision_function(X)
+    np.testing.assert_allclose(probe.logits(X), expected, rtol=1e-4, atol=1e-4)
+    logits = probe.logits(X).astype(float)
+    softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(softmax / softmax.sum(axis=1, keepdims=True),
+                               estimator.predict_proba(X), atol=1e-5)
+
+
+def test_probe_binary_head_reproduces_the_logistic_probability(recommended):
+    _, paths, _ = recommended
+    two = [str(p) for p in paths[:8]]
+    y = np.array(["a", "b"] * 4)
+    steps = make_recommended_classifier(pretrainedfeatures__pretrained=False,
+                                        pretrainedfeatures__backend="torch").steps
+    model = make_pipeline(ImageLoader(size=SIZE), ChannelNormalizer(mean="efficientnet_lite"),
+                          *[step for _, step in steps]).fit(two, y)
+    probe = linear_probe(model)
+    X = probe.preprocess.transform(two)
+    logits = probe.logits(X).astype(float)
+    proba = 1 / (1 + np.exp(logits[:, 0] - logits[:, 1]))
+    np.testing.assert_allclose(proba, model[2:].predict_proba(X)[:, 1], atol=1e-5)
+
+
+def test_explain_command_writes_an_overlay_per_photo(recommended, tmp_path):
+    model, paths, root = recommended
+    out = tmp_path / "e"
+    code = main(["explain", str(root / "model.safetensors"), *map(str, paths[:3]),
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    with open(out / "explanations.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    predicted = model.predict([str(p) for p in paths[:3]])
+    for row, path, pred in zip(rows, paths, predicted):
+        assert row["error"] == "" and row["method"] == "gradcam"
+        assert row["pred_class"] == pred
+        with Image.open(row["overlay_path"]) as im, Image.open(path) as photo:
+            assert im.size == photo.size and im.mode == "RGB"
+
+
+def test_maps_are_in_range_and_follow_the_mirror(recommended):
+    """The features are mirror-averaged, so a mirrored photo's map is the mirrored map."""
+    model, paths, _ = recommended
+    probe = linear_probe(model)
+    X = probe.preprocess.transform([str(p) for p in paths[:4]])
+    targets = probe.logits(X).argmax(axis=1)
+    maps = probe.saliency(X, targets, "gradcam")
+    assert maps.shape == (4, SIZE, SIZE) and maps.min() >= 0 and maps.max() <= 1 + 1e-6
+    assert maps.reshape(4, -1).max(axis=1).max() > 0.99  # not all blank
+    mirrored = probe.saliency(np.ascontiguousarray(X[..., ::-1]), targets, "gradcam")
+    np.testing.assert_allclose(mirrored, maps[..., ::-1], atol=0.05)
+    grads = probe.saliency(X, targets, "gradient")
+    assert grads.shape == maps.shape and grads.max() <= 1 + 1e-6
+
+
+def test_a_model_that_cannot_be_explained_is_refused_before_writing(recommended, tmp_path,
+                                                                    capsys):
+    from sklearn.ensemble import RandomForestClassifier
+
+    _, paths, _ = recommended
+    steps = make_recommended_classifier(pretrainedfeatures__pretrained=False,
+                                        pretrainedfeatures__backend="torch").steps
+    forest = make_pipeline(ImageLoader(size=32), ChannelNormalizer(mean="efficientnet_lite"),
+                           steps[0][1], RandomForestClassifier(n_estimators=3, random_state=0))
+    forest.fit([str(p) for p in paths[:6]], ["a", "b"] * 3)
+    save_model(forest, tmp_path / "forest.joblib", format="joblib")
+    out = tmp_path / "e"
+    code = main(["explain", str(tmp_path / "forest.joblib"), "--trust-pickle", str(paths[0]),
+                 "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists()
+    assert "cannot be explained" in err[-1] and "Traceback" not in "".join(err)
