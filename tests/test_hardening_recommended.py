@@ -1,5 +1,6 @@
-"""explain on the recommended model: frozen features -> scaler -> logistic regression, inside
-the trust layer. The differentiable stand-in reproduces the pipeline's logits."""
+"""The recommended model (frozen features -> scaler -> logistic regression, inside the trust
+layer): explain through a differentiable stand-in that reproduces the pipeline's logits;
+--tta on a model that already averages the mirror; blank images flagged out of scope."""
 
 import csv
 
@@ -123,3 +124,96 @@ def test_a_model_that_cannot_be_explained_is_refused_before_writing(recommended,
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and not out.exists()
     assert "cannot be explained" in err[-1] and "Traceback" not in "".join(err)
+
+
+def test_tta_on_the_recommended_model_says_it_is_already_mirror_averaged(recommended,
+                                                                         tmp_path, capsys):
+    """Its features average each photo with its mirror: --tta gives the same predictions and
+    says so in one line, instead of silently doing nothing."""
+    from skin_estimators.inference import averages_mirror
+
+    model, paths, root = recommended
+    assert averages_mirror(model)
+    outputs = {}
+    for tta in (False, True):
+        out = tmp_path / f"p{tta}.csv"
+        args = ["predict", str(root / "model.safetensors"), *map(str, paths[:3]),
+                "--out", str(out)] + (["--tta"] if tta else [])
+        assert main(args) == 0
+        with open(out, newline="") as f:
+            outputs[tta] = list(csv.DictReader(f))
+        err = capsys.readouterr().err
+        assert ("already averages each image with its mirror image" in err) == tta
+    assert outputs[True] == outputs[False]
+
+
+# ----------------------------------------------------------------------- blank images
+def _solid(path, colour, size=400):
+    Image.new("RGB", (size, size), colour).save(path)
+    return path
+
+
+def test_blank_images_are_flagged_out_of_scope(recommended, tmp_path):
+    model, paths, root = recommended
+    blanks = [_solid(tmp_path / f"{name}.jpg", colour) for name, colour in
+              (("black", (0, 0, 0)), ("white", (255, 255, 255)), ("red", (255, 0, 0)))]
+    blanks.append(_solid(tmp_path / "grey.png", (128, 128, 128)))
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(root / "model.safetensors"), *map(str, blanks + paths[:3]),
+                 "--out", str(out), "--quiet"]) == 0
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["flag"] for r in rows[:4]] == ["out_of_scope"] * 4
+    assert all(r["out_of_scope_score"] == "inf" and r["pred_class"] for r in rows[:4])
+    assert all(r["out_of_scope_score"] != "inf" for r in rows[4:])
+    X = model[:-1].transform([str(p) for p in blanks])
+    trusted = model[-1]
+    assert (trusted.predict_flag(X) == "out_of_scope").all()
+    assert np.isposinf(trusted.out_of_scope_score(X)).all()
+
+
+def test_blank_gate_without_an_out_of_scope_model(recommended):
+    from sklearn.base import clone
+
+    _, paths, _ = recommended
+    inner = make_recommended_classifier(pretrainedfeatures__pretrained=False,
+                                        pretrainedfeatures__backend="torch")
+    model = make_pipeline(ImageLoader(size=SIZE), ChannelNormalizer(mean="efficientnet_lite"),
+                          TrustedClassifier(clone(inner), cv=2, out_of_scope=None))
+    model.fit([str(p) for p in paths], np.array(["acne", "herpes", "lichen"] * 4))
+    X = model[:-1].transform([str(paths[0])])
+    X = np.concatenate([X, np.full_like(X, 0.3)])
+    result = model[-1].predict_all(X)
+    assert result["flag"][1] == "out_of_scope" and np.isposinf(result["out_of_scope_score"][1])
+    assert np.isnan(result["out_of_scope_score"][0]) and result["flag"][0] != "out_of_scope"
+
+
+@pytest.mark.parametrize("normalization", ["efficientnet_lite", "imagenet"])
+def test_no_real_photo_is_caught_by_the_blank_gate(normalization):
+    """Every photo of skin3, sd198 and sd198_other passes the gate, at the recommended
+    model's inputs (controlled, 224 px); efficientnet_lite's std (0.5) is the largest of the
+    presets, so its normalised spreads are the smallest."""
+    import os
+
+    from skin_estimators.preprocessing import CONTROLLED_INPUTS
+    from skin_estimators.uncertainty._quality import BLANK_STD, blank_images
+
+    base = os.environ.get("SKIN_ESTIMATORS_DATA")
+    if not base or not os.path.isdir(os.path.join(base, "skin3")):
+        pytest.skip("the photos are not available: set SKIN_ESTIMATORS_DATA")
+    files = []
+    for name in ("skin3", "sd198", "sd198_other"):
+        for folder, _, names in os.walk(os.path.join(base, name)):
+            files += [os.path.join(folder, n) for n in sorted(names)
+                      if n.lower().endswith((".jpg", ".jpeg", ".png"))]
+    assert len(files) > 800
+    prep = make_pipeline(ImageLoader(size=224, **CONTROLLED_INPUTS),
+                         ChannelNormalizer(mean=normalization))
+    caught, lowest = [], np.inf
+    for start in range(0, len(files), 64):
+        X = prep.fit_transform(files[start:start + 64])
+        spread = X.reshape(len(X), 3, -1).std(axis=2).max(axis=1)
+        lowest = min(lowest, float(spread.min()))
+        caught += [f for f, b in zip(files[start:start + 64], blank_images(X)) if b]
+    assert caught == []
+    assert lowest > 5 * BLANK_STD  # far from the threshold, not just above it
