@@ -3,8 +3,9 @@
 A pipeline ``PretrainedFeatures -> StandardScaler -> LogisticRegression`` (alone, or inside a
 :class:`~skin_estimators.TrustedClassifier`) is differentiable from the image to the logits:
 the features are global means of the frozen network's feature maps, the scaler is an affine
-map and the logistic regression's decision function is linear. :class:`LinearProbeNetwork`
-is that function as a ``torch.nn.Module`` (the scaler folded into the linear head, the
+map and the logistic regression's decision function is linear. ``LinearProbeNetwork`` (built
+by ``_network_class``, so that torch is imported only when needed) is that function as a
+``torch.nn.Module`` (the scaler folded into the linear head, the
 mirror averaging of ``PretrainedFeatures(mirror=True)`` kept), so that Grad-CAM and gradient
 saliency run through it exactly as through a network classifier. Its logits are the
 pipeline's ``decision_function`` to float32 precision.
@@ -21,7 +22,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["LinearProbe", "LinearProbeNetwork", "linear_probe"]
+__all__ = ["LinearProbe", "linear_probe"]
 
 
 def _is_affine(step):
@@ -115,12 +116,6 @@ def _network_class():
     return LinearProbeNetwork
 
 
-def __getattr__(name):
-    if name == "LinearProbeNetwork":  # built lazily: torch is imported only when needed
-        return _network_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class LinearProbe:
     """What ``explain`` needs of a frozen-features + linear-head model.
 
@@ -133,7 +128,7 @@ class LinearProbe:
         are calibrated).
     classes_ : ndarray
     network : torch.nn.Module
-        :class:`LinearProbeNetwork`: normalised images to the linear head's logits.
+        ``LinearProbeNetwork``: normalised images to the linear head's logits.
     """
 
     def __init__(self, preprocess, tail, features, weight, bias):

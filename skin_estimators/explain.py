@@ -13,6 +13,13 @@ Two methods, chosen per architecture by ``method="auto"``:
 Maps are scaled to [0, 1] per image. :func:`overlay` draws one over the original photograph,
 at the photograph's own size, undoing the pipeline's resizing (stretch, pad or crop).
 
+A pipeline of frozen :class:`~skin_estimators.PretrainedFeatures`, a ``StandardScaler``
+and a linear classifier (the recommended model, alone or inside a
+:class:`~skin_estimators.TrustedClassifier`) is explained through a differentiable copy of
+it that reproduces its logits (see ``_explain_linear.py``): Grad-CAM on the backbone's last
+feature stage. A TrustedClassifier around a network is explained through that network. What
+cannot be explained is refused by :func:`explainer` in one line, before anything is computed.
+
 An estimator can choose for itself by defining ``_saliency_method`` (``"gradcam"`` or
 ``"gradient"``) and, for Grad-CAM, ``_gradcam_target_layers()`` returning the layers to use
 (default: a timm backbone's last feature stage, else the last ``torch.nn.Conv2d`` outside the
@@ -111,9 +118,10 @@ def saliency_maps(model, X, method="auto", target=None):
     Parameters
     ----------
     model : Pipeline or classifier
-        A fitted pipeline ending in one of the library's classifiers (then ``X`` is what
-        the pipeline takes, e.g. file paths), or the classifier itself (then ``X`` is a
-        float array ``(n, 3, H, W)``).
+        A fitted pipeline ending in one of the library's classifiers, or in frozen
+        PretrainedFeatures with a linear head (then ``X`` is what the pipeline takes, e.g.
+        file paths), or the classifier itself (then ``X`` is a float array
+        ``(n, 3, H, W)``).
     X : list of paths or ndarray
         The images.
     method : {"auto", "gradcam", "gradient"}, default="auto"
@@ -149,15 +157,14 @@ def _explain_arrays(model, X, method, target):
     from ._explain_linear import LinearProbe
 
     if isinstance(model, Pipeline):
-        probe = explainer(model)[1]
-        X = model[:-1].transform(X) if not isinstance(probe, LinearProbe) else \
-            probe.preprocess.transform(X)
-        clf = probe
+        preprocess, clf = explainer(model)
+        X = preprocess.transform(X)
     else:
         clf = model
     if isinstance(clf, LinearProbe):
         return _explain_probe(clf, X, method, target)
     owner, clf = clf, _network(clf)
+    _check_network(clf)
     clf._check_fitted()
     method = _resolve_method(clf, method)
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
@@ -206,7 +213,7 @@ def explainer(model):
     """``(preprocess, explained)``: the steps that load the files and what the maps explain.
 
     ``explained`` is the network classifier ending ``model`` (also inside a
-    TrustedClassifier), or a :class:`~skin_estimators._explain_linear.LinearProbe` for
+    TrustedClassifier), or a ``_explain_linear.LinearProbe`` for
     frozen pretrained features followed by a linear head.
 
     Raises
@@ -221,14 +228,17 @@ def explainer(model):
     if probe is not None:
         return probe.preprocess, probe
     preprocess, clf = split_pipeline(model)
-    net = _network(clf)
+    _check_network(_network(clf))
+    return preprocess, clf
+
+
+def _check_network(net):
     if not (hasattr(net, "module_") and hasattr(net, "_check_fitted")):
         raise ValueError(
             f"explain: this model ({type(net).__name__} after the image steps) cannot be "
             "explained: saliency needs a network classifier (CNN, EfficientNet-Lite, "
             "ResNet-50, BiT, scattering network), or frozen PretrainedFeatures followed by "
             "StandardScaler and a linear classifier.")
-    return preprocess, clf
 
 
 def _open_upright(image):

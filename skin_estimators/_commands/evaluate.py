@@ -3,8 +3,8 @@
 import argparse
 
 from ._common import (
-    CommandError,
     TTA_HELP,
+    CommandError,
     add_backend_argument,
     add_model_arguments,
     atomic_open,

@@ -3,8 +3,8 @@
 import argparse
 
 from ._common import (
-    CommandError,
     TTA_HELP,
+    CommandError,
     add_backend_argument,
     add_model_arguments,
     check_out_outside,
@@ -65,8 +65,8 @@ def run(args):
 
     import numpy as np
 
-    from ..inference import predict_files
     from .._internal import predict_files_trusted, trust_columns, trusted_file_pipeline
+    from ..inference import predict_files
 
     files = collect_files(args.paths)
     check_output_file(args.out, [args.model, *files])

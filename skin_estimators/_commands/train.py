@@ -3,8 +3,15 @@
 import argparse
 import os
 
-from ._common import (CommandError, atomic_open, check_out_outside, check_output_file,
-                      config_data_folders, open_csv, say)
+from ._common import (
+    CommandError,
+    atomic_open,
+    check_out_outside,
+    check_output_file,
+    config_data_folders,
+    open_csv,
+    say,
+)
 
 DESCRIPTION = """\
 Fit the configured pipeline (ImageLoader -> ChannelNormalizer -> classifier) on a stratified
@@ -93,8 +100,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..experiments import fit_final, load_config, select_row
     from .._internal import FolderLock
+    from ..experiments import fit_final, load_config, select_row
     from ..persistence import save_model
 
     # A bad config raises ConfigError: cli.main reports it in one line, exit code 2.

@@ -181,13 +181,13 @@ class BatchAugmenter:
         self.params = tuple(params) if params is not None else tuple({} for _ in self.names)
 
     def __call__(self, x):
-        for name, params in zip(self.names, self.params):
+        for name, params in zip(self.names, self.params, strict=True):
             x = AUGMENTATIONS[name](x, **params)
         return x
 
     def __repr__(self):
         if any(self.params):
-            return f"BatchAugmenter({dict(zip(self.names, self.params))!r})"
+            return f"BatchAugmenter({dict(zip(self.names, self.params, strict=True))!r})"
         return f"BatchAugmenter({list(self.names)!r})"
 
 
@@ -225,4 +225,4 @@ def make_augmenter(augment):
             f"{sorted(AUGMENTATIONS)}, a list of them, a dict {{name: {{parameter: value}}}}, "
             "or a callable taking and returning a batch tensor (n, C, H, W)."
         )
-    return BatchAugmenter(names, [_check_params(n, p) for n, p in zip(names, params)])
+    return BatchAugmenter(names, [_check_params(n, p) for n, p in zip(names, params, strict=True)])

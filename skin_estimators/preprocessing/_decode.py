@@ -11,9 +11,9 @@ import os
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..utils._image_files import UnreadableFile, file_problem, open_image
 from ._color_constancy import apply_color_constancy
 from ._tiles import tile_image
-from ..utils._image_files import UnreadableFile, file_problem, open_image
 
 __all__ = [
     "MIN_IMAGE_SIZE",

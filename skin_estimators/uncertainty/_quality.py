@@ -9,7 +9,7 @@ score becomes ``inf`` and its flag ``out_of_scope``, with or without an out-of-s
 
 What it catches: images of one colour (solid or nearly so, e.g. a uniform JPEG's
 compression noise): with the usual channel statistics (a standard deviation of 0.2 to 0.5
-of the 0-1 range) the threshold is a spread of about 1 to 2.5 grey levels out of 255. What
+of the 0-1 range) the threshold is a spread of about 0.5 to 1.3 grey levels out of 255. What
 it does not catch: anything with structure (text, a gradient, noise, a photo of something
 else, an overexposed photo with some detail left); those are the out-of-scope score's job.
 It applies only where the TrustedClassifier's inputs are images ``(n, C, H, W)``.
@@ -21,7 +21,7 @@ __all__ = ["BLANK_STD", "blank_images", "gate_blank"]
 
 #: The per-channel standard deviation (in the normalised units the model sees) under which
 #: every channel of a blank image lies.
-BLANK_STD = 0.02
+BLANK_STD = 0.01
 
 
 def blank_images(X):
