@@ -16,8 +16,13 @@ from skin_estimators import (
     make_recommended_classifier,
     save_model,
 )
-from skin_estimators._explain_linear import linear_probe
 from skin_estimators.cli import main
+
+
+def linear_probe(model):
+    from skin_estimators._explain_linear import linear_probe
+
+    return linear_probe(model)
 
 SIZE = 64
 
