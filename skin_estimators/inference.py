@@ -341,7 +341,7 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
     from tqdm.auto import tqdm
 
     preprocess, clf = split_pipeline(model)
-    mirrored = averages_mirror(clf)
+    mirrored = averages_mirror(model)
     n = len(paths)
     proba = np.full((n, len(clf.classes_)), np.nan)
     errors = [None] * n

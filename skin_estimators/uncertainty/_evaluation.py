@@ -79,7 +79,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     score = np.full(n, np.nan)
     sets = np.zeros((n, k), dtype=bool)
     errors = [None] * n
-    mirror = tta and not averages_mirror(est)
+    mirror = tta and not averages_mirror(model)
     with tqdm(total=n, unit="img", desc=desc, disable=not progress) as bar, small_blas():
         for start, X, ok, bad in iter_file_batches(preprocess, paths, batch_size):
             for i, reason in bad.items():
