@@ -13,6 +13,13 @@ Two methods, chosen per architecture by ``method="auto"``:
 Maps are scaled to [0, 1] per image. :func:`overlay` draws one over the original photograph,
 at the photograph's own size, undoing the pipeline's resizing (stretch, pad or crop).
 
+A pipeline of frozen :class:`~skin_estimators.PretrainedFeatures`, a ``StandardScaler``
+and a linear classifier (the recommended model, alone or inside a
+:class:`~skin_estimators.TrustedClassifier`) is explained through a differentiable copy of
+it that reproduces its logits (see ``_explain_linear.py``): Grad-CAM on the backbone's last
+feature stage. A TrustedClassifier around a network is explained through that network. What
+cannot be explained is refused by :func:`explainer` in one line, before anything is computed.
+
 An estimator can choose for itself by defining ``_saliency_method`` (``"gradcam"`` or
 ``"gradient"``) and, for Grad-CAM, ``_gradcam_target_layers()`` returning the layers to use
 (default: a timm backbone's last feature stage, else the last ``torch.nn.Conv2d`` outside the
@@ -111,9 +118,10 @@ def saliency_maps(model, X, method="auto", target=None):
     Parameters
     ----------
     model : Pipeline or classifier
-        A fitted pipeline ending in one of the library's classifiers (then ``X`` is what
-        the pipeline takes, e.g. file paths), or the classifier itself (then ``X`` is a
-        float array ``(n, 3, H, W)``).
+        A fitted pipeline ending in one of the library's classifiers, or in frozen
+        PretrainedFeatures with a linear head (then ``X`` is what the pipeline takes, e.g.
+        file paths), or the classifier itself (then ``X`` is a float array
+        ``(n, 3, H, W)``).
     X : list of paths or ndarray
         The images.
     method : {"auto", "gradcam", "gradient"}, default="auto"
@@ -146,22 +154,22 @@ def _explain_arrays(model, X, method, target):
     import torch
     from sklearn.pipeline import Pipeline
 
+    from ._explain_linear import LinearProbe
+
     if isinstance(model, Pipeline):
-        X = model[:-1].transform(X)
-        clf = model[-1]
+        preprocess, clf = explainer(model)
+        X = preprocess.transform(X)
     else:
         clf = model
+    if isinstance(clf, LinearProbe):
+        return _explain_probe(clf, X, method, target)
+    owner, clf = clf, _network(clf)
+    _check_network(clf)
     clf._check_fitted()
     method = _resolve_method(clf, method)
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
-    proba = clf.predict_proba(X)
-    if target is None:
-        targets = proba.argmax(axis=1)
-    else:
-        matches = np.flatnonzero(clf.classes_ == target)
-        if not matches.size:
-            raise ValueError(f"target {target!r} is not one of the classes {clf.classes_.tolist()}.")
-        targets = np.full(len(X), matches[0])
+    proba = owner.predict_proba(X)
+    targets = _targets(owner.classes_, proba, target)
     module = clf.module_
     was_training = module.training
     module.eval()
@@ -172,6 +180,65 @@ def _explain_arrays(model, X, method, target):
         module.train(was_training)
         module.zero_grad(set_to_none=True)
     return maps, proba, method
+
+
+def _targets(classes, proba, target):
+    if target is None:
+        return proba.argmax(axis=1)
+    matches = np.flatnonzero(np.asarray(classes) == target)
+    if not matches.size:
+        raise ValueError(f"target {target!r} is not one of the classes {list(classes)}.")
+    return np.full(len(proba), matches[0])
+
+
+def _explain_probe(probe, X, method, target):
+    """``(maps, proba, method)`` of frozen features + a linear head (see _explain_linear)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}.")
+    method = "gradcam" if method == "auto" else method
+    X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
+    proba = probe.predict_proba(X)
+    return probe.saliency(X, _targets(probe.classes_, proba, target), method), proba, method
+
+
+def _network(clf):
+    """The network classifier whose saliency explains ``clf`` (a TrustedClassifier's own)."""
+    inner = getattr(clf, "estimator_", None)
+    if not hasattr(clf, "module_") and inner is not None and hasattr(inner, "module_"):
+        return inner
+    return clf
+
+
+def explainer(model):
+    """``(preprocess, explained)``: the steps that load the files and what the maps explain.
+
+    ``explained`` is the network classifier ending ``model`` (also inside a
+    TrustedClassifier), or a ``_explain_linear.LinearProbe`` for
+    frozen pretrained features followed by a linear head.
+
+    Raises
+    ------
+    ValueError
+        One line saying why ``model`` cannot be explained (nothing is computed or written).
+    """
+    from ._explain_linear import linear_probe
+    from .inference import split_pipeline
+
+    probe = linear_probe(model)
+    if probe is not None:
+        return probe.preprocess, probe
+    preprocess, clf = split_pipeline(model)
+    _check_network(_network(clf))
+    return preprocess, clf
+
+
+def _check_network(net):
+    if not (hasattr(net, "module_") and hasattr(net, "_check_fitted")):
+        raise ValueError(
+            f"explain: this model ({type(net).__name__} after the image steps) cannot be "
+            "explained: saliency needs a network classifier (CNN, EfficientNet-Lite, "
+            "ResNet-50, BiT, scattering network), or frozen PretrainedFeatures followed by "
+            "StandardScaler and a linear classifier.")
 
 
 def _open_upright(image):
@@ -224,7 +291,7 @@ def _to_original_geometry(saliency, size, resize):
     return _resize_map(saliency, (W0, H0))
 
 
-def overlay(image, saliency, resize="stretch", alpha=0.5, cmap="jet"):
+def overlay(image, saliency, resize="stretch", alpha=0.5, cmap="jet", crop_bottom=0.0):
     """Draw a saliency map over an image, at the image's own size.
 
     Parameters
@@ -241,6 +308,9 @@ def overlay(image, saliency, resize="stretch", alpha=0.5, cmap="jet"):
         unimportant regions stay visible).
     cmap : str, default="jet"
         A matplotlib colour map.
+    crop_bottom : float, default=0.0
+        The ImageLoader's ``crop_bottom``: the network saw the photograph without this
+        fraction of its height at the bottom, which is drawn without colour.
 
     Returns
     -------
@@ -259,7 +329,11 @@ def overlay(image, saliency, resize="stretch", alpha=0.5, cmap="jet"):
     import matplotlib
 
     img = _open_upright(image)
-    heat = _to_original_geometry(np.asarray(saliency, dtype=np.float32), img.size, resize)
+    W0, H0 = img.size
+    kept = int(round(H0 * (1.0 - crop_bottom))) if crop_bottom else H0
+    heat = np.full((H0, W0), np.nan, dtype=np.float32)
+    heat[:kept] = _to_original_geometry(np.asarray(saliency, dtype=np.float32), (W0, kept),
+                                        resize)
     valid = np.isfinite(heat)
     heat = np.clip(np.nan_to_num(heat, nan=0.0), 0, 1)
     colours = matplotlib.colormaps[cmap](heat)[..., :3] * 255.0
@@ -322,11 +396,12 @@ def explain_images(model, paths, out_dir, method="auto", batch_size=8, progress=
     """
     from tqdm.auto import tqdm
 
-    from .inference import image_loader, split_pipeline, transform_files
+    from .inference import image_loader, transform_files
 
-    preprocess, clf = split_pipeline(model)
+    preprocess, clf = explainer(model)
     loader = image_loader(model)
     resize = getattr(loader, "resize", "stretch")
+    crop_bottom = float(getattr(loader, "crop_bottom", 0.0) or 0.0)
     os.makedirs(out_dir, exist_ok=True)
     paths = [str(p) for p in paths]
     records, used = [], set()
@@ -346,7 +421,7 @@ def explain_images(model, paths, out_dir, method="auto", batch_size=8, progress=
                     m, p, used_method = results[i]
                     target = os.path.join(out_dir, _unique_name(path, used))
                     try:
-                        picture = overlay(path, m, resize=resize)
+                        picture = overlay(path, m, resize=resize, crop_bottom=crop_bottom)
                         atomic_write(target, lambda f, p=picture: p.save(f, format="PNG"))
                     except OSError as exc:
                         rec["error"] = f"could not write the overlay: {exc}"

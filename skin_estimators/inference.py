@@ -9,8 +9,8 @@ import numpy as np
 
 from .utils._validation import mirror_images
 
-__all__ = ["iter_file_batches", "predict_files", "set_feature_backend", "split_pipeline",
-           "transform_files"]
+__all__ = ["averages_mirror", "iter_file_batches", "predict_files", "set_feature_backend",
+           "split_pipeline", "transform_files"]
 
 
 def split_pipeline(model):
@@ -185,6 +185,28 @@ def set_feature_backend(model, backend):
     return len(steps)
 
 
+def averages_mirror(model):
+    """Whether ``model`` already averages each image with its left-right mirror image.
+
+    True when one of its parts does it: a network classifier with ``tta="hflip"``, or frozen
+    :class:`~skin_estimators.PretrainedFeatures` with ``mirror=True`` (the recommended
+    model), whose features of an image and of its mirror image are the same. Test-time
+    augmentation by mirroring (``--tta``) then gives the same probabilities; it is skipped.
+
+    Examples
+    --------
+    >>> from skin_estimators import make_recommended_classifier
+    >>> from skin_estimators.inference import averages_mirror
+    >>> averages_mirror(make_recommended_classifier()), averages_mirror(object())
+    (True, False)
+    """
+    from .preprocessing import PretrainedFeatures
+
+    return any(getattr(e, "tta", None) == "hflip"
+               or (isinstance(e, PretrainedFeatures) and bool(e.mirror))
+               for e in _estimators_in(model, set()))
+
+
 def _split_after_loader(preprocess):
     """``(loading, rest)``: the ImageLoader step and the steps after it (None if none)."""
     from sklearn.pipeline import Pipeline
@@ -319,6 +341,7 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
     from tqdm.auto import tqdm
 
     preprocess, clf = split_pipeline(model)
+    mirrored = averages_mirror(model)
     n = len(paths)
     proba = np.full((n, len(clf.classes_)), np.nan)
     errors = [None] * n
@@ -328,9 +351,9 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
                 errors[start + i] = reason
             if ok:
                 p = clf.predict_proba(X)
-                # An estimator with tta="hflip" already averages over the mirror; doing it
-                # again here would double the work for the same probabilities.
-                if tta and getattr(clf, "tta", None) != "hflip":
+                # A model that already averages over the mirror (averages_mirror) gives the
+                # same probabilities for both; doing it again would only double the work.
+                if tta and not mirrored:
                     p = (p + clf.predict_proba(mirror_images(X))) / 2
                 proba[[start + i for i in ok]] = p
             bar.update(min(batch_size, n - start))

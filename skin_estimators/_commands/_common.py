@@ -8,8 +8,10 @@ from .._internal import atomic_open
 
 __all__ = [
     "CommandError", "add_backend_argument", "add_model_arguments", "atomic_open",
-    "check_out_outside", "check_output_file", "collect_files", "data_folders", "display_name",
-    "load_cli_data", "load_cli_model", "open_csv", "positive_int", "run_reporting_errors", "say",
+    "check_out_outside", "check_output_file", "collect_files", "config_data_folders",
+    "data_folders", "display_name",
+    "load_cli_data", "load_cli_model", "note_tta", "open_csv", "positive_int",
+    "run_reporting_errors", "say", "TTA_HELP",
 ]
 
 
@@ -110,6 +112,22 @@ def load_cli_model(args, with_metadata=False):
     return (model, meta) if with_metadata else model
 
 
+TTA_HELP = ("test-time augmentation: average over each image and its left-right mirror "
+            "image (a model that already does, such as the recommended one, says so and "
+            "predicts as without it)")
+
+
+def note_tta(args, model):
+    """One line on stderr when ``--tta`` is asked of a model that already averages each
+    image with its mirror image (the predictions are then the same with or without it)."""
+    from ..inference import averages_mirror
+
+    if getattr(args, "tta", False) and averages_mirror(model):
+        say(f"--tta: {args.model} already averages each image with its mirror image (frozen "
+            "features with mirror=True, or tta='hflip'); the predictions are those.",
+            quiet=getattr(args, "quiet", False))
+
+
 def load_cli_data(data, groups="atlas_page"):
     """``DATA`` of a command: ``"skin3"`` (fetch_skin3), ``"sd198"`` (fetch_sd198's three
     diseases) or a class-per-folder path."""
@@ -128,30 +146,43 @@ def load_cli_data(data, groups="atlas_page"):
 def collect_files(paths):
     """Expand folders (recursively, sorted, hidden entries skipped); keep files as given.
 
-    Links are followed, as :func:`~skin_estimators.datasets.load_image_folder` does: a link
-    to a folder is searched like a folder, a link to a file is a file. Each real folder is
-    searched once, so a link back to a folder above it (a loop) ends the search there, with
-    a warning. A path that does not exist is kept too: it gets its own "file not found" row,
-    so that every input the user named is accounted for.
+    Folders are listed with the library's one listing function
+    (:func:`~skin_estimators.utils._image_files.scan_folder`, as
+    :func:`~skin_estimators.datasets.load_image_folder` does): links are followed, a link to
+    a folder is searched like a folder, and anything else (a file, a broken link, a link
+    that loops, a FIFO) is an input that gets its own row, with its reason when it cannot be
+    read. Each real folder is searched once, so a link back to a folder above it (a loop)
+    ends the search there, with a warning. A path that does not exist is kept too: it gets
+    its own "file not found" row, so that every input the user named is accounted for.
     """
+    from ..utils._image_files import entry_kind, scan_folder
+
+    def walk(folder, seen, found):
+        try:
+            entries = [e for e in scan_folder(folder) if not e[0].startswith(".")]
+        except OSError as exc:
+            print(f"warning: skipped {folder!r}: it cannot be listed ({exc.strerror or exc})",
+                  file=sys.stderr)
+            return
+        # A folder's own files first, then its sub-folders, each in name order.
+        found += [path for _, path, kind in entries if kind != "folder"]
+        for _, path, kind in entries:
+            if kind != "folder":
+                continue
+            real = os.path.realpath(path)
+            if real in seen:
+                print(f"warning: skipped {path!r}: it leads to {real!r}, a folder already "
+                      "searched", file=sys.stderr)
+                continue
+            seen.add(real)
+            walk(path, seen, found)
+
     files = []
     for path in paths:
         path = os.fspath(path)
-        if os.path.isdir(path):
+        if entry_kind(path) == "folder":
             found = []
-            seen = {os.path.realpath(path)}
-            for root, dirs, names in os.walk(path, followlinks=True):
-                kept = []
-                for d in sorted(d for d in dirs if not d.startswith(".")):
-                    real = os.path.realpath(os.path.join(root, d))
-                    if real in seen:
-                        print(f"warning: skipped {os.path.join(root, d)!r}: it leads to "
-                              f"{real!r}, a folder already searched", file=sys.stderr)
-                        continue
-                    seen.add(real)
-                    kept.append(d)
-                dirs[:] = kept
-                found += [os.path.join(root, n) for n in sorted(names) if not n.startswith(".")]
+            walk(path, {os.path.realpath(path)}, found)
             if not found:
                 print(f"warning: no files in folder {path!r}", file=sys.stderr)
             files += found
@@ -197,6 +228,23 @@ def data_folders(data, loaded):
     else:
         root = os.fspath(data)
     return [root, *class_folders]
+
+
+def config_data_folders(config):
+    """The folders a config's ``data: {path: ...}`` reads: the data folder and each class
+    folder (links followed, as :func:`~skin_estimators.datasets.load_image_folder` follows
+    them). Empty for ``fetch_skin3``, whose folder is the library's own data home."""
+    from ..utils._image_files import scan_folder
+
+    root = config.data_root()
+    if root is None:
+        return []
+    try:
+        entries = scan_folder(root)
+    except OSError:  # listed (and reported) by the command's own loading
+        return [root]
+    return [root, *(path for name, path, kind in entries
+                    if kind == "folder" and not name.startswith("."))]
 
 
 def check_out_outside(out, folders, option="--out", what="the data folder"):

@@ -19,9 +19,11 @@ def _pyplot():
 
 
 def _thumbnail(path, side=256):
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    with Image.open(path) as im:
+    from ..utils._image_files import open_image
+
+    with open_image(path) as im:
         im = ImageOps.exif_transpose(im).convert("RGB")
         im.thumbnail((side, side))
         return im.copy()

@@ -62,7 +62,7 @@ def add_parser(subparsers):
 def run(args):
     """Run the experiment; 0 on success. Errors go through ``cli.main``: a bad config or bad
     options exit 2, a failure 1, each in one line."""
-    from ._common import CommandError
+    from ._common import CommandError, check_out_outside, config_data_folders
 
     if args.backend == "dask" and not args.scheduler:
         raise CommandError("--backend dask needs --scheduler ADDRESS", code=2)
@@ -73,6 +73,8 @@ def run(args):
     config = load_config(args.config, overrides=args.overrides, models=args.models,
                          allow_import=getattr(args, "allow_import", False))
     out = Path(args.out) if args.out else Path("results") / config.experiment_name
+    # Before anything is written: what cv writes inside the data folder would be read as data.
+    check_out_outside(out, config_data_folders(config))
     try:
         result = run_experiment(
             config, out, resume=args.resume, cv=args.cv, tracking=not args.no_tracking,

@@ -53,8 +53,10 @@ def _upright_size(path):
 
     from .._internal import describe_error
 
+    from ..utils._image_files import open_image
+
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             w, h = im.size
             if im.getexif().get(0x0112) in (5, 6, 7, 8):
                 w, h = h, w

@@ -3,6 +3,7 @@
 import argparse
 
 from ._common import (
+    TTA_HELP,
     CommandError,
     add_backend_argument,
     add_model_arguments,
@@ -12,6 +13,7 @@ from ._common import (
     data_folders,
     load_cli_data,
     load_cli_model,
+    note_tta,
     open_csv,
     positive_int,
     say,
@@ -71,8 +73,7 @@ def add_parser(subparsers):
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder (created); not inside DATA, where the next run would "
                         "read its files as photos")
-    p.add_argument("--tta", action="store_true",
-                   help="average over each image and its left-right mirror image")
+    p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--batch-size", type=positive_int, default=16,
                    help="images decoded and predicted at a time (default: 16)")
     p.add_argument("--out-of-scope-photos", metavar="FOLDER",
@@ -152,6 +153,7 @@ def run(args):
     model, meta = load_cli_model(args, with_metadata=True)
     if other is not None:
         _operating.check_flags(model)
+    note_tta(args, model)
     seen = _training_photos(meta, data)
     try:
         result = evaluate_model(model, data.filenames, data.target, batch_size=args.batch_size,

@@ -21,7 +21,11 @@ explanations.csv (image_path, overlay_path, pred_class, probability, method, err
 
 Method: Grad-CAM on the last convolution layer for the convolutional networks (CNN,
 ResNet-50, BiT), gradient saliency |d logit / d pixel| for the scattering network
-('--method auto'); the map explains the predicted class.
+('--method auto'); the map explains the predicted class. For frozen pretrained features
+followed by a linear classifier (the recommended model, also inside its trust layer):
+Grad-CAM on the backbone's last feature stage through the features, the scaler and the
+linear head (whose logits it reproduces). A model that cannot be explained (e.g. a random
+forest on the features) is refused in one line, exit 2, before anything is written.
 
 Exit status: 0 if every image was explained, 1 if any could not be read, 2 for a usage error.
 """
@@ -49,7 +53,7 @@ def run(args):
     import csv
     import os
 
-    from ..explain import explain_images
+    from ..explain import explain_images, explainer
 
     files = collect_files(args.images)
     if not files:
@@ -64,10 +68,22 @@ def run(args):
                       what="the folder given as IMAGE")
     model = load_cli_model(args)
     try:
+        explainer(model)
+    except ValueError as exc:  # before anything is written
+        raise CommandError(str(exc), code=2) from None
+    existed = os.path.isdir(args.out)
+    try:
         records = explain_images(model, files, args.out, method=args.method,
                                  batch_size=args.batch_size, progress=not args.quiet)
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    except BaseException as exc:
+        if not existed:  # no empty output folder left behind
+            try:
+                os.rmdir(args.out)
+            except OSError:
+                pass
+        if isinstance(exc, ValueError):
+            raise CommandError(str(exc)) from None
+        raise
     fields = ["image_path", "overlay_path", "pred_class", "probability", "method", "error"]
     with open_csv(table) as f:
         writer = csv.DictWriter(f, fieldnames=fields)

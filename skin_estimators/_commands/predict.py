@@ -3,6 +3,7 @@
 import argparse
 
 from ._common import (
+    TTA_HELP,
     CommandError,
     add_backend_argument,
     add_model_arguments,
@@ -10,6 +11,7 @@ from ._common import (
     check_output_file,
     collect_files,
     load_cli_model,
+    note_tta,
     open_csv,
     positive_int,
     say,
@@ -50,9 +52,7 @@ def add_parser(subparsers):
     p.add_argument("--out", default="predictions.csv",
                    help="CSV file to write (default: predictions.csv); not inside a folder "
                         "given as PATH, where the next run would read it as an image")
-    p.add_argument("--tta", action="store_true",
-                   help="test-time augmentation: average over each image and its left-right "
-                        "mirror image")
+    p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--batch-size", type=positive_int, default=16,
                    help="images decoded and predicted at a time (default: 16)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
@@ -65,8 +65,8 @@ def run(args):
 
     import numpy as np
 
-    from ..inference import predict_files
     from .._internal import predict_files_trusted, trust_columns, trusted_file_pipeline
+    from ..inference import predict_files
 
     files = collect_files(args.paths)
     check_output_file(args.out, [args.model, *files])
@@ -75,7 +75,9 @@ def run(args):
     if not files:
         raise CommandError("no files to predict: the folders given are empty")
     model = load_cli_model(args)
+    note_tta(args, model)
     score = sets = None
+
     try:
         trusted = trusted_file_pipeline(model)
         if trusted is not None:  # one pass gives the probabilities and the out-of-scope score

@@ -3,7 +3,15 @@
 import argparse
 import os
 
-from ._common import CommandError, atomic_open, check_output_file, open_csv, say
+from ._common import (
+    CommandError,
+    atomic_open,
+    check_out_outside,
+    check_output_file,
+    config_data_folders,
+    open_csv,
+    say,
+)
 
 DESCRIPTION = """\
 Fit the configured pipeline (ImageLoader -> ChannelNormalizer -> classifier) on a stratified
@@ -92,8 +100,8 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..experiments import fit_final, load_config, select_row
     from .._internal import FolderLock
+    from ..experiments import fit_final, load_config, select_row
     from ..persistence import save_model
 
     # A bad config raises ConfigError: cli.main reports it in one line, exit code 2.
@@ -101,6 +109,8 @@ def run(args):
                          models=[args.model] if args.model else None,
                          allow_import=args.allow_import)
     row = select_row(config, args.row)
+    # What train writes inside the data folder would be read as data by every later run.
+    check_out_outside(args.out, config_data_folders(config))
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)

@@ -77,7 +77,9 @@ def corners(result, kind, path):
 
 def duplicates(result, path):
     """The closest pairs side by side, titled with their names and distance."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
+
+    from ..utils._image_files import open_image
 
     plt = _pyplot()
     pairs = result.duplicates[:_PAIRS_SHOWN]
@@ -87,7 +89,7 @@ def duplicates(result, path):
     fig, axes = plt.subplots(len(pairs), 2, figsize=(6, 2.3 * len(pairs)), squeeze=False)
     for row, pair in zip(axes, pairs, strict=True):
         for ax, key in zip(row, ("a", "b"), strict=True):
-            with Image.open(full[pair[key]]) as im:
+            with open_image(full[pair[key]]) as im:
                 im = ImageOps.exif_transpose(im).convert("RGB")
                 im.thumbnail((256, 256))
                 ax.imshow(np.asarray(im))

@@ -9,7 +9,8 @@ property takes.
 import os
 
 import numpy as np
-from PIL import Image
+
+from ..utils._image_files import open_image
 
 __all__ = ["FILE_PROPERTIES", "GEOMETRY", "file_properties", "geometry_features", "is_large"]
 
@@ -30,7 +31,7 @@ FILE_PROPERTIES = {
 
 def _header(path):
     """The properties of one file, from its header (pixels are not decoded)."""
-    with Image.open(path) as im:
+    with open_image(path) as im:
         w, h = im.size
         tables = getattr(im, "quantization", None) or {}
         exif = im.getexif()

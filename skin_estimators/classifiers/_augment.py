@@ -111,6 +111,60 @@ AUGMENTATIONS = {
 }
 
 
+def _pair(value, low, high, high_closed=True):
+    """Whether ``value`` is two numbers ``low < a <= b <= high`` (``< high`` if not closed)."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return False
+    top = b <= high if high_closed else b < high
+    return math.isfinite(a) and math.isfinite(b) and low < a <= b and top
+
+
+def _number(value, low, high):
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value) and low <= value <= high)
+
+
+#: The parameters an augmentation takes in the dict form of ``augment``, with their checks.
+AUGMENTATION_PARAMS = {
+    "hflip": {}, "vflip": {}, "rot90": {},
+    "affine": {
+        "max_degrees": (lambda v: _number(v, 0, 180), "a number of degrees in [0, 180]"),
+        "scale": (lambda v: _pair(v, 0, math.inf), "two zoom factors 0 < low <= high"),
+        "max_shift": (lambda v: _number(v, 0, 1), "a fraction of the image in [0, 1]"),
+    },
+    "resized_crop": {
+        "scale": (lambda v: _pair(v, 0, 1),
+                  "two fractions of the image area 0 < low <= high <= 1"),
+        "ratio": (lambda v: _pair(v, 0, math.inf), "two aspect ratios 0 < low <= high"),
+    },
+    "color": {
+        "brightness": (lambda v: _number(v, 0, math.inf), "a number >= 0"),
+        "contrast": (lambda v: _number(v, 0, 0.999999), "a number in [0, 1)"),
+    },
+}
+
+
+def _check_params(name, params):
+    """The parameters of augmentation ``name`` as keyword arguments, or ValueError naming it."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ValueError(f"augment: the parameters of {name!r} must be a mapping "
+                         f"{{parameter: value}}, got {params!r}")
+    allowed = AUGMENTATION_PARAMS[name]
+    for key, value in params.items():
+        if key not in allowed:
+            known = sorted(allowed) or "none"
+            raise ValueError(f"augment: {name!r} has no parameter {key!r} (its parameters: "
+                             f"{known})")
+        check, text = allowed[key]
+        if not check(value):
+            raise ValueError(f"augment: {name}.{key} must be {text}, got {value!r}")
+    return {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in params.items()}
+
+
 class BatchAugmenter:
     """Apply a sequence of named augmentations to a batch, in order.
 
@@ -118,17 +172,22 @@ class BatchAugmenter:
     ----------
     names : sequence of str
         Keys of :data:`AUGMENTATIONS`.
+    params : sequence of dict, optional
+        Keyword arguments of each augmentation (checked by :func:`make_augmenter`).
     """
 
-    def __init__(self, names):
+    def __init__(self, names, params=None):
         self.names = tuple(names)
+        self.params = tuple(params) if params is not None else tuple({} for _ in self.names)
 
     def __call__(self, x):
-        for name in self.names:
-            x = AUGMENTATIONS[name](x)
+        for name, params in zip(self.names, self.params, strict=True):
+            x = AUGMENTATIONS[name](x, **params)
         return x
 
     def __repr__(self):
+        if any(self.params):
+            return f"BatchAugmenter({dict(zip(self.names, self.params, strict=True))!r})"
         return f"BatchAugmenter({list(self.names)!r})"
 
 
@@ -136,19 +195,34 @@ def make_augmenter(augment):
     """Turn the ``augment`` parameter of an estimator into a callable, or ``None``.
 
     ``augment`` may be ``None``/``"none"``/``False`` (no augmentation), one name or a list of
-    names from :data:`AUGMENTATIONS`, or any callable mapping a batch tensor to a batch tensor
-    of the same shape.
+    names from :data:`AUGMENTATIONS`, a dict ``{name: {parameter: value}}`` (applied in its
+    order; ``{"resized_crop": {"scale": [0.5, 1.0]}}``, parameters checked against
+    :data:`AUGMENTATION_PARAMS`, ``None`` for the defaults), or any callable mapping a batch
+    tensor to a batch tensor of the same shape.
+
+    Examples
+    --------
+    >>> make_augmenter({"resized_crop": {"scale": [0.5, 1.0]}, "hflip": None})
+    BatchAugmenter({'resized_crop': {'scale': (0.5, 1.0)}, 'hflip': {}})
+    >>> make_augmenter({"resized_crop": {"scale": [2, 3]}})
+    Traceback (most recent call last):
+    ...
+    ValueError: augment: resized_crop.scale must be two fractions of the image area 0 < low <= high <= 1, got [2, 3]
     """
     if augment is None or augment is False or (isinstance(augment, str) and augment == "none"):
         return None
     if callable(augment):
         return augment
-    names = [augment] if isinstance(augment, str) else list(augment)
-    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if isinstance(augment, dict):
+        names, params = list(augment), list(augment.values())
+    else:
+        names = [augment] if isinstance(augment, str) else list(augment)
+        params = [None] * len(names)
+    unknown = [n for n in names if not isinstance(n, str) or n not in AUGMENTATIONS]
     if unknown or not names:
         raise ValueError(
             f"augment={augment!r} is not understood: unknown name(s) {unknown}. Use None, one of "
-            f"{sorted(AUGMENTATIONS)}, a list of them, or a callable taking and returning a "
-            "batch tensor (n, C, H, W)."
+            f"{sorted(AUGMENTATIONS)}, a list of them, a dict {{name: {{parameter: value}}}}, "
+            "or a callable taking and returning a batch tensor (n, C, H, W)."
         )
-    return BatchAugmenter(names)
+    return BatchAugmenter(names, [_check_params(n, p) for n, p in zip(names, params, strict=True)])

@@ -74,8 +74,9 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
     augment : str, list of str, callable or None, default=None
         Training-time augmentation of each mini-batch, never applied at predict time:
         ``"hflip"``, ``"vflip"``, ``"rot90"``, ``"affine"``, ``"resized_crop"``, ``"color"``,
-        a list of them, or a callable mapping a batch tensor ``(n, C, H, W)`` to one of the
-        same shape.
+        a list of them, a dict of them to their parameters (``{"resized_crop": {"scale":
+        [0.5, 1.0]}, "hflip": None}``, applied in its order, each parameter checked), or a
+        callable mapping a batch tensor ``(n, C, H, W)`` to one of the same shape.
     tta : None or "hflip", default=None
         Test-time augmentation: ``"hflip"`` averages the class probabilities of each image
         and of its horizontal mirror in ``predict_proba`` and ``predict`` (image input

@@ -40,8 +40,17 @@ def _optimizer_hint(value):
 
 
 def _is_augment(value):
-    make_augmenter(value)  # raises on unknown names
+    make_augmenter(value)  # raises on unknown names and bad parameters
     return True
+
+
+def _augment_hint(value):
+    try:
+        make_augmenter(value)
+    except (ValueError, TypeError) as exc:
+        return f": {str(exc).removeprefix('augment: ')}" if str(exc).startswith("augment: ") \
+            else ""
+    return ""
 
 
 def _is_callback_list(value):
@@ -62,8 +71,9 @@ NET_CONSTRAINTS = {
     "class_weight": [StrOptions(["balanced"], text="'balanced'"),
                      Satisfies(lambda v: isinstance(v, dict), "a dict {label: weight}"), None],
     "augment": [Satisfies(_is_augment, f"None, one of {sorted(AUGMENTATIONS)}, a list of them, "
-                                       "or a callable taking and returning a batch tensor "
-                                       "(n, C, H, W)")],
+                                       "a dict {name: {parameter: value}}, or a callable "
+                                       "taking and returning a batch tensor (n, C, H, W)",
+                          hint=_augment_hint)],
     "tta": [None, StrOptions(["hflip"], text="'hflip'")],
     "random_state": [None, Interval(numbers.Integral, 0, 2**32 - 1, closed="both",
                                     text="an int in [0, 2**32 - 1]"),

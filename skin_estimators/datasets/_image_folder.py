@@ -8,6 +8,8 @@ from collections import Counter
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..utils._image_files import scan_folder
+
 __all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
 
 #: File extensions (lower case, no dot) counted as images. Image-ness is decided by name only:
@@ -64,17 +66,20 @@ def _scan_image_folder(root):
             "sub-folder of images per class."
         )
     classes, skipped = {}, []
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if _is_ignored(entry.name) or not entry.is_dir():
-            skipped.append(entry.name)
+    for name, path, kind in scan_folder(root):
+        if _is_ignored(name) or kind != "folder":
+            skipped.append(name)
             continue
         names = []
-        for item in sorted(os.scandir(entry.path), key=lambda e: e.name):
-            if not _is_ignored(item.name) and item.is_file() and _is_image_name(item.name):
-                names.append(item.name)
+        for item, _, item_kind in scan_folder(path):
+            # An odd entry (a link that loops, a FIFO) with an image's name is kept: the
+            # loader then names it with its reason, as it does for a corrupt file.
+            if (not _is_ignored(item) and item_kind in ("file", "odd")
+                    and _is_image_name(item)):
+                names.append(item)
             else:
-                skipped.append(f"{entry.name}/{item.name}")
-        classes[entry.name] = names
+                skipped.append(f"{name}/{item}")
+        classes[name] = names
     return classes, skipped
 
 
@@ -137,9 +142,10 @@ def load_image_folder(root, groups="atlas_page"):
     named in one ``UserWarning``.
 
     Links are followed: a link to a folder in ``root`` is a class folder, a link to an image
-    file is an image (the ``predict`` command follows links the same way). Links cannot loop
-    here, since nested folders are never searched. A broken link is left out, with the
-    warning.
+    file is an image (the ``predict`` command follows links the same way). A broken link is
+    left out, with the warning. An entry with an image's name that is not a regular file (a
+    link that loops, a FIFO) is kept, so that ``ImageLoader`` names it with its reason
+    (``"not a regular file (a FIFO)"``), as it names a corrupt file.
 
     Parameters
     ----------

@@ -326,7 +326,7 @@ def _constraint_problem(est, key, value):
     try:
         validate_constraints(owner, {name: value})
     except ParameterConstraintError as exc:
-        return f"must be {exc.takes} (got {shown(value)})"
+        return f"must be {exc.takes} (got {shown(value)}){getattr(exc, 'hint', '')}"
     return None
 
 
@@ -390,4 +390,24 @@ def _check_entry(entry, spec, allow_import):
             ))
     for key in sorted(set(spec.params) & set(spec.grid)):
         problems.append((f"{entry}.grid.{key}", "is also in params; give it in one place"))
+    if not problems:
+        problems += _check_together(entry, est, spec)
     return problems
+
+
+def _check_together(entry, est, spec):
+    """Parameters that are each valid but cannot go together (the estimator's own
+    ``_check_params``, which ``fit`` runs): one problem naming the entry's params."""
+    check = getattr(est, "_check_params", None)
+    params = {k: v for k, v in spec.params.items() if k not in _OBJECT_PARAMS}
+    if isinstance(params.get("optimizer"), str):  # as the row builds it: "Adam" -> the class
+        params["optimizer"] = optimizer_class(params["optimizer"])
+    if check is None or not params:
+        return []
+    try:
+        est.set_params(**params)
+        check()
+    except (ValueError, TypeError) as exc:
+        keys = [k for k in params if k in str(exc)] or sorted(params)
+        return [(f"{entry}.params", f"{' and '.join(keys)}: {exc}")]
+    return []

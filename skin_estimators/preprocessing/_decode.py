@@ -4,12 +4,14 @@ Everything here works on a single image and raises on any problem; collecting th
 a whole batch into one :class:`ImageLoadError` is the job of ``_image_loader.py``.
 """
 
+import errno
 import math
 import os
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..utils._image_files import UnreadableFile, file_problem, open_image
 from ._color_constancy import apply_color_constancy
 from ._tiles import tile_image
 
@@ -94,9 +96,12 @@ def decode_file(path, size, resize, resample, crop_bottom=0.0, common_scale=None
     (see :func:`_reframe`), ``options`` its ``tiles`` and ``color_constancy``. Raises on any
     problem; :func:`describe_error` turns the exception into a reason for the user.
     """
+    problem = file_problem(path)  # a FIFO would block the read; a loop is one reason
+    if problem is not None:
+        raise _Rejected(problem)
     if os.path.getsize(path) == 0:
         raise _Rejected("empty file (0 bytes)")
-    with Image.open(path, formats=_open_formats()) as im:
+    with open_image(path, formats=_open_formats()) as im:
         _check_pixels(im.size)
         if _USE_DRAFT:
             _draft(im, size, resize, crop_bottom, common_scale)
@@ -292,10 +297,12 @@ def _array_to_pil(arr):
 
 def describe_error(exc):
     """A short, user-facing reason for why an image could not be loaded."""
-    if isinstance(exc, _Rejected):
+    if isinstance(exc, (_Rejected, UnreadableFile)):
         return str(exc)
     if isinstance(exc, Image.DecompressionBombError):
         return _bomb_reason()
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return file_problem(exc.filename) if exc.filename else "a link that loops"
     if isinstance(exc, FileNotFoundError):
         return "file not found"
     if isinstance(exc, IsADirectoryError):

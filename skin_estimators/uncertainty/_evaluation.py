@@ -8,6 +8,7 @@ from sklearn.utils import Bunch
 
 from ._metrics import classwise_ece, coverage
 from ._out_of_scope import max_proba_score
+from ._quality import gate_blank
 from ._trusted import FLAGS, TrustedClassifier
 
 __all__ = ["coverage_table", "predict_files_trusted", "reliability_figure", "trust_summary",
@@ -69,7 +70,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     """
     from tqdm.auto import tqdm
 
-    from ..inference import iter_file_batches, mirror_images, small_blas
+    from ..inference import averages_mirror, iter_file_batches, mirror_images, small_blas
 
     preprocess, clf = model[:-1], model[-1]
     est = clf.estimator_
@@ -78,7 +79,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
     score = np.full(n, np.nan)
     sets = np.zeros((n, k), dtype=bool)
     errors = [None] * n
-    mirror = tta and getattr(est, "tta", None) != "hflip"
+    mirror = tta and not averages_mirror(model)
     with tqdm(total=n, unit="img", desc=desc, disable=not progress) as bar, small_blas():
         for start, X, ok, bad in iter_file_batches(preprocess, paths, batch_size):
             for i, reason in bad.items():
@@ -100,6 +101,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                     score[rows] = clf.score_features(feats)
                 elif clf.out_of_scope == "max_proba":
                     score[rows] = max_proba_score(p)
+                score[rows] = gate_blank(X, score[rows].copy())[0]  # blank images: inf
             bar.update(min(batch_size, n - start))
     return proba, raw, score, errors, sets
 
@@ -140,6 +142,7 @@ def trust_summary(clf, y_true, proba, raw, score, ok, present, sets=None):
     flags[ok] = np.where(sets[ok].sum(axis=1) == 1, FLAGS[0], FLAGS[1])
     if clf.oos_threshold_ is not None:
         flags[ok & (score > clf.oos_threshold_)] = FLAGS[2]
+    flags[ok & np.isposinf(score)] = FLAGS[2]  # blank images (the quality gate)
     truth = y_true[ok]
     out.coverage, per_class = coverage(truth, sets[ok], classes)
     size = sets[ok].sum(axis=1)

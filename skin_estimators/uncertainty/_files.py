@@ -52,6 +52,7 @@ def trust_columns(model, paths, proba, errors, batch_size=16, score=None, sets=N
     flag = np.where(member.sum(axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
     if clf.oos_threshold_ is not None:
         flag[score > clf.oos_threshold_] = FLAGS[2]
+    flag[np.isposinf(score)] = FLAGS[2]  # blank images (the quality gate)
     for j, i in enumerate(ok):
         sets[i] = "|".join(str(c) for c in clf.classes_[member[j]])
         scores[i] = "" if np.isnan(score[j]) else f"{score[j]:.6g}"

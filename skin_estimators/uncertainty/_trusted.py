@@ -20,6 +20,7 @@ from ._conformal import conformal_quantiles, lac_scores, prediction_sets
 from ._cross import cross_conformal_sets, frozen_prefix_length
 from ._out_of_scope import (KNN_NEIGHBORS, fit_knn, fit_mahalanobis, knn_score,
                             mahalanobis_score, max_proba_score)
+from ._quality import gate_blank
 
 __all__ = ["FLAGS", "TrustedClassifier"]
 
@@ -383,15 +384,17 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
 
         NaN for every sample when ``out_of_scope`` is None. ``proba``: the calibrated
         probabilities of ``X`` when already computed (the max-probability score needs them).
+        ``inf`` for a blank image (one colour; see ``_quality.py``), whatever the model says.
         """
         check_is_fitted(self, "quantiles_")
         if self.out_of_scope in _FEATURE_SCORES:
-            return self.score_features(self.features(self.estimator_, X))
-        if proba is None:
-            proba = self.predict_proba(X)
-        if self.out_of_scope == "max_proba":
-            return max_proba_score(proba)
-        return np.full(len(proba), np.nan)
+            score = self.score_features(self.features(self.estimator_, X))
+        else:
+            if proba is None:
+                proba = self.predict_proba(X)
+            score = (max_proba_score(proba) if self.out_of_scope == "max_proba"
+                     else np.full(len(proba), np.nan))
+        return gate_blank(X, np.asarray(score, dtype=float))[0]  # blank images: inf
 
     def score_features(self, features):
         """The out-of-scope score of already computed features (see :meth:`features`)."""
@@ -402,7 +405,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_flag(self, X):
         """``'confident'`` (one class in the set, in scope), ``'uncertain'`` (none or several)
-        or ``'out_of_scope'`` (score above the threshold) per sample."""
+        or ``'out_of_scope'`` (score above the threshold, or a blank image) per sample."""
         return self.predict_all(X)["flag"]
 
     def predict_all(self, X):
@@ -423,5 +426,6 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         flag = np.where(sets.sum(axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
         if self.oos_threshold_ is not None:
             flag[score > self.oos_threshold_] = FLAGS[2]
+        score, flag = gate_blank(X, np.asarray(score, dtype=float), flag)
         return {"proba": proba, "raw": raw, "pred": self.classes_[raw.argmax(axis=1)],
                 "sets": sets, "out_of_scope_score": score, "flag": flag}

@@ -63,6 +63,7 @@ class ParameterConstraintError(InvalidParameterError):
 
     def __init__(self, owner, param, value, takes, hint=""):
         self.owner, self.param, self.value, self.takes = owner, param, value, takes
+        self.hint = hint
         self.problem = f"must be {takes}, got {shown(value)}{hint}"
         super().__init__(f"{owner}: {param} {self.problem}.")
 
