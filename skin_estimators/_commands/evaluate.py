@@ -28,7 +28,11 @@ sensitivity, specificity) and confusion_matrix.png, and prints the report. For a
 trust parts (trained from a config with a trust: section) predictions.csv also has
 prediction_set, out_of_scope_score and flag, report.txt a coverage table (coverage and set
 size per class, classwise ECE before and after calibration, the share of each flag), and
-reliability.png shows the reliability diagrams before and after calibration. Macro averages
+reliability.png shows the reliability diagrams before and after calibration. report.html
+is the same on one self-contained page (no network needed to open it): the headline
+figures, the confusion matrix, the reliability diagram, and the misclassified photos (small,
+without their EXIF data; keep the page as you keep the photos) with their true class,
+probabilities and set. Macro averages
 are over the classes DATA holds; the model's classes it lacks are named. A file that
 cannot be read gets its reason in the error column and is left out of the scores. A class
 folder the model does not know is an error. Class folders and images may be links (to
@@ -112,6 +116,24 @@ def _training_photos(meta, data):
     return message
 
 
+def _html_report(args, model, meta, result, warning):
+    """DIR/report.html: the figures and pictures written, and the misclassified photos."""
+    import os
+
+    from ._report import model_summary
+    from ._report_evaluate import headline_figures, write_evaluate_report
+
+    summary = model_summary(args.model, model, meta)
+    trusted = summary["trusted"]
+    pictures = {"Confusion matrix": os.path.join(args.out, "confusion_matrix.png")}
+    if result.trust is not None:
+        pictures["Reliability diagram"] = os.path.join(args.out, "reliability.png")
+    write_evaluate_report(
+        os.path.join(args.out, "report.html"), result, summary, headline_figures(result),
+        pictures, warning=warning,
+        threshold=None if trusted is None else trusted.oos_threshold_)
+
+
 def run(args):
     import os
 
@@ -123,7 +145,8 @@ def run(args):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)
-    for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png"):
+    for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png",
+                 "report.html"):
         if os.path.isdir(args.out):
             check_output_file(os.path.join(args.out, name), [args.model, *data.filenames])
     model, meta = load_cli_model(args, with_metadata=True)
@@ -167,6 +190,7 @@ def run(args):
                                [str(c) for c in result.classes],
                                os.path.join(args.out, "reliability.png"),
                                eces=(result.trust.ece_before, result.trust.ece_after))
+    _html_report(args, model, meta, result, seen)
     print(text, end="")
     if result.n_errors:
         say(f"{result.n_errors} file(s) could not be read (see the error column of "

@@ -1,0 +1,53 @@
+"""Grad-CAM overlays for the predict report (``predict --report FILE --explain``).
+
+The maps come from :mod:`skin_estimators.explain` (the code behind the ``explain``
+command): each in-scope photo's map for its top class, drawn over its thumbnail.
+"""
+
+from ._report import picture_uri, thumbnail
+
+__all__ = ["add_overlays", "explain_unsupported"]
+
+
+def explain_unsupported(model):
+    """Why the report cannot show where ``model`` looked, or None when it can.
+
+    Saliency maps need a network that the library's explain code can take gradients of: a
+    pipeline from file paths whose last step is one of the library's network classifiers.
+    """
+    from ..inference import split_pipeline
+
+    try:
+        _, clf = split_pipeline(model)
+    except ValueError as exc:
+        return str(exc)
+    if not hasattr(clf, "module_"):
+        return (f"the model's last step is a {type(clf).__name__}, not a network the explain "
+                "code can take gradients of; run predict without --explain")
+    return None
+
+
+def add_overlays(model, records, batch_size=8, progress=False):
+    """Put a Grad-CAM overlay (``record["overlay"]``, a ``data:`` URI) on the in-scope records.
+
+    In scope: readable and not flagged ``out_of_scope``. A photo whose map cannot be drawn
+    keeps its thumbnail alone. Returns the method the maps were made with.
+    """
+    from tqdm.auto import tqdm
+
+    from ..explain import overlay, saliency_maps
+    from ..inference import image_loader
+
+    loader = image_loader(model)
+    resize = getattr(loader, "resize", "stretch")
+    todo = [r for r in records
+            if r["error"] is None and r["thumb"] is not None and r["flag"] != "out_of_scope"]
+    with tqdm(total=len(todo), unit="img", desc="explain", disable=not progress) as bar:
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            maps = saliency_maps(model, [r["path"] for r in chunk], method="gradcam")
+            for record, saliency in zip(chunk, maps, strict=True):
+                picture = overlay(thumbnail(record["path"]), saliency, resize=resize)
+                record["overlay"] = picture_uri(picture)
+            bar.update(len(chunk))
+    return "gradcam"
