@@ -34,5 +34,21 @@
     });
     if (total) { total.textContent = filtering ? shownAll + " photos shown" : ""; }
   }
+  // A link can carry a filter: report.html#flag=uncertain&class=acne&order=desc.
+  function fromHash() {
+    var hash = window.location.hash.replace(/^#/, "");
+    if (hash.indexOf("=") < 0) { return; }
+    hash.split("&").forEach(function (pair) {
+      var kv = pair.split("="), key = decodeURIComponent(kv[0]), value = decodeURIComponent(kv[1] || "");
+      var select = key === "order" ? sort : document.querySelector('select.filter[data-key="' + key.replace(/[^a-z]/g, "") + '"]');
+      if (select && Array.prototype.some.call(select.options, function (o) { return o.value === value; })) {
+        select.value = value;
+      }
+    });
+    apply();
+  }
   filters.concat(sort ? [sort] : []).forEach(function (s) { s.addEventListener("change", apply); });
+  window.addEventListener("hashchange", fromHash);
+  fromHash();
+  document.documentElement.setAttribute("data-script", "ready");  // the page's script ran
 })();
