@@ -12,8 +12,13 @@ import pytest
 from PIL import Image
 from sklearn.pipeline import make_pipeline
 
-from skin_estimators import (ChannelNormalizer, ImageLoader, TrustedClassifier,
-                             VanillaCNNClassifier, save_model)
+from skin_estimators import (
+    ChannelNormalizer,
+    ImageLoader,
+    TrustedClassifier,
+    VanillaCNNClassifier,
+    save_model,
+)
 from skin_estimators.cli import main
 
 HOSTILE = "<img src=x onerror=document.title='pwned'>.jpg"
@@ -47,7 +52,7 @@ def synthetic(tmp_path_factory):
         y.append(name)
     photos = root / "photos"
     photos.mkdir()
-    for i, name in enumerate(COLOURS):
+    for name in COLOURS:
         _photo(photos / f"{name}.png", COLOURS[name], rng)
     _photo(photos / HOSTILE, COLOURS["red"], rng)
     _photo(photos / SCRIPT, COLOURS["blue"], rng)
@@ -265,11 +270,14 @@ def test_evaluate_writes_a_report_with_figures_and_the_misclassified(synthetic, 
 
 
 def test_evaluate_report_takes_more_headline_figures(synthetic, tmp_path):
+    from skin_estimators._commands._report import model_summary
+    from skin_estimators._commands._report_evaluate import (
+        figure,
+        headline_figures,
+        write_evaluate_report,
+    )
     from skin_estimators.audit import evaluate_model
     from skin_estimators.persistence import load_model, load_model_metadata
-    from skin_estimators._commands._report import model_summary
-    from skin_estimators._commands._report_evaluate import (figure, headline_figures,
-                                                            write_evaluate_report)
 
     path = synthetic / "trusted.safetensors"
     model = load_model(path)

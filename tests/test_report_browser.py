@@ -153,8 +153,13 @@ def test_screenshot_is_not_blank(browser, report, tmp_path):
 def test_evaluate_report_renders(browser, tmp_path):
     from sklearn.pipeline import make_pipeline
 
-    from skin_estimators import (ChannelNormalizer, ImageLoader, TrustedClassifier,
-                                 VanillaCNNClassifier, save_model)
+    from skin_estimators import (
+        ChannelNormalizer,
+        ImageLoader,
+        TrustedClassifier,
+        VanillaCNNClassifier,
+        save_model,
+    )
     from skin_estimators.cli import main
 
     rng = np.random.RandomState(0)

@@ -156,8 +156,13 @@ def network_model(path):
     """The vanilla CNN at 224 px fitted for one epoch on skin3 (for --explain's cost)."""
     from sklearn.pipeline import make_pipeline
 
-    from skin_estimators import (ChannelNormalizer, ImageLoader, VanillaCNNClassifier,
-                                 fetch_skin3, save_model)
+    from skin_estimators import (
+        ChannelNormalizer,
+        ImageLoader,
+        VanillaCNNClassifier,
+        fetch_skin3,
+        save_model,
+    )
 
     data = fetch_skin3()
     model = make_pipeline(ImageLoader(size=224), ChannelNormalizer(),

@@ -1,7 +1,13 @@
 """The report of ``predict --report``: the photos grouped by what to do with them."""
 
-from ._report import (FLAG_ORDER, FLAG_TITLES, model_summary, photo_record, render_report,
-                      write_report)
+from ._report import (
+    FLAG_ORDER,
+    FLAG_TITLES,
+    model_summary,
+    photo_record,
+    render_report,
+    write_report,
+)
 
 __all__ = ["predict_records", "report_from_predictions", "write_predict_report"]
 
