@@ -180,7 +180,8 @@ def model_summary(model_path, model, meta):
         if counts:
             text += " (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")"
         rows.append(("trained on", text))
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.timezone.utc)  # noqa: UP017 (Python 3.10 too)
+    date = now.strftime("%Y-%m-%d %H:%M UTC")
     return {"rows": rows, "classes": classes, "trusted": trusted, "date": date}
 
 
