@@ -290,3 +290,27 @@ def test_evaluate_report_takes_more_headline_figures(synthetic, tmp_path):
                           [*headline_figures(result), extra], pictures={})
     text = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "confident share" in text and "photos flagged &lt;b&gt;confident&lt;/b&gt;" in text
+
+
+def test_model_summary_shows_an_adaptation_when_the_file_has_one(synthetic):
+    from skin_estimators._commands._report import model_summary
+    from skin_estimators.persistence import load_model
+
+    path = synthetic / "net.safetensors"
+    meta = {"metadata": {"adaptation": {"method": "<b>coral</b>", "target": "clinic A"}}}
+    rows = dict(model_summary(path, load_model(path), meta)["rows"])
+    assert rows["adapted"] == "method: <b>coral</b>; target: clinic A"
+    assert dict(model_summary(path, load_model(path), {})["rows"])["adapted"] == "no"
+
+
+def test_evaluate_report_of_unreadable_photos_only(synthetic, tmp_path):
+    labelled = tmp_path / "labelled"
+    (labelled / "red").mkdir(parents=True)
+    (labelled / "red" / "broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(synthetic / "trusted.safetensors"), str(labelled), "--out",
+                 str(out), "--quiet"]) == 1
+    page = _parse(out / "report.html")
+    assert page.cards == [] and not page.images
+    assert page.unreadable == [str(labelled / "red" / "broken.jpg")]
+    assert "n/a" in (out / "report.html").read_text(encoding="utf-8")

@@ -125,9 +125,11 @@ def _html_report(args, model, meta, result, warning):
 
     summary = model_summary(args.model, model, meta)
     trusted = summary["trusted"]
-    pictures = {"Confusion matrix": os.path.join(args.out, "confusion_matrix.png")}
-    if result.trust is not None:
-        pictures["Reliability diagram"] = os.path.join(args.out, "reliability.png")
+    pictures = {}
+    if result.n_errors < len(result.filenames):  # the figures of this run (none without photos)
+        pictures["Confusion matrix"] = os.path.join(args.out, "confusion_matrix.png")
+        if result.trust is not None:
+            pictures["Reliability diagram"] = os.path.join(args.out, "reliability.png")
     write_evaluate_report(
         os.path.join(args.out, "report.html"), result, summary, headline_figures(result),
         pictures, warning=warning,
