@@ -1,7 +1,9 @@
-"""Grad-CAM overlays for the predict report (``predict --report FILE --explain``).
+"""Saliency overlays for the predict report (``predict --report FILE --explain``).
 
 The maps come from :mod:`skin_estimators.explain` (the code behind the ``explain``
-command): each in-scope photo's map for its top class, drawn over its thumbnail.
+command, ``method="auto"``: Grad-CAM for the convolutional networks, gradient saliency for
+the scattering network): each in-scope photo's map for its top class, drawn over its
+thumbnail.
 """
 
 from ._report import picture_uri, thumbnail
@@ -28,10 +30,10 @@ def explain_unsupported(model):
 
 
 def add_overlays(model, records, batch_size=8, progress=False):
-    """Put a Grad-CAM overlay (``record["overlay"]``, a ``data:`` URI) on the in-scope records.
+    """Put a saliency overlay (``record["overlay"]``, a ``data:`` URI) on the in-scope records.
 
-    In scope: readable and not flagged ``out_of_scope``. A photo whose map cannot be drawn
-    keeps its thumbnail alone. Returns the method the maps were made with.
+    In scope: readable, with a thumbnail, and not flagged ``out_of_scope``. Returns how
+    many overlays were drawn.
     """
     from tqdm.auto import tqdm
 
@@ -45,9 +47,9 @@ def add_overlays(model, records, batch_size=8, progress=False):
     with tqdm(total=len(todo), unit="img", desc="explain", disable=not progress) as bar:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
-            maps = saliency_maps(model, [r["path"] for r in chunk], method="gradcam")
+            maps = saliency_maps(model, [r["path"] for r in chunk], method="auto")
             for record, saliency in zip(chunk, maps, strict=True):
                 picture = overlay(thumbnail(record["path"]), saliency, resize=resize)
                 record["overlay"] = picture_uri(picture)
             bar.update(len(chunk))
-    return "gradcam"
+    return len(todo)

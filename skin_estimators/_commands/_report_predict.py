@@ -32,11 +32,11 @@ def report_from_predictions(args, model, meta, files, proba, errors, classes, tr
         from ._report_explain import add_overlays
 
         start = time.perf_counter()
-        add_overlays(model, records, progress=not args.quiet)
-        n = sum(r["overlay"] is not None for r in records)
+        n = add_overlays(model, records, progress=not args.quiet)
         seconds = time.perf_counter() - start
-        note = (f"Grad-CAM overlays: where the network looked for its top class, drawn over "
-                f"{n} in-scope photos ({seconds / max(n, 1):.2f} s per photo here).")
+        note = (f"Overlays: where the network looked for its top class (Grad-CAM; gradient "
+                f"saliency for the scattering network), on the {n} in-scope photos "
+                f"({seconds / max(n, 1):.2f} s per photo here).")
     write_predict_report(args.report, records, summary, explain_note=note)
     say(f"Report written to {args.report}.", quiet=args.quiet)
 

@@ -34,7 +34,8 @@ class, prediction set, calibrated probabilities and out-of-scope score, grouped 
 (out_of_scope, uncertain, confident), and the unreadable files with their reason. The page
 holds the patient photos (small, without their EXIF data): keep it as you keep them. It is
 written as the CSV is: atomically, never over an input, never inside a folder given as PATH.
---explain adds each in-scope photo's Grad-CAM overlay (for its top class) to the report.
+--explain adds each in-scope photo's saliency overlay for its top class to the report, as
+the explain command draws it (Grad-CAM for the convolutional networks); network models only.
 
 Exit status: 0 if every file was predicted, 1 if any row has an error (or the run failed),
 2 for a usage error.
@@ -68,8 +69,8 @@ def add_parser(subparsers):
                    help="also write a self-contained HTML report of the photos, grouped by "
                         "flag (it holds the photos: keep it as you keep them)")
     p.add_argument("--explain", action="store_true",
-                   help="with --report: add each in-scope photo's Grad-CAM overlay (network "
-                        "models)")
+                   help="with --report: add each in-scope photo's saliency overlay (Grad-CAM; "
+                        "network models only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
 
