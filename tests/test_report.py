@@ -314,3 +314,17 @@ def test_evaluate_report_of_unreadable_photos_only(synthetic, tmp_path):
     assert page.cards == [] and not page.images
     assert page.unreadable == [str(labelled / "red" / "broken.jpg")]
     assert "n/a" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_photo_without_a_thumbnail_still_gets_its_card(tmp_path):
+    from skin_estimators._commands._report import photo_record
+    from skin_estimators._commands._report_predict import write_predict_report
+
+    record = photo_record(tmp_path / "vanished.jpg", ["a", "b"], np.array([0.3, 0.7]),
+                          flag="uncertain", members=["a", "b"], score=1.0, threshold=2.0)
+    assert record["thumb"] is None and "No such file" in record["thumb_error"]
+    model = {"rows": [], "classes": ["a", "b"], "trusted": None, "date": ""}
+    write_predict_report(tmp_path / "r.html", [record], model)
+    page = _parse(tmp_path / "r.html")
+    assert [c["data-flag"] for c in page.cards] == ["uncertain"] and not page.images
+    assert "no preview" in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -108,9 +108,12 @@ def png_file_uri(path):
 
 def thumbnail_uri(path):
     """``(uri, error)``: the photo's thumbnail as a ``data:`` URI, or None and why not."""
+    from PIL import Image
+
     try:
         return picture_uri(thumbnail(path)), None
-    except (OSError, ValueError) as exc:  # Pillow's errors for what it cannot decode
+    # What Pillow raises for a file it cannot decode (SyntaxError: some broken headers).
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         return None, str(exc) or type(exc).__name__
 
 
