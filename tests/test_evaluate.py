@@ -49,8 +49,8 @@ def test_evaluate_command_writes_its_outputs(model_file, tmp_path, capsys):
     data = _folder(tmp_path / "clinic", seed=1)
     out = tmp_path / "eval"
     assert main(["evaluate", str(model_file), str(data), "--out", str(out), "-q"]) == 0
-    assert sorted(os.listdir(out)) == ["confusion_matrix.png", "predictions.csv", "report.txt",
-                                       "risk_coverage.png"]
+    assert sorted(os.listdir(out)) == ["confusion_matrix.png", "predictions.csv", "report.html",
+                                       "report.txt", "risk_coverage.png"]
     rows = _rows(out / "predictions.csv")
     assert len(rows) == 12
     assert list(rows[0]) == ["image_path", "true_class", "pred_class", "proba_acne",

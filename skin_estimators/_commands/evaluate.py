@@ -37,7 +37,11 @@ operating_point.csv). --out-of-scope-photos FOLDER adds the share of photos of o
 conditions flagged confident, uncertain and out_of_scope (per sub-folder in
 operating_point.csv, per photo in out_of_scope_predictions.csv). risk_coverage.png shows the
 accuracy among answered photos against the share answered, as a threshold on the top
-calibrated probability moves, with the operating point marked (for any model). Macro averages
+calibrated probability moves, with the operating point marked (for any model). report.html is the same on one
+self-contained page (no network needed to open it): the headline figures, the confusion
+matrix, the reliability diagram, and the misclassified photos (small, without their EXIF data;
+keep the page as you keep the photos) with their true class, probabilities and set. Macro
+averages
 are over the classes DATA holds; the model's classes it lacks are named. A file that
 cannot be read gets its reason in the error column and is left out of the scores. A class
 folder the model does not know is an error. Class folders and images may be links (to
@@ -128,6 +132,26 @@ def _training_photos(meta, data):
     return message
 
 
+def _html_report(args, model, meta, result, warning):
+    """DIR/report.html: the figures and pictures written, and the misclassified photos."""
+    import os
+
+    from ._report import model_summary
+    from ._report_evaluate import headline_figures, write_evaluate_report
+
+    summary = model_summary(args.model, model, meta)
+    trusted = summary["trusted"]
+    pictures = {}
+    if result.n_errors < len(result.filenames):  # the figures of this run (none without photos)
+        pictures["Confusion matrix"] = os.path.join(args.out, "confusion_matrix.png")
+        if result.trust is not None:
+            pictures["Reliability diagram"] = os.path.join(args.out, "reliability.png")
+    write_evaluate_report(
+        os.path.join(args.out, "report.html"), result, summary, headline_figures(result),
+        pictures, warning=warning,
+        threshold=None if trusted is None else trusted.oos_threshold_)
+
+
 def run(args):
     import os
 
@@ -146,7 +170,7 @@ def run(args):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)
     for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png",
-                 *_operating.OUTPUT_FILES):
+                 *_operating.OUTPUT_FILES, "report.html"):
         if os.path.isdir(args.out):
             check_output_file(os.path.join(args.out, name),
                               [args.model, *data.filenames, *(other[0] if other else [])])
@@ -198,6 +222,7 @@ def run(args):
                                [str(c) for c in result.classes],
                                os.path.join(args.out, "reliability.png"),
                                eces=(result.trust.ece_before, result.trust.ece_after))
+    _html_report(args, model, meta, result, seen)
     print(text, end="")
     if result.n_errors:
         say(f"{result.n_errors} file(s) could not be read (see the error column of "

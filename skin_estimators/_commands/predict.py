@@ -30,6 +30,15 @@ CSV is written to a temporary file and renamed at the end, so it is never left h
 and never over an input (the model file or an image). File names that are not valid UTF-8
 are written byte for byte (see the command-line guide).
 
+--report FILE also writes one self-contained HTML page (it opens from disk, with no network):
+a summary of the batch and the model, then every photo as a thumbnail with its predicted
+class, prediction set, calibrated probabilities and out-of-scope score, grouped by flag
+(out_of_scope, uncertain, confident), and the unreadable files with their reason. The page
+holds the patient photos (small, without their EXIF data): keep it as you keep them. It is
+written as the CSV is: atomically, never over an input, never inside a folder given as PATH.
+--explain adds each in-scope photo's saliency overlay for its top class to the report, as
+the explain command draws it (Grad-CAM for the convolutional networks); network models only.
+
 Exit status: 0 if every file was predicted, 1 if any row has an error (or the run failed),
 2 for a usage error.
 """
@@ -37,6 +46,7 @@ Exit status: 0 if every file was predicted, 1 if any row has an error (or the ru
 EXAMPLE = """\
 example:
   skin-estimators predict runs/cnn/model.safetensors new_photos/ --out predictions.csv
+  skin-estimators predict runs/best/model.safetensors new_photos/ --report report.html
 """
 
 
@@ -55,8 +65,31 @@ def add_parser(subparsers):
     p.add_argument("--tta", action="store_true", help=TTA_HELP)
     p.add_argument("--batch-size", type=positive_int, default=16,
                    help="images decoded and predicted at a time (default: 16)")
+    p.add_argument("--report", metavar="FILE", default=None,
+                   help="also write a self-contained HTML report of the photos, grouped by "
+                        "flag (it holds the photos: keep it as you keep them)")
+    p.add_argument("--explain", action="store_true",
+                   help="with --report: add each in-scope photo's saliency overlay (Grad-CAM; "
+                        "network models only)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=run)
+
+
+def _check_report(args, files):
+    """The guards of --out, for --report too; and --explain needs --report."""
+    import os
+
+    if args.explain and args.report is None:
+        raise CommandError("--explain draws its overlays into the HTML report: give "
+                           "--report FILE too", code=2)
+    if args.report is None:
+        return
+    check_output_file(args.report, [args.model, *files], option="--report")
+    check_out_outside(args.report, [p for p in args.paths if os.path.isdir(p)],
+                      option="--report", what="the folder given as PATH")
+    if os.path.realpath(args.report) == os.path.realpath(args.out):
+        raise CommandError(f"--report {args.report!r} is the --out file: the report would "
+                           "replace the CSV; give another file name", code=2)
 
 
 def run(args):
@@ -72,10 +105,18 @@ def run(args):
     check_output_file(args.out, [args.model, *files])
     check_out_outside(args.out, [p for p in args.paths if os.path.isdir(p)],
                       what="the folder given as PATH")
+    _check_report(args, files)
     if not files:
         raise CommandError("no files to predict: the folders given are empty")
-    model = load_cli_model(args)
+    model, meta = load_cli_model(args, with_metadata=True)
+    if args.explain:
+        from ._report_explain import explain_unsupported
+
+        reason = explain_unsupported(model)
+        if reason:
+            raise CommandError(f"--explain: {reason}", code=2)
     note_tta(args, model)
+    loaded = model
     score = sets = None
 
     try:
@@ -91,9 +132,9 @@ def run(args):
         raise CommandError(str(exc)) from None
     classes = model[-1].classes_
     # A model without the trust parts (calibration, sets, out-of-scope) leaves them empty.
-    trust = trust_columns(model, files, proba, errors, batch_size=args.batch_size, score=score,
-                          sets=sets)
-    trust = list(zip(*trust, strict=True)) if trust else [("", "", "")] * len(files)
+    columns = trust_columns(model, files, proba, errors, batch_size=args.batch_size,
+                            score=score, sets=sets)
+    trust = list(zip(*columns, strict=True)) if columns else [("", "", "")] * len(files)
     with open_csv(args.out) as f:
         writer = csv.writer(f)
         writer.writerow(["image_path", "pred_class", *[f"proba_{c}" for c in classes],
@@ -104,6 +145,11 @@ def run(args):
             else:
                 row = [path, "", *[""] * len(classes), "", "", "", err]
             writer.writerow(row)
+    if args.report is not None:
+        from ._report_predict import report_from_predictions
+
+        report_from_predictions(args, loaded, meta, files, proba, errors, classes,
+                                columns)
     n_bad = sum(e is not None for e in errors)
     say(f"Predicted {len(files) - n_bad} of {len(files)} files into {args.out}"
         + (f"; {n_bad} could not be read (see the error column)." if n_bad else "."),
