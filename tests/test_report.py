@@ -289,6 +289,10 @@ def test_evaluate_writes_a_report_with_figures_and_the_misclassified(synthetic, 
         assert figure in text
     pngs = [i for i in page.images if i["src"].startswith("data:image/png;base64,")]
     assert len(pngs) == 2
+    readable = [r for r in rows if not r["error"]]
+    confident = [r for r in readable if r["flag"] == "confident"]
+    share = f"{100 * len(confident) / len(readable):.1f} %"
+    assert re.search(r"answered confident</[^>]+>\s*<[^>]+>" + re.escape(share), text), share
     assert page.unreadable == [str(labelled / "red" / "broken.jpg")]
 
 

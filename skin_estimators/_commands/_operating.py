@@ -91,8 +91,11 @@ def operating_point_section(result, out, model=None, other=None, batch_size=16, 
     """Write the operating point's files into ``out`` and return the report's text.
 
     ``result``: :func:`~skin_estimators.audit.evaluate_model`'s; ``other``: the output of
-    :func:`load_out_of_scope_photos` or None. Returns ``(text, n_other_errors)``; the text
-    is empty for a model without trust parts (no flags: only the curve is drawn).
+    :func:`load_out_of_scope_photos` or None. Returns ``(text, n_other_errors, headline)``;
+    the text is empty and ``headline`` None for a model without trust parts (no flags: only
+    the curve is drawn). ``headline``: the overall operating point, ``{"confident",
+    "confident_accuracy", "other_confident"}`` (the last NaN without ``other``), for the
+    HTML report's figures.
     """
     from ..uncertainty import flag_shares, operating_point, risk_coverage_curve
     from ._risk_coverage import risk_coverage_figure
@@ -107,7 +110,7 @@ def operating_point_section(result, out, model=None, other=None, batch_size=16, 
             check_flags(model)
         if curve is not None:
             risk_coverage_figure(curve, None, None, os.path.join(out, "risk_coverage.png"))
-        return "", 0
+        return "", 0, None
     present = [c for c in classes if c in set(truth.tolist())]
     point = operating_point(truth, pred, trust.flags[ok], labels=present)
     shares = {c: flag_shares(trust.flags[ok][truth == c]) for c in present}
@@ -158,7 +161,10 @@ def operating_point_section(result, out, model=None, other=None, batch_size=16, 
     if curve is not None:
         op = (point["overall"]["confident"], point["overall"]["confident_accuracy"])
         risk_coverage_figure(curve, op, other_point, os.path.join(out, "risk_coverage.png"))
-    return "\n".join(lines) + "\n", n_other_errors
+    headline = {"confident": point["overall"]["confident"],
+                "confident_accuracy": point["overall"]["confident_accuracy"],
+                "other_confident": np.nan if other_point is None else other_point[1]}
+    return "\n".join(lines) + "\n", n_other_errors, headline
 
 
 def _write_rows(path, rows):

@@ -4,7 +4,7 @@ import numpy as np
 
 from ._report import photo_record, png_file_uri, render_report, write_report
 
-__all__ = ["figure", "headline_figures", "write_evaluate_report"]
+__all__ = ["figure", "headline_figures", "operating_figures", "write_evaluate_report"]
 
 
 def figure(label, value, note=""):
@@ -14,6 +14,33 @@ def figure(label, value, note=""):
 
 def _number(value, digits=3):
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _percent(value):
+    return "n/a" if value is None or value != value else f"{100 * value:.1f} %"
+
+
+def operating_figures(headline):
+    """The clinic's operating point, first on the page: the share of photos answered
+    ``confident``, the accuracy among them and, with ``--out-of-scope-photos``, the share of
+    photos of other conditions still answered ``confident``. ``headline`` is the dict
+    ``_operating.operating_point_section`` returns (None for a model without flags: no
+    figures)."""
+    if headline is None:
+        return []
+    rows = [
+        figure("answered confident", _percent(headline["confident"]),
+               "share of photos with one class in the prediction set, in scope: the "
+               "answers to act on"),
+        figure("right among confident", _percent(headline["confident_accuracy"]),
+               "accuracy of the confident answers"),
+    ]
+    other = headline.get("other_confident")
+    if other is not None and other == other:
+        rows.append(figure("other conditions confident", _percent(other),
+                           "photos of conditions the model was not trained on that still "
+                           "got a confident (wrong) answer"))
+    return rows
 
 
 def headline_figures(result):

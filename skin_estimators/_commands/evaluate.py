@@ -132,12 +132,12 @@ def _training_photos(meta, data):
     return message
 
 
-def _html_report(args, model, meta, result, warning):
+def _html_report(args, model, meta, result, warning, headline=None):
     """DIR/report.html: the figures and pictures written, and the misclassified photos."""
     import os
 
     from ._report import model_summary
-    from ._report_evaluate import headline_figures, write_evaluate_report
+    from ._report_evaluate import headline_figures, operating_figures, write_evaluate_report
 
     summary = model_summary(args.model, model, meta)
     trusted = summary["trusted"]
@@ -147,7 +147,8 @@ def _html_report(args, model, meta, result, warning):
         if result.trust is not None:
             pictures["Reliability diagram"] = os.path.join(args.out, "reliability.png")
     write_evaluate_report(
-        os.path.join(args.out, "report.html"), result, summary, headline_figures(result),
+        os.path.join(args.out, "report.html"), result, summary,
+        operating_figures(headline) + headline_figures(result),
         pictures, warning=warning,
         threshold=None if trusted is None else trusted.oos_threshold_)
 
@@ -201,7 +202,7 @@ def run(args):
         ok = [e is None for e in result.errors]
         counts = {c: int((result.y_true[ok] == c).sum()) for c in result.trust.coverage_per_class}
         text += "\n" + coverage_table(result.trust, counts)
-    operating, n_other_errors = _operating.operating_point_section(
+    operating, n_other_errors, headline = _operating.operating_point_section(
         result, args.out, model, other, args.batch_size, args.tta, not args.quiet)
     if operating:  # the clinic decides on this: it leads
         text = operating + "\n" + text
@@ -222,7 +223,7 @@ def run(args):
                                [str(c) for c in result.classes],
                                os.path.join(args.out, "reliability.png"),
                                eces=(result.trust.ece_before, result.trust.ece_after))
-    _html_report(args, model, meta, result, seen)
+    _html_report(args, model, meta, result, seen, headline)
     print(text, end="")
     if result.n_errors:
         say(f"{result.n_errors} file(s) could not be read (see the error column of "
