@@ -10,6 +10,7 @@ library, so every other module of the package can import it without an import cy
 import os
 
 __all__ = [
+    "AdaptationError",
     "ConfigError",
     "DeviceUnavailableError",
     "FolderInUseError",
@@ -232,3 +233,9 @@ class DeviceUnavailableError(ValueError, RuntimeError):
     True
     """
 
+
+
+class AdaptationError(ValueError):
+    """A model that cannot be adapted to a new clinic's photos: too few photos, or a model
+    without an adaptation step (:class:`~skin_estimators.adaptation.DomainAdapter`). The
+    message says what is needed."""

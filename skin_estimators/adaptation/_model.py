@@ -1,0 +1,159 @@
+"""Adapting a fitted model to a new clinic: its DomainAdapter fitted on the clinic's photos,
+the steps after it (and the trust layer) refitted on the adapted training features."""
+
+import copy
+import hashlib
+
+import numpy as np
+
+from ..exceptions import AdaptationError
+from ._adapter import DomainAdapter
+
+__all__ = ["adapt_model", "adapter_of", "file_keys"]
+
+
+def file_keys(paths):
+    """The SHA-256 of each file's bytes: a photo's identity, whatever its name or folder."""
+    keys = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        keys.append(digest.hexdigest())
+    return keys
+
+
+def _locate(model):
+    """``(outer, trusted, inner, k)``: the steps before the classifier (or None), the
+    TrustedClassifier (or None), the pipeline holding the DomainAdapter and its index."""
+    from sklearn.pipeline import Pipeline
+
+    from ..uncertainty import TrustedClassifier
+
+    outer, last = None, model
+    if isinstance(model, Pipeline) and isinstance(model.steps[-1][1], TrustedClassifier):
+        outer, last = model[:-1], model.steps[-1][1]
+    trusted = last if isinstance(last, TrustedClassifier) else None
+    inner = trusted.estimator_ if trusted is not None else last
+    if isinstance(inner, Pipeline):
+        for k, (_, step) in enumerate(inner.steps):
+            if isinstance(step, DomainAdapter):
+                return outer, trusted, inner, k
+    return None
+
+
+def adapter_of(model):
+    """The model's fitted :class:`DomainAdapter`, or None when it has none."""
+    found = _locate(model)
+    return None if found is None else found[2].steps[found[3]][1]
+
+
+def _labels(adapter, trusted):
+    if adapter.source_labels_ is not None:
+        return np.asarray(adapter.source_labels_)
+    labels = getattr(trusted, "calibration_labels_", None)
+    if labels is not None:
+        return trusted.classes_[labels]
+    raise AdaptationError("the model's DomainAdapter kept no training labels; refit the "
+                          "model with this version of the library to adapt it.")
+
+
+def _refit_trusted(trusted, tail, adapted, labels, n_frozen):
+    """A TrustedClassifier like ``trusted``, its folds kept, refitted on ``adapted``."""
+    from sklearn.base import clone
+    from sklearn.model_selection import PredefinedSplit
+
+    new = clone(trusted).set_params(estimator=clone(tail))
+    folds = getattr(trusted, "calibration_folds_", None)
+    if folds is not None:  # the same (grouped) folds as the original fit
+        new.set_params(cv=PredefinedSplit(np.asarray(folds)))
+    new.fit(adapted, labels)
+    new.set_params(estimator=trusted.estimator, cv=trusted.cv)
+    new.cv_description_ = (f"{trusted.cv_description_}, refitted on the training features "
+                           "as adapted")
+    return new
+
+
+def adapt_model(model, X_target, method=None, keys=None, n_components=None):
+    """A copy of ``model`` adapted to a new clinic's photos ``X_target``, without their labels.
+
+    The model's :class:`DomainAdapter` is fitted on its kept training features and the
+    features of ``X_target`` (:meth:`DomainAdapter.adapt`), and everything after it is
+    refitted on the training features as adapted: the classifier and, for a
+    :class:`~skin_estimators.TrustedClassifier`, its calibration, conformal sets (on the same
+    folds as the original fit when it kept them: ``conformal="cross"``) and out-of-scope
+    reference. An adapted model adapted again starts from the kept training features: the
+    new adaptation replaces the old one.
+
+    Parameters
+    ----------
+    model : fitted Pipeline or TrustedClassifier
+        A model with a ``DomainAdapter`` step after its frozen features (the recommended
+        model), alone or after an ``ImageLoader -> ChannelNormalizer`` pipeline.
+    X_target : array-like or list
+        What ``model`` takes (file paths for a model that starts with an ImageLoader).
+    method : str or None, default=None
+        The alignment (``DomainAdapter``'s ``method``); None keeps the adapter's.
+    keys : list of str, default=None
+        One identity per photo (see :func:`file_keys`); None: the features' own hashes.
+    n_components : int or None, default=None
+        For ``method="subspace"``; None keeps the adapter's.
+
+    Returns
+    -------
+    estimator
+        The adapted copy; ``model`` is unchanged.
+
+    Raises
+    ------
+    AdaptationError
+        When the model has no DomainAdapter, or with too few photos.
+    """
+    from sklearn.pipeline import Pipeline
+
+    model = copy.deepcopy(model)
+    found = _locate(model)
+    if found is None:
+        raise AdaptationError(
+            f"this model ({type(model).__name__}) has no adaptation step (DomainAdapter "
+            "after its frozen features): only the recommended frozen-feature models can be "
+            "adapted; train one with benchmarks/configs/best.yaml.")
+    outer, trusted, inner, k = found
+    adapter = inner.steps[k][1]
+    if method is not None:
+        adapter.set_params(method=method)
+    if n_components is not None:
+        adapter.set_params(n_components=n_components)
+    Z = X_target if outer is None else outer.transform(X_target)
+    Z = inner[:k].transform(Z) if k else Z
+    labels = _labels(adapter, trusted)
+    adapted = adapter.adapt(Z, keys=keys)
+    head = inner[k + 1:] if k + 1 < len(inner.steps) - 1 else inner.steps[-1][1]
+    if trusted is None:
+        from sklearn.base import clone
+
+        refitted = clone(head).fit(adapted, labels)
+        rest = refitted.steps if isinstance(refitted, Pipeline) else [(inner.steps[-1][0],
+                                                                        refitted)]
+        inner.steps = list(inner.steps[:k + 1]) + list(rest)
+        return model
+    n_frozen = getattr(trusted, "frozen_steps_", 0) or 0
+    if n_frozen != k + 1:
+        raise AdaptationError(
+            "the model's DomainAdapter must come right after its frozen feature steps "
+            f"(it is step {k + 1}, the frozen steps are {n_frozen}); refit it as "
+            "make_recommended_classifier() builds it.")
+    new = _refit_trusted(trusted, head, adapted, labels, n_frozen)
+    rest = new.estimator_.steps if isinstance(new.estimator_, Pipeline) else [
+        (inner.steps[-1][0], new.estimator_)]
+    new.estimator_ = Pipeline(list(inner.steps[:k + 1]) + list(rest))
+    new.frozen_steps_ = k + 1
+    if hasattr(trusted, "n_features_in_"):
+        new.n_features_in_ = trusted.n_features_in_
+    elif hasattr(new, "n_features_in_"):
+        del new.n_features_in_
+    if outer is None:
+        return new
+    model.steps[-1] = (model.steps[-1][0], new)
+    return model
