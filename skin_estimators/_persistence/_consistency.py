@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from ._codec import InconsistentModelError, check_device_name
+from ._consistency_adapter import check_adapter
 from ._consistency_trust import check_trusted
 from ._fitted import check_fitted_names
 from ._voting import VOTING
@@ -310,6 +311,7 @@ _CHECKS = {
     "sklearn.preprocessing.StandardScaler": _check_standard_scaler,
     "sklearn.linear_model.LogisticRegression": _check_logistic_regression,
     "skin_estimators.TrustedClassifier": check_trusted,
+    "skin_estimators.DomainAdapter": check_adapter,
 }
 
 
