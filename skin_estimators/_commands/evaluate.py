@@ -17,6 +17,8 @@ from ._common import (
     say,
 )
 
+from .adapt import METHODS
+
 DESCRIPTION = """\
 Score a trained model on a labelled folder of photos (one sub-folder per class, named as the
 model's classes), e.g. from another clinic: photos from another source do not share the
@@ -66,6 +68,12 @@ def add_parser(subparsers):
     p.add_argument("--batch-size", type=positive_int, default=16,
                    help="images decoded and predicted at a time (default: 16)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--adapt", action="store_true",
+                   help="also adapt the model to these photos' pixels (never their labels; "
+                        "see 'skin-estimators adapt') and report with and without; the "
+                        "adapted run's files go to DIR/adapted/")
+    p.add_argument("--method", default=None, choices=METHODS,
+                   help="the alignment of --adapt (default: the model's, standardize)")
     p.set_defaults(func=run)
 
 
@@ -116,7 +124,6 @@ def run(args):
     import os
 
     from ..audit import evaluate_model
-    from . import _figures
 
     data = load_cli_data(args.data, groups=None)
     check_out_outside(args.out, data_folders(args.data, data))
@@ -128,11 +135,73 @@ def run(args):
             check_output_file(os.path.join(args.out, name), [args.model, *data.filenames])
     model, meta = load_cli_model(args, with_metadata=True)
     seen = _training_photos(meta, data)
+    if args.adapt:  # before anything is computed: a model that cannot be adapted stops here
+        from ..adaptation import adapter_of
+
+        if adapter_of(model) is None:
+            raise CommandError("--adapt: this model has no adaptation step (DomainAdapter): "
+                               "only models trained with one, as benchmarks/configs/best.yaml "
+                               "trains, can be adapted", code=2)
     try:
         result = evaluate_model(model, data.filenames, data.target, batch_size=args.batch_size,
                                 tta=args.tta, progress=not args.quiet)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    text = _write_results(args, result, seen)
+    if args.adapt:
+        text += _evaluate_adapted(args, model, data, result)
+    print(text, end="")
+    if result.n_errors:
+        say(f"{result.n_errors} file(s) could not be read (see the error column of "
+            f"{os.path.join(args.out, 'predictions.csv')}).")
+    return 1 if result.n_errors else 0
+
+
+def _evaluate_adapted(args, model, data, result):
+    """Adapt to the readable photos' pixels, score again into DIR/adapted; the comparison."""
+    import os
+
+    from ..adaptation import adapter_of
+    from ..audit import evaluate_model
+    from .adapt import adapt_to_files
+
+    files = [f for f, e in zip(data.filenames, result.errors, strict=True) if e is None]
+    adapted = adapt_to_files(model, files, args.method)
+    try:
+        after = evaluate_model(adapted, data.filenames, data.target,
+                               batch_size=args.batch_size, tta=args.tta,
+                               progress=not args.quiet)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    out = os.path.join(args.out, "adapted")
+    os.makedirs(out, exist_ok=True)
+    _write_results(argparse.Namespace(**{**vars(args), "out": out}), after, "")
+    adapter = adapter_of(adapted)
+    line = lambda r: (f"macro recall {r.macro_recall:.3f}, accuracy {r.accuracy:.3f}"  # noqa: E731
+                      + ("" if r.trust is None else ", " + ", ".join(
+                          f"{flag} {share:.2f}" for flag, share in _flag_shares(r).items())))
+    text = (f"\nWith and without adaptation ({adapter.method}, fitted on the pixels of these "
+            f"{adapter.n_target_} photos, not their labels; files in {out}):\n"
+            f"  without: {line(result)}\n  adapted: {line(after)}\n")
+    with open(os.path.join(args.out, "report.txt"), "a", encoding="utf-8") as f:
+        f.write(text)
+    return text
+
+
+def _flag_shares(result):
+    import numpy as np
+
+    flags = np.asarray(result.trust.flags)[[e is None for e in result.errors]]
+    return {flag: float(np.mean(flags == flag)) for flag in ("confident", "uncertain",
+                                                             "out_of_scope")}
+
+
+def _write_results(args, result, seen):
+    """predictions.csv, report.txt and the figures of one evaluation; the report's text."""
+    import os
+
+    from . import _figures
+
     os.makedirs(args.out, exist_ok=True)
     _write_csv(os.path.join(args.out, "predictions.csv"), result)
     n_ok = len(result.filenames) - result.n_errors
@@ -167,8 +236,4 @@ def run(args):
                                [str(c) for c in result.classes],
                                os.path.join(args.out, "reliability.png"),
                                eces=(result.trust.ece_before, result.trust.ece_after))
-    print(text, end="")
-    if result.n_errors:
-        say(f"{result.n_errors} file(s) could not be read (see the error column of "
-            f"{os.path.join(args.out, 'predictions.csv')}).")
-    return 1 if result.n_errors else 0
+    return text

@@ -8,7 +8,7 @@ included. The alignments come from skada (``_methods.py``).
 from ..exceptions import AdaptationError
 from ._adapter import MIN_TARGET, DomainAdapter
 from ._methods import METHODS
-from ._model import adapt_model, adapter_of, file_keys
+from ._model import adapt_model, adaptation_info, adapter_of, file_keys
 
 __all__ = ["METHODS", "MIN_TARGET", "AdaptationError", "DomainAdapter", "adapt_model",
-           "adapter_of", "file_keys"]
+           "adaptation_info", "adapter_of", "file_keys"]

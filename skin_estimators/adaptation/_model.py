@@ -9,7 +9,7 @@ import numpy as np
 from ..exceptions import AdaptationError
 from ._adapter import DomainAdapter
 
-__all__ = ["adapt_model", "adapter_of", "file_keys"]
+__all__ = ["adapt_model", "adaptation_info", "adapter_of", "file_keys"]
 
 
 def file_keys(paths):
@@ -157,3 +157,22 @@ def adapt_model(model, X_target, method=None, keys=None, n_components=None):
         return new
     model.steps[-1] = (model.steps[-1][0], new)
     return model
+
+
+def adaptation_info(model):
+    """What ``model`` was adapted to, as a dict (None for a model with no DomainAdapter).
+
+    ``n_photos``, ``photos_sha256`` (the digest of the photos' sorted content hashes: the
+    same for any names and order), ``method`` and a one-line ``summary``.
+    """
+    adapter = adapter_of(model)
+    if adapter is None:
+        return None
+    if not adapter.n_target_:
+        return {"n_photos": 0, "photos_sha256": None, "method": None,
+                "summary": "nothing (not adapted; 'skin-estimators adapt' adapts it to a "
+                           "clinic's photos)"}
+    return {"n_photos": adapter.n_target_, "photos_sha256": adapter.target_digest_,
+            "method": adapter.method,
+            "summary": f"{adapter.n_target_} photos (sha256 of their sorted content hashes "
+                       f"{adapter.target_digest_}), method {adapter.method}"}
