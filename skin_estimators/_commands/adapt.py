@@ -58,7 +58,7 @@ def image_files(folder):
     """The image files under ``folder`` (recursively), by extension."""
     import os
 
-    from ..datasets._image_folder import IMAGE_EXTENSIONS
+    from ..datasets import IMAGE_EXTENSIONS
 
     if not os.path.isdir(folder):
         raise CommandError(f"FOLDER {folder!r} is not a folder: give the folder of the "
