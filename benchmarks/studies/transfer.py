@@ -95,10 +95,8 @@ def base_model(final, feats):
     from skin_estimators.adaptation import DomainAdapter
 
     trusted = final.model.steps[-1][1]
-    tail = trusted.estimator.steps[1:]
+    tail = [(n, s) for n, s in trusted.estimator.steps[1:] if not isinstance(s, DomainAdapter)]
     est = Pipeline([("domainadapter", DomainAdapter())] + [(n, clone(s)) for n, s in tail])
-    from skin_estimators.experiments._data import load_experiment_files  # noqa: F401
-
     groups = final_groups(final)
     model = clone(trusted).set_params(estimator=est)
     return model.fit(feats["source"], final.y_train, groups=groups)
