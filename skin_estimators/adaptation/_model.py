@@ -13,7 +13,21 @@ __all__ = ["adapt_model", "adaptation_info", "adapter_of", "file_keys"]
 
 
 def file_keys(paths):
-    """The SHA-256 of each file's bytes: a photo's identity, whatever its name or folder."""
+    """The SHA-256 of each file's bytes: a photo's identity, whatever its name or folder.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skin_estimators.adaptation import file_keys
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> for name in ("a.jpg", "b.jpg"):
+    ...     with open(os.path.join(tmp.name, name), "wb") as f:
+    ...         _ = f.write(b"same bytes")
+    >>> a, b = file_keys([os.path.join(tmp.name, n) for n in ("a.jpg", "b.jpg")])
+    >>> a == b, len(a)
+    (True, 64)
+    >>> tmp.cleanup()
+    """
     keys = []
     for path in paths:
         digest = hashlib.sha256()
@@ -44,7 +58,19 @@ def _locate(model):
 
 
 def adapter_of(model):
-    """The model's fitted :class:`DomainAdapter`, or None when it has none."""
+    """The model's fitted :class:`DomainAdapter`, or None when it has none.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators.adaptation import DomainAdapter, adapter_of
+    >>> X, y = np.random.RandomState(0).randn(20, 3), [0, 1] * 10
+    >>> model = make_pipeline(DomainAdapter(), LogisticRegression()).fit(X, y)
+    >>> adapter_of(model).n_target_, adapter_of(LogisticRegression().fit(X, y))
+    (0, None)
+    """
     found = _locate(model)
     return None if found is None else found[2].steps[found[3]][1]
 
@@ -109,6 +135,24 @@ def adapt_model(model, X_target, method=None, keys=None, n_components=None):
     ------
     AdaptationError
         When the model has no DomainAdapter, or with too few photos.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skin_estimators import TrustedClassifier
+    >>> from skin_estimators.adaptation import DomainAdapter, adapt_model
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.randn(90, 4), np.repeat(["a", "b", "c"], 30)
+    >>> X[y == "b", 0] += 3
+    >>> model = TrustedClassifier(make_pipeline(DomainAdapter(), StandardScaler(),
+    ...                                         LogisticRegression()), cv=3).fit(X, y)
+    >>> clinic = 2 * X + 5  # the same photos through another camera: no labels used
+    >>> adapted = adapt_model(model, clinic)
+    >>> float(np.mean(adapted.predict(clinic) == y)) > float(np.mean(model.predict(clinic) == y))
+    True
     """
     from sklearn.pipeline import Pipeline
 
@@ -164,6 +208,20 @@ def adaptation_info(model):
 
     ``n_photos``, ``photos_sha256`` (the digest of the photos' sorted content hashes: the
     same for any names and order), ``method`` and a one-line ``summary``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skin_estimators.adaptation import DomainAdapter, adapt_model, adaptation_info
+    >>> X, y = np.random.RandomState(0).randn(60, 3), [0, 1] * 30
+    >>> model = make_pipeline(DomainAdapter(), LogisticRegression()).fit(X, y)
+    >>> adaptation_info(model)["n_photos"]
+    0
+    >>> info = adaptation_info(adapt_model(model, 2 * X + 1))
+    >>> info["n_photos"], info["method"]
+    (60, 'standardize')
     """
     adapter = adapter_of(model)
     if adapter is None:
