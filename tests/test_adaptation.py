@@ -195,3 +195,17 @@ def test_command_line_methods_are_the_librarys():
     from skin_estimators._commands.adapt import METHODS as CLI_METHODS
 
     assert tuple(CLI_METHODS) == tuple(METHODS)
+
+
+def test_skada_leaves_scikit_learns_metadata_routing_as_it_was():
+    import sklearn
+
+    X, y = _data()
+    assert not sklearn.get_config()["enable_metadata_routing"]
+    adapt_model(_trusted(X, y), 1 + X, method="coral")
+    assert not sklearn.get_config()["enable_metadata_routing"]
+    # a routed fit parameter, as train passes the groups, still works afterwards
+    from sklearn.pipeline import make_pipeline as pipe
+
+    model = pipe(StandardScaler(), TrustedClassifier(LogisticRegression(), cv=3))
+    model.fit(X, y, trustedclassifier__groups=np.arange(len(y)) % 9)

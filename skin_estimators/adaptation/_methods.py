@@ -17,6 +17,8 @@ under the exact optimal transport plan onto the target features (Courty et al. 2
 ``OTMappingAdapter``); the target is left as it is.
 """
 
+import contextlib
+
 import numpy as np
 
 __all__ = ["METHODS", "fit_alignment"]
@@ -29,6 +31,25 @@ def _domains(source, target):
     X = np.vstack([source, target]).astype(np.float64)
     domain = np.r_[np.ones(len(source), dtype=int), -np.ones(len(target), dtype=int)]
     return X, domain
+
+
+@contextlib.contextmanager
+def _skada():
+    """skada, with scikit-learn's metadata routing on only inside the block.
+
+    Importing skada turns scikit-learn's global ``enable_metadata_routing`` on, which makes
+    every later ``Pipeline.fit(..., step__param=...)`` of the process fail; the import is
+    undone here and routing enabled only while skada's estimators run.
+    """
+    import sklearn
+
+    routing = sklearn.get_config()["enable_metadata_routing"]
+    try:
+        import skada
+    finally:
+        sklearn.set_config(enable_metadata_routing=routing)
+    with sklearn.config_context(enable_metadata_routing=True):
+        yield skada
 
 
 def fit_alignment(method, source, target, n_components=None):
@@ -47,38 +68,36 @@ def fit_alignment(method, source, target, n_components=None):
     components : ndarray of shape (n_features, n_components) or None
     adapted_source : ndarray of shape (n_source, n_features_out)
     """
+    if method not in METHODS:
+        raise ValueError(f"fit_alignment: method must be one of {', '.join(METHODS)}, "
+                         f"got {method!r}.")
+    with _skada() as skada:
+        return _fit(skada, method, source, target, n_components)
+
+
+def _fit(skada, method, source, target, n_components):
     X, domain = _domains(source, target)
     n_source, d = source.shape
     zeros, ones = np.zeros(d), np.ones(d)
     if method == "standardize":
         from sklearn.preprocessing import StandardScaler
-        from skada import PerDomain
 
-        per_domain = PerDomain(StandardScaler())
+        per_domain = skada.PerDomain(StandardScaler())
         per_domain.fit(X, None, sample_domain=domain)
         target_scaler = per_domain.get_estimator(-1)
         adapted = per_domain.get_estimator(1).transform(X[:n_source])
         return target_scaler.mean_, target_scaler.scale_, None, adapted
     if method == "coral":
-        from skada import CORALAdapter
-
-        coral = CORALAdapter(reg="auto")
+        coral = skada.CORALAdapter(reg="auto")
         adapted = coral.fit_transform(X, sample_domain=domain)[:n_source]
         return coral.mean_target_, ones, None, adapted
     if method == "subspace":
-        from skada import SubspaceAlignmentAdapter
-
         k = n_components or max(1, min(n_source, len(target)) // 2)
         k = min(k, n_source, len(target), d)
-        sa = SubspaceAlignmentAdapter(n_components=k, random_state=0)
+        sa = skada.SubspaceAlignmentAdapter(n_components=k, random_state=0)
         adapted = sa.fit_transform(X, sample_domain=domain)[:n_source]
         pca = sa.pca_target_
         return pca.mean_, ones, pca.components_.T.copy(), adapted
-    if method == "ot":
-        from skada import OTMappingAdapter
-
-        ot = OTMappingAdapter()
-        adapted = ot.fit_transform(X, sample_domain=domain)[:n_source]
-        return zeros, ones, None, adapted
-    raise ValueError(f"fit_alignment: method must be one of {', '.join(METHODS)}, "
-                     f"got {method!r}.")
+    ot = skada.OTMappingAdapter()
+    adapted = ot.fit_transform(X, sample_domain=domain)[:n_source]
+    return zeros, ones, None, adapted
