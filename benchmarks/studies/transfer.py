@@ -1,7 +1,7 @@
 """The second source as a yardstick: a candidate fitted on the atlas, scored on SD-198's photos.
 
     SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/studies/transfer.py \
-        --configs benchmarks/configs/best.yaml benchmarks/configs/candidate_shades_of_gray.yaml
+        --configs benchmarks/configs/best_without_color_constancy.yaml benchmarks/configs/best.yaml
 
 Protocol. Each candidate (a config) is fitted as ``skin-estimators train --config X
 --test-size 0`` fits it (all 102 atlas photos, controlled inputs, the config's trust layer:
@@ -252,8 +252,8 @@ def run_candidate(config_path, data, cache, draws, lines, csv_rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", nargs="+", default=[
-        os.path.join(HERE, os.pardir, "configs", "best.yaml"),
-        os.path.join(HERE, os.pardir, "configs", "candidate_shades_of_gray.yaml")])
+        os.path.join(HERE, os.pardir, "configs", "best_without_color_constancy.yaml"),
+        os.path.join(HERE, os.pardir, "configs", "best.yaml")])
     parser.add_argument("--cache", default="/work/cache_adapt")
     parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results", "transfer.md"))
