@@ -102,6 +102,17 @@ def test_too_few_photos_is_refused_in_one_line(run, tmp_path, capsys):
     assert not (tmp_path / "x.safetensors").exists()
 
 
+def test_unreadable_files_are_left_out_and_named(run, clinic, tmp_path, capsys):
+    folder = tmp_path / "with_bad"
+    shutil.copytree(clinic, folder)
+    (folder / "acne" / "broken.jpg").write_bytes(b"not a jpeg")
+    capsys.readouterr()
+    assert _adapt(run, folder, tmp_path / "x.safetensors") == 0
+    err = capsys.readouterr().err
+    assert "warning: left out" in err and "broken.jpg" in err
+    assert adapter_of(load_model(tmp_path / "x.safetensors")).n_target_ == MIN_TARGET + 5
+
+
 def test_a_model_without_adapter_exits_2(run, clinic, tmp_path, capsys):
     model = load_model(run)
     trusted = model[-1]

@@ -68,25 +68,38 @@ def image_files(folder):
 
 
 def adapt_to_files(model, files, method=None):
-    """``adapt_model`` on image files: the photos identified by their contents."""
+    """``adapt_model`` on image files: the photos identified by their contents.
+
+    Files that cannot be read as images are left out, and named on stderr; the photos left
+    must still be enough.
+    """
     from ..adaptation import AdaptationError, adapt_model, adapter_of, file_keys
+    from ..preprocessing import ImageLoadError
 
     adapter = adapter_of(model)
     if adapter is None:
         raise CommandError("this model has no adaptation step (DomainAdapter): only models "
                            "trained with one, as benchmarks/configs/best.yaml trains, can be "
                            "adapted", code=2)
-    minimum = adapter.min_target
-    if len(files) < minimum:
-        raise CommandError(f"adapting needs at least {minimum} photos of the clinic, the "
-                           f"folder has {len(files)}: the feature statistics it aligns are "
-                           "too noisy from fewer", code=2)
-    try:
-        return adapt_model(model, files, method=method, keys=file_keys(files))
-    except AdaptationError as exc:
-        raise CommandError(str(exc), code=2) from None
-    except (ValueError, OSError) as exc:
-        raise CommandError(str(exc)) from None
+    files = list(files)
+    for attempt in range(2):
+        if len(files) < adapter.min_target:
+            raise CommandError(f"adapting needs at least {adapter.min_target} photos of the "
+                               f"clinic, the folder has {len(files)} readable: the feature "
+                               "statistics it aligns are too noisy from fewer", code=2)
+        try:
+            return adapt_model(model, files, method=method, keys=file_keys(files))
+        except AdaptationError as exc:
+            raise CommandError(str(exc), code=2) from None
+        except ImageLoadError as exc:
+            if attempt:
+                raise CommandError(str(exc).splitlines()[0]) from None
+            bad = {name for name, _ in exc.errors}
+            for name, reason in exc.errors:
+                say(f"warning: left out {name}: {reason}")
+            files = [f for f in files if f not in bad]
+        except (ValueError, OSError) as exc:
+            raise CommandError(str(exc)) from None
 
 
 def run(args):
