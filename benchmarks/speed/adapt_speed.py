@@ -29,9 +29,9 @@ def main():
 
     torch.set_num_threads(args.threads)
     from skin_estimators import clear_feature_cache, load_model
-    from skin_estimators.preprocessing import clear_image_cache
     from skin_estimators._commands._common import collect_files
     from skin_estimators._commands.adapt import adapt_to_files
+    from skin_estimators.preprocessing import clear_image_cache
 
     data = os.environ["SKIN_ESTIMATORS_DATA"]
     files = (collect_files([os.path.join(data, "sd198")])

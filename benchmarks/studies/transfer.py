@@ -181,7 +181,7 @@ def run_candidate(config_path, data, cache, draws, lines, csv_rows):
     final, feats = features(config_path, files, other_files, cache)
     model = base_model(final, feats)
     classes = model.classes_
-    T, O = feats["target"], feats["other"]
+    T, other = feats["target"], feats["other"]
     name = os.path.splitext(os.path.basename(config_path))[0]
     lines.append(f"\n## {name}\n")
     lines.append("Scored on the 85 sd198 photos; adapted rows fitted on those photos' pixels "
@@ -226,7 +226,7 @@ def run_candidate(config_path, data, cache, draws, lines, csv_rows):
                  "others out of scope |")
     lines.append("|---" * 8 + "|")
     none_skew = np.mean([score(model, T[i], y[i], classes)["macro"] for i in draw_idx])
-    none_oos = score(model, O, np.full(len(O), classes[0]), classes)["oos"]
+    none_oos = score(model, other, np.full(len(other), classes[0]), classes)["oos"]
     lines.append(f"| none | {none_skew:.3f} | | {ref[None]['macro']:.3f} | | "
                  f"{ref[None]['macro']:.3f} | | {none_oos:.2f} |")
     for method in METHODS:
@@ -235,9 +235,9 @@ def run_candidate(config_path, data, cache, draws, lines, csv_rows):
             m, _ = adapted(model, T[i], method)
             on44.append(score(m, T[i], y[i], classes)["macro"])
             on85.append(score(m, T, y, classes)["macro"])
-        mixed, _ = adapted(model, np.vstack([T, O]), method)
+        mixed, _ = adapted(model, np.vstack([T, other]), method)
         rm = score(mixed, T, y, classes)
-        oos = score(mixed, O, np.full(len(O), classes[0]), classes)["oos"]
+        oos = score(mixed, other, np.full(len(other), classes[0]), classes)["oos"]
         a44, a85 = np.mean(on44), np.mean(on85)
         lines.append(f"| {method} | {a44:.3f} | {a44 - none_skew:+.3f} | {a85:.3f} | "
                      f"{a85 - ref[method]['macro']:+.3f} | {rm['macro']:.3f} | "

@@ -16,7 +16,6 @@ from ._common import (
     positive_int,
     say,
 )
-
 from .adapt import METHODS
 
 DESCRIPTION = """\
