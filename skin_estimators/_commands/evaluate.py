@@ -146,9 +146,8 @@ def run(args):
                                 tta=args.tta, progress=not args.quiet)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    text = _write_results(args, result, seen)
-    if args.adapt:
-        text += _evaluate_adapted(args, model, data, result)
+    compared = _evaluate_adapted(args, model, data, result) if args.adapt else ""
+    text = _write_results(args, result, seen, compared)
     print(text, end="")
     if result.n_errors:
         say(f"{result.n_errors} file(s) could not be read (see the error column of "
@@ -182,8 +181,6 @@ def _evaluate_adapted(args, model, data, result):
     text = (f"\nWith and without adaptation ({adapter.method}, fitted on the pixels of these "
             f"{adapter.n_target_} photos, not their labels; files in {out}):\n"
             f"  without: {line(result)}\n  adapted: {line(after)}\n")
-    with open(os.path.join(args.out, "report.txt"), "a", encoding="utf-8") as f:
-        f.write(text)
     return text
 
 
@@ -195,8 +192,10 @@ def _flag_shares(result):
                                                              "out_of_scope")}
 
 
-def _write_results(args, result, seen):
-    """predictions.csv, report.txt and the figures of one evaluation; the report's text."""
+def _write_results(args, result, seen, compared=""):
+    """predictions.csv, report.txt and the figures of one evaluation; the report's text.
+
+    ``compared``: the with-and-without-adaptation lines, at the end of the report."""
     import os
 
     from . import _figures
@@ -220,6 +219,7 @@ def _write_results(args, result, seen):
         text += "\n" + coverage_table(result.trust, counts)
     if seen:
         text = seen + "\n\n" + text
+    text += compared
     with atomic_open(os.path.join(args.out, "report.txt"), "w", encoding="utf-8") as f:
         f.write(text)
     if n_ok:
