@@ -68,13 +68,13 @@ class DomainAdapter(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     n_features_in_, n_features_out_ : int
-    source_features_ : ndarray of shape (n_source, n_features_in_)
+    source_features_ : ndarray of shape (n_source, n_features)
         The training features (float32).
     source_labels_ : ndarray of shape (n_source,) or None
         Their labels, when ``fit`` was given them.
-    offset_, scale_ : ndarray of shape (n_features_in_,) or None
+    offset_, scale_ : ndarray of shape (n_features,) or None
         The target map (None until adapted).
-    components_ : ndarray of shape (n_features_in_, n_features_out_) or None
+    components_ : ndarray of shape (n_features, n_features_out) or None
         Its projection (``method="subspace"``), else None.
     n_target_ : int
         How many photos it was adapted to (0: not adapted).
@@ -149,7 +149,7 @@ class DomainAdapter(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X_target : array-like of shape (n_target, n_features_in_)
+        X_target : array-like of shape (n_target, n_features)
             The new clinic's features.
         keys : list of str, default=None
             One identity per target row (the photo's content hash); the rows are fitted in
@@ -158,7 +158,7 @@ class DomainAdapter(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_source, n_features_out_)
+        ndarray of shape (n_source, n_features_out)
             The training features as the steps after this one must be refitted on.
 
         Raises
