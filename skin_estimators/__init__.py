@@ -32,6 +32,7 @@ _LAZY = {
     "load_model": ".persistence",
     "save_model": ".persistence",
     "TrustedClassifier": ".uncertainty",
+    "DomainAdapter": ".adaptation",
     "ChannelNormalizer": ".preprocessing",
     "ImageLoader": ".preprocessing",
     "ImageLoadError": ".preprocessing",

@@ -10,6 +10,7 @@ library, so every other module of the package can import it without an import cy
 import os
 
 __all__ = [
+    "AdaptationError",
     "ConfigError",
     "DeviceUnavailableError",
     "FolderInUseError",
@@ -232,3 +233,21 @@ class DeviceUnavailableError(ValueError, RuntimeError):
     True
     """
 
+
+
+class AdaptationError(ValueError):
+    """A model that cannot be adapted to a new clinic's photos: too few photos, or a model
+    without an adaptation step (:class:`~skin_estimators.adaptation.DomainAdapter`). The
+    message says what is needed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skin_estimators.adaptation import AdaptationError, DomainAdapter
+    >>> adapter = DomainAdapter().fit(np.zeros((10, 2)))
+    >>> try:
+    ...     adapter.adapt(np.ones((3, 2)))
+    ... except AdaptationError as error:
+    ...     print(str(error)[:39])
+    adapting needs at least 40 photos of th
+    """

@@ -191,7 +191,7 @@ def test_train_best_config_then_predict(skin3_root, new_images, tmp_path):
     model = load_model(out / "model.safetensors")
     inner = model[-1].estimator_  # best.yaml's trust: section wraps the recommended model
     assert [name for name, _ in inner.steps] == [
-        "pretrainedfeatures", "standardscaler", "logisticregression"]
+        "pretrainedfeatures", "domainadapter", "standardscaler", "logisticregression"]
     assert inner[0].stages == (2, 3, 4, 5, 6) and inner[0].mirror
     assert model[0].size == 32 and model[1].mean == "efficientnet_lite"
     files = [str(new_images / "a.jpg"), str(new_images / "sub" / "c.jpg")]

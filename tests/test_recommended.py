@@ -11,6 +11,7 @@ from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.preprocessing import StandardScaler
 
 from skin_estimators import (
+    DomainAdapter,
     PretrainedFeatures,
     ScatteringClassifier,
     load_model,
@@ -29,8 +30,9 @@ def _images(n=9, size=32):
 
 def test_recipe_and_overrides():
     clf = make_recommended_classifier()
-    features, scaler, linear = (step for _, step in clf.steps)
+    features, adapter, scaler, linear = (step for _, step in clf.steps)
     assert isinstance(features, PretrainedFeatures) and isinstance(scaler, StandardScaler)
+    assert isinstance(adapter, DomainAdapter) and adapter.method == "standardize"
     assert (features.model, features.stages, features.mirror, features.pretrained) == (
         "efficientnet_lite0", (2, 3, 4, 5, 6), True, True)
     assert isinstance(linear, LogisticRegression)
@@ -57,7 +59,9 @@ def test_safe_file_round_trip_keeps_weights_and_linear_model(tmp_path):
     loaded = load_model(path)
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), rtol=1e-5)
     np.testing.assert_array_equal(loaded[-1].coef_, clf[-1].coef_)
-    np.testing.assert_array_equal(loaded[1].scale_, clf[1].scale_)
+    np.testing.assert_array_equal(loaded["standardscaler"].scale_, clf["standardscaler"].scale_)
+    np.testing.assert_array_equal(loaded["domainadapter"].source_features_,
+                                  clf["domainadapter"].source_features_)
     state, saved = loaded[0].backbone_.state_dict(), clf[0].backbone_.state_dict()
     assert all(np.array_equal(state[k].numpy(), saved[k].numpy()) for k in saved)
 

@@ -208,7 +208,8 @@ def test_cli_predict_evaluate_info_use_the_cross_sets(cross_run, tmp_path, capsy
     path, root = cross_run
     model = load_model(path)
     clf = model[-1]
-    assert clf.conformal == "cross" and clf.frozen_steps_ == 1 and len(clf.estimators_) == 3
+    assert clf.conformal == "cross" and clf.frozen_steps_ == 2 and len(clf.estimators_) == 3
+    # the frozen features and the (unadapted) DomainAdapter are fitted once, shared
     # the backbone is stored once: the fold models are the scaler and the linear model
     with safe_open(str(path), framework="pt") as f:
         assert not [k for k in f.keys() if ".estimators." in k]

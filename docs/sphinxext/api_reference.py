@@ -32,6 +32,7 @@ SECTIONS = {
     "skin_estimators.callbacks": "Training callbacks",
     "skin_estimators.metrics": "Metrics",
     "skin_estimators.uncertainty": "How sure a model is",
+    "skin_estimators.adaptation": "Adapting a model to another clinic",
     "skin_estimators.audit": "Auditing a data set for shortcuts",
     "skin_estimators.experiments": "Experiments",
     "skin_estimators.persistence": "Model files",

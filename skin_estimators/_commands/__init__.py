@@ -8,5 +8,5 @@ happen inside ``func`` so that ``--help`` stays fast.
 
 # Order in which the subcommands appear in ``skin-estimators --help``.
 SUBCOMMANDS = [
-    "cv", "train", "predict", "evaluate", "describe", "audit", "info", "explain", "download_weights",
+    "cv", "train", "adapt", "predict", "evaluate", "describe", "audit", "info", "explain", "download_weights",
 ]

@@ -18,6 +18,7 @@ from ._common import (
     positive_int,
     say,
 )
+from .adapt import METHODS
 
 DESCRIPTION = """\
 Score a trained model on a labelled folder of photos (one sub-folder per class, named as the
@@ -63,6 +64,12 @@ example:
 """
 
 
+#: The files one evaluation writes into DIR (and, with --adapt, into DIR/adapted), besides
+#: the operating point's (``_operating.OUTPUT_FILES``).
+OUTPUT_FILES = ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png",
+                "report.html")
+
+
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "evaluate", help="score a model on a labelled folder of photos (one folder per class)",
@@ -86,6 +93,12 @@ def add_parser(subparsers):
                         "'sd198_other': also report the share of them flagged confident, "
                         "uncertain and out_of_scope (a model with trust parts)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--adapt", action="store_true",
+                   help="also adapt the model to these photos' pixels (never their labels; "
+                        "see 'skin-estimators adapt') and report with and without; the "
+                        "adapted run's files go to DIR/adapted/")
+    p.add_argument("--method", default=None, choices=METHODS,
+                   help="the alignment of --adapt (default: the model's, standardize)")
     p.set_defaults(func=run)
 
 
@@ -157,7 +170,7 @@ def run(args):
     import os
 
     from ..audit import evaluate_model
-    from . import _figures, _operating
+    from . import _operating
 
     data = load_cli_data(args.data, groups=None)
     check_out_outside(args.out, data_folders(args.data, data))
@@ -170,21 +183,52 @@ def run(args):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise CommandError(f"--out {args.out!r} exists and is not a folder: give a folder",
                            code=2)
-    for name in ("predictions.csv", "report.txt", "confusion_matrix.png", "reliability.png",
-                 *_operating.OUTPUT_FILES, "report.html"):
-        if os.path.isdir(args.out):
-            check_output_file(os.path.join(args.out, name),
-                              [args.model, *data.filenames, *(other[0] if other else [])])
+    inputs = [args.model, *data.filenames, *(other[0] if other else [])]
+    for folder in ([args.out, os.path.join(args.out, "adapted")] if args.adapt else [args.out]):
+        for name in (*OUTPUT_FILES, *_operating.OUTPUT_FILES):
+            if os.path.isdir(folder):
+                check_output_file(os.path.join(folder, name), inputs)
     model, meta = load_cli_model(args, with_metadata=True)
     if other is not None:
         _operating.check_flags(model)
     note_tta(args, model)
     seen = _training_photos(meta, data)
+    if args.adapt:  # before anything is computed: a model that cannot be adapted stops here
+        from ._evaluate_adapted import check_adaptable
+
+        check_adaptable(model)
     try:
         result = evaluate_model(model, data.filenames, data.target, batch_size=args.batch_size,
                                 tta=args.tta, progress=not args.quiet)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+    compared = ""
+    if args.adapt:
+        from ._evaluate_adapted import evaluate_adapted
+
+        compared = evaluate_adapted(args, model, meta, data, result, other, write_results)
+    text, n_other_errors = write_results(args, model, meta, result, seen, other, compared)
+    print(text, end="")
+    if result.n_errors:
+        say(f"{result.n_errors} file(s) could not be read (see the error column of "
+            f"{os.path.join(args.out, 'predictions.csv')}).")
+    if n_other_errors:
+        say(f"{n_other_errors} out-of-scope photo(s) could not be read (see the error column "
+            f"of {os.path.join(args.out, 'out_of_scope_predictions.csv')}).")
+    return 1 if result.n_errors or n_other_errors else 0
+
+
+def write_results(args, model, meta, result, seen, other=None, compared=""):
+    """Every file of one evaluation into ``args.out``; ``(report text, unreadable photos of
+    other conditions)``.
+
+    predictions.csv, report.txt (led by the operating point, ``compared`` at its end), the
+    operating point's files, the figures and report.html.
+    """
+    import os
+
+    from . import _figures, _operating
+
     os.makedirs(args.out, exist_ok=True)
     _write_csv(os.path.join(args.out, "predictions.csv"), result)
     n_ok = len(result.filenames) - result.n_errors
@@ -208,6 +252,7 @@ def run(args):
         text = operating + "\n" + text
     if seen:
         text = seen + "\n\n" + text
+    text += compared
     with atomic_open(os.path.join(args.out, "report.txt"), "w", encoding="utf-8") as f:
         f.write(text)
     if n_ok:
@@ -224,11 +269,4 @@ def run(args):
                                os.path.join(args.out, "reliability.png"),
                                eces=(result.trust.ece_before, result.trust.ece_after))
     _html_report(args, model, meta, result, seen, headline)
-    print(text, end="")
-    if result.n_errors:
-        say(f"{result.n_errors} file(s) could not be read (see the error column of "
-            f"{os.path.join(args.out, 'predictions.csv')}).")
-    if n_other_errors:
-        say(f"{n_other_errors} out-of-scope photo(s) could not be read (see the error column "
-            f"of {os.path.join(args.out, 'out_of_scope_predictions.csv')}).")
-    return 1 if result.n_errors or n_other_errors else 0
+    return text, n_other_errors

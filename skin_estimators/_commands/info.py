@@ -86,6 +86,11 @@ def model_info(model, meta):
                           f"({clf.cv_description_})"),
             "sets_made_by": _sets_made_by(clf),
         }
+    from ..adaptation import adaptation_info
+
+    adaptation = adaptation_info(model)
+    if adaptation is not None:
+        info["adaptation"] = adaptation
     info["saved_with"] = meta.get("versions") or "unknown"
     info["running_with"] = running_versions()
     training = (meta.get("metadata") or {}).get("training") or {}
@@ -152,6 +157,8 @@ def run(args):
                  f"({t['false_alarm_rate']:.0%} in-scope false alarms)"))
         print(f"  fitted on {t['fitted_on']}")
         print(f"  sets: {t['sets_made_by']}")
+    if "adaptation" in info:
+        print(f"adapted to:           {info['adaptation']['summary']}")
     print(f"training data hash:   {info['training_data_sha256']}")
     for key, value in info.get("training", {}).items():
         print(f"  {key}: {value}")

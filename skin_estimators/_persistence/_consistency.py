@@ -23,6 +23,7 @@ import numbers
 import numpy as np
 
 from ._codec import InconsistentModelError, check_device_name
+from ._consistency_adapter import check_adapter
 from ._consistency_features import check_pretrained_features
 from ._consistency_trust import check_trusted
 from ._fitted import check_fitted_names
@@ -326,6 +327,7 @@ _CHECKS = {
     "sklearn.preprocessing.StandardScaler": _check_standard_scaler,
     "sklearn.linear_model.LogisticRegression": _check_logistic_regression,
     "skin_estimators.TrustedClassifier": check_trusted,
+    "skin_estimators.DomainAdapter": check_adapter,
 }
 
 

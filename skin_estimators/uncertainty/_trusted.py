@@ -245,7 +245,8 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         final = clone(self.estimator)
         prefix, tail = _split_frozen(final, n_frozen)
         # The steps that learn nothing are fitted once; the folds fit only the tail on them.
-        Z = X if prefix is None else prefix.fit_transform(X)
+        # (They see the labels: a DomainAdapter keeps them with the training features.)
+        Z = X if prefix is None else prefix.fit_transform(X, y)
         proba = np.zeros((len(y), n_classes))
         oos = np.zeros(len(y))
         fold_of = np.full(len(y), -1)
