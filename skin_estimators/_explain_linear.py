@@ -28,7 +28,26 @@ __all__ = ["LinearProbe", "linear_probe"]
 def _is_affine(step):
     from sklearn.preprocessing import StandardScaler
 
-    return step is None or step == "passthrough" or isinstance(step, StandardScaler)
+    from .adaptation import DomainAdapter
+
+    return (step is None or step == "passthrough"
+            or isinstance(step, (StandardScaler, DomainAdapter)))
+
+
+def _affine_parts(step, n_features):
+    """``(offset, scale, components)`` of an affine step ``x -> ((x - offset) / scale) @
+    components`` (components None for the identity matrix)."""
+    from .adaptation import DomainAdapter
+
+    if step is None or (isinstance(step, str) and step == "passthrough"):
+        return np.zeros(n_features), np.ones(n_features), None
+    if isinstance(step, DomainAdapter):
+        if not step.n_target_:  # not adapted: the identity
+            return np.zeros(n_features), np.ones(n_features), None
+        return step.offset_, step.scale_, step.components_
+    scale = np.ones(n_features) if step.scale_ is None else step.scale_
+    mean = np.zeros(n_features) if step.mean_ is None else step.mean_
+    return mean, scale, None
 
 
 def _chain(model):
@@ -65,13 +84,16 @@ def _linear_weights(steps, classes):
         return f"its classifier {type(head).__name__} is not linear (no coef_ and intercept_)"
     coef = np.asarray(head.coef_, dtype=float)
     bias = np.atleast_1d(np.asarray(head.intercept_, dtype=float))
-    for scaler in affine:
-        if scaler is None or scaler == "passthrough":
-            continue
-        scale = np.ones(coef.shape[1]) if scaler.scale_ is None else scaler.scale_
-        mean = np.zeros(coef.shape[1]) if scaler.mean_ is None else scaler.mean_
-        coef = coef / scale  # (f - mean) / scale @ coef.T = f @ (coef / scale).T - ...
-        bias = bias - coef @ mean
+    for step in reversed(affine):  # fold the last step into the head first
+        components = None
+        if step is not None and not (isinstance(step, str) and step == "passthrough"):
+            components = getattr(step, "components_", None)
+        n_in = coef.shape[1] if components is None else np.asarray(components).shape[0]
+        offset, scale, components = _affine_parts(step, n_in)
+        if components is not None:  # (f - o) / s @ C @ coef.T = (f - o) / s @ (coef @ C.T).T
+            coef = coef @ np.asarray(components, dtype=float).T
+        coef = coef / np.asarray(scale, dtype=float)
+        bias = bias - coef @ np.asarray(offset, dtype=float)
     if len(coef) == 1:  # binary: softmax([-d/2, d/2]) is the logistic probability of d
         coef, bias = np.vstack([-coef / 2, coef / 2]), np.concatenate([-bias / 2, bias / 2])
     if len(coef) != len(classes) or not np.array_equal(np.asarray(head.classes_),

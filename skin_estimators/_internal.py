@@ -14,6 +14,10 @@ they may change in any release; code outside the library should use the public A
     The trust parts of ``evaluate`` and ``predict`` (prediction sets, out-of-scope scores).
 ``describe_error``
     One line saying why an image file cannot be decoded.
+``entry_kind``, ``open_image``, ``scan_folder``
+    Listing folders and opening image files alike in every command: links followed, loops,
+    FIFOs and other odd entries named, Pillow's bomb warning made an error
+    (``skin_estimators.utils._image_files``).
 ``FolderLock``
     The lock an experiment's output folder is held with (imported on first use: it lives
     in :mod:`skin_estimators.experiments`, which needs pydantic).
@@ -41,6 +45,7 @@ from .uncertainty._evaluation import (
 from .uncertainty._files import trust_columns
 from .utils._atomic import atomic_open, atomic_savefig
 from .utils._data_hash import data_hash
+from .utils._image_files import entry_kind, open_image, scan_folder
 
 __all__ = [
     "ARCHITECTURES",
@@ -50,10 +55,13 @@ __all__ = [
     "coverage_table",
     "data_hash",
     "describe_error",
+    "entry_kind",
     "load_model_file",
+    "open_image",
     "predict_files_trusted",
     "reliability_figure",
     "running_versions",
+    "scan_folder",
     "trust_columns",
     "trusted_file_pipeline",
     "type_name",

@@ -17,6 +17,7 @@ __all__ = [
     "ImageLoadError",
     "InconsistentModelError",
     "ModelFileError",
+    "UnreadableFile",
     "UnrepresentableError",
     "WeightsUnavailableError",
 ]
@@ -251,3 +252,8 @@ class AdaptationError(ValueError):
     ...     print(str(error)[:39])
     adapting needs at least 40 photos of th
     """
+
+
+class UnreadableFile(OSError):
+    """A path that is not a regular file an image can be read from (a FIFO, a socket, a
+    device, a link that loops); ``str`` is the reason."""

@@ -27,16 +27,16 @@ def linear_probe(model):
 SIZE = 64
 
 
-def _photos(folder, n=12):
+def _photos(folder, n=12, seed=0, background=(90, 160)):
     """Synthetic photos (no patient's): a coloured disc on a noisy background per class."""
-    rng = np.random.RandomState(0)
+    rng = np.random.RandomState(seed)
     folder.mkdir(exist_ok=True)
     paths, labels = [], []
     colours = {"acne": (200, 40, 40), "herpes": (40, 200, 40), "lichen": (40, 40, 200)}
     yy, xx = np.mgrid[:48, :56]
     for i in range(n):
         label = sorted(colours)[i % 3]
-        img = rng.randint(90, 160, (48, 56, 3)).astype(np.uint8)
+        img = rng.randint(*background, (48, 56, 3)).astype(np.uint8)
         cy, cx = rng.randint(12, 36), rng.randint(12, 44)
         img[(yy - cy) ** 2 + (xx - cx) ** 2 < 80] = colours[label]
         paths.append(folder / f"photo{i}.png")
@@ -69,6 +69,26 @@ def test_probe_reproduces_the_decision_function(recommended):
     softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(softmax / softmax.sum(axis=1, keepdims=True),
                                estimator.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["standardize", "subspace"])
+def test_probe_of_an_adapted_model_reproduces_its_decision_function(recommended, tmp_path,
+                                                                   method):
+    import copy
+
+    from skin_estimators.adaptation import adapt_model, adapter_of
+
+    model, paths, _ = recommended
+    model = copy.deepcopy(model)
+    adapter_of(model).min_target = 12  # the synthetic clinic is small
+    target, _ = _photos(tmp_path / "clinic", n=12, seed=1, background=(40, 230))
+    adapted = adapt_model(model, [str(p) for p in target], method=method,
+                          n_components=4 if method == "subspace" else None)
+    probe = linear_probe(adapted)
+    X = probe.preprocess.transform([str(p) for p in paths[:4]])
+    expected = adapted[-1].estimator_.decision_function(X)
+    assert not np.allclose(expected, model[-1].estimator_.decision_function(X), atol=1e-3)
+    np.testing.assert_allclose(probe.logits(X), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_probe_binary_head_reproduces_the_logistic_probability(recommended):

@@ -155,7 +155,7 @@ def collect_files(paths):
     ends the search there, with a warning. A path that does not exist is kept too: it gets
     its own "file not found" row, so that every input the user named is accounted for.
     """
-    from ..utils._image_files import entry_kind, scan_folder
+    from .._internal import entry_kind, scan_folder
 
     def walk(folder, seen, found):
         try:
@@ -234,7 +234,7 @@ def config_data_folders(config):
     """The folders a config's ``data: {path: ...}`` reads: the data folder and each class
     folder (links followed, as :func:`~skin_estimators.datasets.load_image_folder` follows
     them). Empty for ``fetch_skin3``, whose folder is the library's own data home."""
-    from ..utils._image_files import scan_folder
+    from .._internal import scan_folder
 
     root = config.data_root()
     if root is None:

@@ -21,7 +21,7 @@ def _pyplot():
 def _thumbnail(path, side=256):
     from PIL import ImageOps
 
-    from ..utils._image_files import open_image
+    from .._internal import open_image
 
     with open_image(path) as im:
         im = ImageOps.exif_transpose(im).convert("RGB")

@@ -53,7 +53,7 @@ def _upright_size(path):
 
     from .._internal import describe_error
 
-    from ..utils._image_files import open_image
+    from .._internal import open_image
 
     try:
         with open_image(path) as im:

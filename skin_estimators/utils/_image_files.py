@@ -21,14 +21,12 @@ import os
 import stat
 import warnings
 
+from ..exceptions import UnreadableFile
+
 __all__ = ["UnreadableFile", "entry_kind", "file_problem", "open_image", "scan_folder"]
 
 _ODD_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
-class UnreadableFile(OSError):
-    """A path that is not a regular file one can read an image from; ``str`` is the reason."""
 
 
 def file_problem(path):
