@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from ._codec import InconsistentModelError as _Error
+from ._consistency_negatives import check_negatives_model
 
 __all__ = ["check_trusted"]
 
@@ -53,6 +54,7 @@ def check_trusted(est, where):
         raise _Error(f"{where}.classes_ differ from those of the estimator it wraps")
     _check_folds(est, inner, n, where)
     kind = est.out_of_scope
+    check_negatives_model(est, kind, n, where)
     if kind is None:
         if est.oos_threshold_ is not None:
             raise _Error(f"{where} has an out-of-scope threshold but out_of_scope=None")

@@ -75,7 +75,9 @@ FITTED = _ByClass({
         "oos_means_", "oos_basis_", "oos_variances_", "oos_floor_", "oos_reference_",
         "oos_neighbors_", "n_calibration_",
         "class_counts_", "cv_description_", "frozen_steps_", "calibration_scores_",
-        "calibration_folds_", "calibration_labels_"),
+        "calibration_folds_", "calibration_labels_",
+        # the out-of-scope scores that learned from negatives (``uncertainty/_negatives.py``)
+        "oos_other_coef_", "oos_other_intercept_", "oos_combination_", "n_negatives_"),
 })
 
 #: Allow-listed class name -> the fitted attributes a file must set (the estimator cannot
