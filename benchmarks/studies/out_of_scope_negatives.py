@@ -16,7 +16,8 @@ Protocol (printed and written with the table):
 * it is scored on the 6 held-out conditions against SD-198's photos of the three diseases
   (``sd198``, 85 photos): the same source, so a detector of the source fails here. The
   ``sd198`` photos never train or choose a detector;
-* the method is chosen by an inner leave-conditions-out CV on the 18 training conditions
+* the method is chosen among five candidates (``INNER``) by an inner leave-conditions-out
+  CV on the 18 training conditions
   (3 folds of 6) and the atlas only (``inner AUROC``: held-out inner conditions against the
   atlas's out-of-fold scores);
 * a photo is ``out_of_scope`` above the threshold, else ``confident`` when its prediction
@@ -48,6 +49,9 @@ from skin_estimators import TrustedClassifier, make_recommended_classifier  # no
 
 FLAGS = ("confident", "uncertain", "out_of_scope")
 RATE = 0.05
+#: The candidates the inner CV chooses among (on the controlled inputs).
+INNER = ("other class, LR C=0.01", "other class, LR C=0.001", "knn + other class (C=0.01)",
+         "relative Mahalanobis", "outlier exposure, LR C=0.01")
 
 
 def condition_folds(conditions, seed, n_folds=4):
@@ -64,9 +68,10 @@ def atlas_splits(y, groups, seed):
 class Guard:
     """A feature view: how the raw features of each source are standardised."""
 
-    def __init__(self, name, per_source=False, methods=None):
+    def __init__(self, name, per_source=False, methods=None, inner=()):
         self.name, self.per_source = name, per_source
         self.methods = list(METHODS) if methods is None else methods
+        self.inner = inner  # the methods the inner CV runs on (it costs 3 fits each)
 
     def fit(self, X_in, X_neg):
         self.in_ = StandardScaler().fit(X_in)
@@ -175,8 +180,10 @@ def run(f, guards, seeds, inner):
                     m = fold_metrics(s_in, s_other, s_far, oof, thr, a, b, y_in)
                     m["coverage"] = cov
                     m["inner"] = (inner_auroc(method, feats, train_c, guard, seed)
-                                  if inner and uses_neg else np.nan)
+                                  if inner and name in guard.inner else np.nan)
                     rows.setdefault((name, gname), []).append(m)
+                    print(f"  {name}, {gname}: AUROC {m['auroc']:.2f}, inner {m['inner']:.2f}",
+                          file=sys.stderr, flush=True)
                     kept.setdefault((name, gname), []).append(
                         dict(seed=seed, held=held, s_in=s_in, s_other=s_other, thr=thr,
                              g_other=g_neg[test], sets_in=a["sets"], sets_other=b["sets"],
@@ -267,7 +274,7 @@ def main():
     print(__doc__.split("Protocol")[1].split("Writes")[0], file=sys.stderr)
     f = load_features(args.cache)
     sog = load_features(args.cache, "shades_of_gray")
-    guards = {"controlled inputs": (Guard("controlled"), f),
+    guards = {"controlled inputs": (Guard("controlled", inner=INNER), f),
               "controlled + Shades of Gray": (Guard("sog", methods=[
                   "knn (today)", "other class, LR C=0.01", "relative Mahalanobis",
                   "knn + other class (C=0.01)"]), sog),
