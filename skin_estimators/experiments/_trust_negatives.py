@@ -70,13 +70,7 @@ def load_config_negatives(config):
     if not isinstance(spec, OutOfScopeConfig) or spec.negatives is None:
         return None
     if spec.negatives == "fetch_sd198_other":
-        try:
-            from skin_estimators.datasets import fetch_sd198
-        except ImportError as exc:
-            raise RuntimeError("negatives: fetch_sd198_other needs fetch_sd198, which this "
-                               "version lacks; name the folder: {path: .../sd198_other}") \
-                from exc
-        return list(fetch_sd198("other").filenames)
+        return _sd198_other()
     from skin_estimators import load_image_folder
 
     path = Path(os.path.expanduser(spec.negatives.path))
@@ -87,3 +81,21 @@ def load_config_negatives(config):
                              "absolute path")
         path = config._source.parent / path
     return list(load_image_folder(path.resolve(), groups=None).filenames)
+
+
+def _sd198_other():
+    """SD-198's other conditions: :func:`fetch_sd198` ``("other")``, or where it is missing
+    from this version, ``$SKIN_ESTIMATORS_DATA/sd198_other``."""
+    try:
+        from skin_estimators.datasets import fetch_sd198
+    except ImportError:
+        from skin_estimators import load_image_folder
+
+        root = os.environ.get("SKIN_ESTIMATORS_DATA")
+        if not root or not os.path.isdir(os.path.join(root, "sd198_other")):
+            raise FileNotFoundError(
+                "negatives: fetch_sd198_other: no sd198_other/ folder in SKIN_ESTIMATORS_DATA; "
+                "set it, or name a folder: {path: .../sd198_other}") from None
+        return list(load_image_folder(os.path.join(root, "sd198_other"),
+                                      groups=None).filenames)
+    return list(fetch_sd198("other").filenames)
