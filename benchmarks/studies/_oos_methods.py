@@ -10,8 +10,12 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 
-from skin_estimators.uncertainty._out_of_scope import (fit_knn, fit_mahalanobis, knn_score,
-                                                       mahalanobis_score)
+from skin_estimators.uncertainty._out_of_scope import (
+    fit_knn,
+    fit_mahalanobis,
+    knn_score,
+    mahalanobis_score,
+)
 
 
 def _codes(y):

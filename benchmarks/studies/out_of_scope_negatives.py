@@ -174,7 +174,6 @@ def run(f, guards, seeds, inner):
             fit_c = np.isin(g_neg, train_c)
             for gname, (guard, feats) in guards.items():
                 for name, method in METHODS.items():
-                    uses_neg = name not in ("knn (today)", "mahalanobis")
                     if name not in guard.methods:
                         continue
                     oof, thr, score, _ = fit_detector(
