@@ -83,6 +83,17 @@ def test_train_with_negatives_stores_the_score(tmp_path, skin3_root, capsys):
     np.testing.assert_allclose(back[-1].out_of_scope_score(back[:-1].transform(files)),
                                clf.out_of_scope_score(final.model[:-1].transform(files)),
                                rtol=1e-5, atol=1e-6)
+    # predict writes the score and the flags made from it
+    import csv
+
+    assert main(["predict", str(tmp_path / "m.safetensors"), *files,
+                 "--out", str(tmp_path / "p.csv"), "-q"]) == 0
+    with open(tmp_path / "p.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    expected = clf.out_of_scope_score(final.model[:-1].transform(files))
+    np.testing.assert_allclose([float(r["out_of_scope_score"]) for r in rows], expected,
+                               rtol=1e-4, atol=1e-5)
+    assert all(r["flag"] in ("confident", "uncertain", "out_of_scope") for r in rows)
 
 
 def test_cv_with_negatives(tmp_path, skin3_root):
