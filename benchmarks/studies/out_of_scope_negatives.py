@@ -19,9 +19,9 @@ Protocol (printed and written with the table):
 * the method is chosen among five candidates (``INNER``) by an inner leave-conditions-out
   CV on the 18 training conditions
   (3 folds of 6) and the atlas only (``inner AUROC``: held-out inner conditions against the
-  atlas's out-of-fold scores), among those that keep non-skin images out of scope (``far
-  AUROC (atlas)`` >= 0.95, against the atlas's out-of-fold scores): nothing of SD-198's
-  three diseases enters the choice;
+  atlas's out-of-fold scores), among those that keep at least 90 % of the non-skin images
+  out of scope (``far out of scope``, at the threshold set on the atlas): nothing of
+  SD-198's three diseases enters the choice;
 * a photo is ``out_of_scope`` above the threshold, else ``confident`` when its prediction
   set holds one class, else ``uncertain``;
 * far out of scope: the 12 non-skin images of ``benchmarks/trust_study.py``;
@@ -51,8 +51,9 @@ from skin_estimators import TrustedClassifier, make_recommended_classifier  # no
 
 FLAGS = ("confident", "uncertain", "out_of_scope")
 RATE = 0.05
-#: The far AUROC (non-skin images against the atlas) a chosen method must keep.
-FAR_AUROC = 0.95
+#: The share of non-skin images a chosen method must keep out of scope (the kNN score
+#: without negatives: all of them).
+FAR_FLAGGED = 0.9
 #: The candidates the inner CV chooses among (on the controlled inputs).
 INNER = ("other class, LR C=0.01", "other class, LR C=0.001", "knn + other class (C=0.01)",
          "relative Mahalanobis", "outlier exposure, LR C=0.01")
@@ -273,6 +274,8 @@ def main():
     parser.add_argument("--cache", default="/work/cache_oos")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-inner", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="remake the tables from the folds saved in --cache")
     parser.add_argument("--out", default=os.path.join(HERE, "..", "results",
                                                       "out_of_scope_negatives.md"))
     args = parser.parse_args()
@@ -286,12 +289,21 @@ def main():
               "per-source standardised (test source known)": (Guard("src", True, methods=[
                   "other class, LR C=0.01", "knn + other class (C=0.01)"]), f)}
     t0 = time.time()
-    rows, kept = run(f, guards, args.seeds, not args.no_inner)
+    import pickle
+
+    saved = os.path.join(args.cache, f"oos_study_{'_'.join(map(str, args.seeds))}.pkl")
+    if args.reuse and os.path.exists(saved):  # the folds of an earlier run: tables only
+        with open(saved, "rb") as fh:
+            rows, kept = pickle.load(fh)
+    else:
+        rows, kept = run(f, guards, args.seeds, not args.no_inner)
+        with open(saved, "wb") as fh:
+            pickle.dump((rows, kept), fh)
     # The choice sees no SD-198 photo of the three diseases: the inner AUROC (atlas and
     # training conditions) among the candidates that keep the non-skin images out of scope
-    # (far AUROC against the atlas's out-of-fold photos at least FAR_AUROC).
+    # (at least FAR_FLAGGED of them above the threshold set on the atlas).
     candidates = [k for k in rows if not np.isnan(rows[k][0]["inner"])
-                  and np.mean([m["far_auroc_atlas"] for m in rows[k]]) >= FAR_AUROC]
+                  and np.mean([m["far_oos"] for m in rows[k]]) >= FAR_FLAGGED]
     best = max(candidates, key=lambda k: np.mean([m["inner"] for m in rows[k]])) \
         if candidates else None
     best_yard = max((k for k in kept if k[0] not in ("knn (today)", "mahalanobis")),
@@ -307,6 +319,7 @@ def main():
              "photos (the out-of-scope detector does not change the sets).", ""]
     lines += table(rows)
     for label, key in (("chosen by the inner CV (atlas + training conditions only)", best),
+                       ("today's kNN score", ("knn (today)", "controlled inputs")),
                        ("best on the yardstick (for reference: chosen on it, so optimistic)",
                         best_yard)):
         if key is None:
