@@ -41,9 +41,9 @@ def other_class(C=0.01):
         y = np.r_[_codes(y_in), np.full(len(Z_neg), -1)]
         lr = LogisticRegression(C=C, class_weight="balanced", max_iter=2000).fit(X, y)
 
-        def score(Z):
-            logp = lr.predict_log_proba(Z)
-            return logp[:, 0] - logsumexp(logp[:, 1:], axis=1)
+        def score(Z):  # from the logits: log-probabilities underflow to -inf
+            z = lr.decision_function(Z)
+            return z[:, 0] - logsumexp(z[:, 1:], axis=1)
         return score
     return fit
 

@@ -339,7 +339,9 @@ def main():
     for name in dict.fromkeys(loco_methods):
         lines.append(f"| {name} | " + " | ".join(f"{loco[(name, c)]:.2f}" for c in classes)
                      + " |")
-    lines += ["", f"({time.time() - t0:.0f} s on {os.cpu_count()} CPU cores.)"]
+    lines += ["", f"({time.time() - t0:.0f} s on {os.cpu_count()} shared CPU cores"
+              + (", the folds read back from an earlier run (--reuse): the intervals and the "
+                 "table of the three diseases only" if args.reuse else "") + ".)"]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
         fh.write("\n".join(lines) + "\n")
