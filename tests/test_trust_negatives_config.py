@@ -108,3 +108,22 @@ def test_cv_with_negatives(tmp_path, skin3_root):
         trust = json.loads(path.read_text())["trust"]
         assert trust["config"]["out_of_scope"]["method"] == "knn_other"
         assert all(np.isfinite(v) for v in trust["out_of_scope_score"])
+
+
+def test_cv_with_negatives_on_dask_matches_serial(tmp_path, skin3_root):
+    import json
+    from pathlib import Path
+
+    distributed = pytest.importorskip("distributed")
+    path = _write(tmp_path, skin3_root, "controlled")
+    serial = run_experiment(path, tmp_path / "serial", tracking=False, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask = run_experiment(path, tmp_path / "dask", tracking=False, progress=False,
+                              backend="dask", scheduler=cluster.scheduler_address)
+
+    def scores(result):
+        return [json.loads(p.read_text())["trust"]["out_of_scope_score"] for p in
+                sorted((Path(result.out_dir) / "folds").glob("recommended-*.json"))]
+
+    np.testing.assert_allclose(scores(dask), scores(serial), rtol=1e-5)
