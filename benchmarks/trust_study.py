@@ -48,7 +48,10 @@ def best_trust():
 
 BEST = best_trust()
 LEVEL = BEST.confidence_level
-OUT_OF_SCOPE = BEST.out_of_scope
+OUT_OF_SCOPE = BEST.classifier_params()["out_of_scope"]
+#: The features of best.yaml's negatives (photos of other conditions) when its out-of-scope
+#: score learns from them (set by main), else None.
+NEGATIVES = None
 CONFORMAL = BEST.conformal
 _SETS = {"cross": "cross-conformal", "split": "split (refit)"}
 VARIANTS = [  # (name, mondrian, calibration, conformal); the first is best.yaml's
@@ -133,6 +136,33 @@ def trusted(seed, **params):
     return TrustedClassifier(head(), confidence_level=LEVEL, random_state=seed, **params)
 
 
+def fit(clf, X, y, groups):
+    """``clf.fit``, with best.yaml's negatives when its score learns from them."""
+    from skin_estimators.uncertainty._negatives import NEGATIVE_SCORES
+
+    other = {"X_other": NEGATIVES} if clf.out_of_scope in NEGATIVE_SCORES else {}
+    return clf.fit(X, y, groups=groups, **other)
+
+
+def negative_features(cache, color_constancy=None):
+    """The features of best.yaml's negatives (cached), or None when it names none."""
+    from skin_estimators.experiments import load_config
+    from skin_estimators.experiments._trust_negatives import load_config_negatives
+
+    files = load_config_negatives(load_config(os.path.join(HERE, "configs", "best.yaml")))
+    if files is None:
+        return None
+    suffix = f"_{color_constancy}" if color_constancy else ""
+    path = os.path.join(cache, f"trust_study_negatives{suffix}.npz")
+    if os.path.exists(path):
+        with np.load(path) as f:
+            if len(f["X"]) == len(files):
+                return f["X"]
+    X = front_pipeline(color_constancy).fit_transform(files)
+    np.savez(path, X=X)
+    return X
+
+
 def geometry():
     """Log file size, width, height and aspect of the photos (as the audit reads them)."""
     from skin_estimators.audit._properties import file_properties
@@ -168,7 +198,7 @@ def protocol(X, far, y, groups, classes):
             for train, test in outer(seed).split(X, y, groups):
                 clf = trusted(seed, mondrian=mondrian, calibration=calibration,
                               conformal=conformal)
-                clf.fit(X[train], y[train], groups=groups[train])
+                fit(clf, X[train], y[train], groups[train])
                 out = clf.predict_all(X[test])
                 proba[test], sets[test], flags[test] = out["proba"], out["sets"], out["flag"]
                 raw[test] = clf.estimator_.predict_proba(X[test])
@@ -207,7 +237,7 @@ def leave_one_class_out(X, y, groups, classes):
         for seed in SEEDS:
             for train, test in outer(seed).split(X[inside], y[inside], groups[inside]):
                 tr, te = inside[train], inside[test]
-                clf = trusted(seed).fit(X[tr], y[tr], groups=groups[tr])
+                clf = fit(trusted(seed), X[tr], y[tr], groups[tr])
                 a, b = clf.predict_all(X[te]), clf.predict_all(X[held])
                 truth = np.r_[np.zeros(len(te)), np.ones(len(held))]
                 res["auc"].append(roc_auc_score(
@@ -331,6 +361,8 @@ def main():
     Y, groups = np.asarray(data.target), np.asarray(data.groups)
     classes = np.unique(Y)
     X, far = features(feature_cache(args.cache, list(data.filenames)), cc)
+    global NEGATIVES
+    NEGATIVES = negative_features(feature_cache(args.cache, list(data.filenames)), cc)
     t0 = time.time()
     rows, far_auc, far_flag, reliability = protocol(X, far, Y, groups, classes)
     loco = leave_one_class_out(X, Y, groups, classes)

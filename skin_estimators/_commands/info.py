@@ -86,6 +86,8 @@ def model_info(model, meta):
                           f"({clf.cv_description_})"),
             "sets_made_by": _sets_made_by(clf),
         }
+        if getattr(clf, "n_negatives_", 0):  # a score that learned from other conditions
+            info["trust"]["negatives"] = int(clf.n_negatives_)
     from ..adaptation import adaptation_info
 
     adaptation = adaptation_info(model)
@@ -155,6 +157,8 @@ def run(args):
         print(f"out of scope:         {t['out_of_scope']}"
               + ("" if threshold is None else f", threshold {threshold:.6g} "
                  f"({t['false_alarm_rate']:.0%} in-scope false alarms)"))
+        if t.get("negatives"):
+            print(f"  learned from {t['negatives']} photos of other conditions (negatives)")
         print(f"  fitted on {t['fitted_on']}")
         print(f"  sets: {t['sets_made_by']}")
     if "adaptation" in info:

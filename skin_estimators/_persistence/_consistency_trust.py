@@ -18,6 +18,7 @@ field to :data:`TRUSTED_FIELDS`.
 import numpy as np
 
 from ._codec import InconsistentModelError as _Error
+from ._consistency_negatives import check_negatives_model
 from ._fields import Checked, Floats, Integer, Ints, Number, Text, check_fields
 
 __all__ = ["TRUSTED_FIELDS", "check_trusted"]
@@ -45,11 +46,21 @@ TRUSTED_FIELDS = {
     "calibration_scores_": Floats("n_calibration", low=0.0, high=1.0),
     "calibration_folds_": Ints("n_calibration", high="n_folds"),
     "calibration_labels_": Ints("n_calibration", high="n_classes"),
+    # The scores that learned from negatives (``uncertainty/_negatives.py``): the "other"
+    # logistic regression (one row per class, then "other"), the centres and scales of the
+    # kNN + other sum; their relations are checked by ``check_negatives_model``.
+    "n_negatives_": Checked(),
+    "oos_other_coef_": Floats("n_other_rows", "width"),
+    "oos_other_intercept_": Floats("n_other_rows"),
+    "oos_combination_": Floats(4),
 }
 
 #: What the out-of-scope score of each ``out_of_scope`` value needs besides the threshold.
 _OOS_NEEDS = {"mahalanobis": ("oos_means_", "oos_basis_", "oos_variances_", "oos_floor_"),
-              "knn": ("oos_reference_", "oos_neighbors_"), "max_proba": ()}
+              "knn": ("oos_reference_", "oos_neighbors_"), "max_proba": (),
+              "other_class": ("oos_other_coef_", "oos_other_intercept_"),
+              "knn_other": ("oos_reference_", "oos_neighbors_", "oos_other_coef_",
+                            "oos_other_intercept_", "oos_combination_")}
 
 
 def _feature_width(inner):
@@ -93,7 +104,7 @@ def check_trusted(est, where):
         raise _Error(f"{where}.class_counts_ add up to {int(counts.sum())}, not to "
                      f"n_calibration_ = {total}")
     _check_folds(est, inner, where)
-    _check_out_of_scope(est, where)
+    _check_out_of_scope(est, n, where)
 
 
 def _check_calibration(est, n_classes, where):
@@ -115,8 +126,9 @@ def _check_calibration(est, n_classes, where):
                      f"outside [{low:.3g}, {high:.3g}], the range it is fitted in")
 
 
-def _check_out_of_scope(est, where):
+def _check_out_of_scope(est, n, where):
     kind = est.out_of_scope
+    check_negatives_model(est, kind, n, where)
     if kind is None:
         if est.oos_threshold_ is not None:
             raise _Error(f"{where} has an out-of-scope threshold but out_of_scope=None")

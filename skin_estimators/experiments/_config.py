@@ -26,6 +26,7 @@ from pydantic import (
 from .._normalization import PRESET_NAMES
 from ..exceptions import ConfigError
 from ._registry import default_normalization, resolve_model
+from ._trust_negatives import OutOfScopeConfig
 
 __all__ = ["CONTROLLED", "PROTOCOL_SETS", "ConfigError", "ExperimentConfig", "Row"]
 
@@ -110,11 +111,20 @@ class TrustConfig(_Section):
     confidence_level: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.9
     mondrian: bool = True
     calibration: Literal["temperature", "sigmoid"] | None = "temperature"
-    out_of_scope: Literal["mahalanobis", "knn", "max_proba"] | None = "mahalanobis"
+    #: A score name, or ``{method: ..., negatives: ...}`` (``_trust_negatives.py``).
+    out_of_scope: Literal["mahalanobis", "knn", "max_proba"] | OutOfScopeConfig | None = \
+        "mahalanobis"
     false_alarm_rate: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.05
     cv: Annotated[int, Field(ge=2)] = 5
     prevalence: Literal["training", "balanced"] = "training"
     conformal: Literal["split", "cross"] = "split"
+
+    def classifier_params(self):
+        """The ``TrustedClassifier`` parameters of the section (the score's name only)."""
+        params = self.model_dump()
+        if isinstance(self.out_of_scope, OutOfScopeConfig):
+            params["out_of_scope"] = self.out_of_scope.method
+        return params
 
 
 class Reference(_Section):
@@ -369,7 +379,7 @@ class Row:
         if trust is not None:
             from skin_estimators import TrustedClassifier
 
-            est = TrustedClassifier(est, random_state=random_state, **trust.model_dump())
+            est = TrustedClassifier(est, random_state=random_state, **trust.classifier_params())
         return make_pipeline(image_loader(self.image_size, self.resize, cache=cache,
                                           controlled=controlled,
                                           color_constancy=self.color_constancy), norm, est)

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from ._config import CONTROLLED, image_loader
+from ._trust_negatives import load_config_negatives
 
 __all__ = ["ExperimentData", "load_experiment_data", "load_experiment_files", "make_splits"]
 
@@ -38,6 +39,9 @@ class ExperimentData:
     target_names: np.ndarray
     description: str
     controlled_images: np.ndarray | None = None  # the controlled protocol's inputs
+    # The out-of-scope score's negatives (trust.out_of_scope.negatives), decoded as the
+    # inputs of each kind of protocol: {controlled (bool): images}; None without.
+    negative_images: dict | None = None
 
     def inputs(self):
         """``{controlled (bool): images}``: what the folds of each kind of protocol see."""
@@ -99,13 +103,16 @@ def load_experiment_data(config):
     """
     bunch, where = load_experiment_files(config)
     protocols = config.cv.protocols
-    decoded = {}
+    decoded, negatives = {}, {}
+    negative_files = load_config_negatives(config)
     for controlled in (False, True):
         if any((p == CONTROLLED) == controlled for p in protocols):
             # cache=False: the decoded array is kept here; the loader's cache would be a copy.
             loader = image_loader(config.image_size, config.resize, cache=False,
                                   controlled=controlled, color_constancy=config.color_constancy)
             decoded[controlled] = loader.transform(bunch.filenames)
+            if negative_files is not None:
+                negatives[controlled] = loader.transform(negative_files)
     h, w = next(iter(decoded.values())).shape[1:3]
     counts = ", ".join(f"{name} {int(np.sum(bunch.target == name))}" for name in bunch.target_names)
     groups = bunch.get("groups")
@@ -117,6 +124,7 @@ def load_experiment_data(config):
         images=decoded.get(False), target=np.asarray(bunch.target), groups=groups,
         filenames=np.asarray(bunch.filenames), target_names=np.asarray(bunch.target_names),
         description=description, controlled_images=decoded.get(True),
+        negative_images=negatives or None,
     )
 
 

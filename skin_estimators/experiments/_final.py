@@ -207,6 +207,7 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
     import torch
 
     from ._config import Row
+    from ._trust_negatives import load_config_negatives
 
     row = row if isinstance(row, Row) else select_row(config, row)
     # With a trust: section the groups keep one atlas page out of its own calibration.
@@ -226,6 +227,10 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
     fit_params = {}
     if config.trust is not None and g_train is not None:
         fit_params[f"{model.steps[-1][0]}__groups"] = g_train
+    negatives = load_config_negatives(config)
+    if negatives is not None:  # photos of other conditions, as the wrapped estimator sees them
+        fit_params[f"{model.steps[-1][0]}__X_other"] = model[:-1].fit(X_train).transform(
+            negatives)
     est = model[-1]
     # A net's epoch log; a scikit-learn pipeline (the recommended model) has no epochs.
     logs_epochs = "verbose" in est.get_params(deep=False) and not hasattr(est, "steps")
@@ -252,5 +257,8 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
         "data_sha256": data_hash(X_train, y_train),
         "test_size": test_size, "random_state": random_state,
     }
+    if negatives is not None:  # (the out-of-scope score's negatives, never the classifier's)
+        training["negatives"] = {"n_images": len(negatives),
+                                 "data_sha256": data_hash(negatives, ["other"] * len(negatives))}
     return FinalFit(model=model, row=row, X_train=X_train, y_train=y_train, X_test=X_test,
                     y_test=y_test, training=training, config=config_as_run(config, row))

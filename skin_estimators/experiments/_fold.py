@@ -180,14 +180,15 @@ def noticing_interrupts():
         signal.signal(signal.SIGINT, previous)
 
 
-def run_fold(task, images, target, ticker=None):
+def run_fold(task, images, target, ticker=None, negatives=None):
     """Fit and evaluate one fold; return ``(FoldRecord, model or None)``.
 
     ``images`` are the uint8 images of the whole data set as this fold's protocol sees them
     (the controlled inputs for ``controlled``) and ``target`` its labels; the normaliser is
     fitted on the training fold only. With ``task.trust`` the estimator is a
     TrustedClassifier fitted on the training fold (with ``task.groups``), and the record
-    holds its answers on the test fold.
+    holds its answers on the test fold. ``negatives``: the out-of-scope score's negatives,
+    decoded as ``images`` (normalised as the training fold).
     """
     import torch
 
@@ -219,6 +220,8 @@ def run_fold(task, images, target, ticker=None):
         with noticing_interrupts() as interrupts:
             X_train = norm.fit_transform(images[task.train])
             fit_params = {"groups": task.groups} if trusted else {}
+            if trusted and negatives is not None:
+                fit_params["X_other"] = norm.transform(negatives)
             est.fit(X_train, target[task.train], **fit_params)
         if interrupts:  # skorch stopped the fit early and returned: this fold is not done
             raise KeyboardInterrupt(f"interrupted while fitting {row.label} {task.protocol} "

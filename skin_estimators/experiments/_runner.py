@@ -70,9 +70,12 @@ class ExperimentResult:
     wall_time_s: float = 0.0
 
 
-def _run_fold_remote(task, images, controlled_images, target):
+def _run_fold_remote(task, images, controlled_images, target, negatives=None,
+                     controlled_negatives=None):
     """The Dask task: one fold, no progress bar (the parent advances it per finished fold)."""
-    return run_fold(task, controlled_images if task.controlled else images, target, ticker=None)
+    neg = controlled_negatives if task.controlled else negatives
+    return run_fold(task, controlled_images if task.controlled else images, target, ticker=None,
+                    negatives=neg if neg is not None and len(neg) else None)
 
 
 def _say(progress, message):
@@ -268,7 +271,8 @@ def execute(tasks, data, on_result, *, backend="serial", scheduler=None, progres
                                     f"fold {task.fold + 1}/{task.n_folds}")
                 images = data.controlled_images if task.controlled else data.images
                 before = bar.n
-                result = run_fold(task, images, data.target, ticker=ticker)
+                result = run_fold(task, images, data.target, ticker=ticker,
+                                  negatives=(data.negative_images or {}).get(task.controlled))
                 # A fit that reported fewer epochs than planned (a scikit-learn pipeline
                 # reports none, early stopping ends sooner) still completes its share.
                 bar.update(max(0, task.max_epochs - (bar.n - before)))
@@ -280,9 +284,10 @@ def execute(tasks, data, on_result, *, backend="serial", scheduler=None, progres
             bar.set_description(f"{len(tasks)} fits on Dask")
             # (an empty array for inputs no task needs: nothing to scatter)
             shared = [a if a is not None else np.empty(0, np.uint8)
-                      for a in (data.images, data.controlled_images)]
-            for record, model in run_on_dask(_run_fold_remote, tasks, (*shared, data.target),
-                                             scheduler):
+                      for a in (data.images, data.controlled_images,
+                                *map((data.negative_images or {}).get, (False, True)))]
+            shared.insert(2, data.target)
+            for record, model in run_on_dask(_run_fold_remote, tasks, tuple(shared), scheduler):
                 task = by_key[record.key]
                 bar.update(task.max_epochs)
                 on_result(task, record, model)

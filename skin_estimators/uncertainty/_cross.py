@@ -26,7 +26,7 @@ less than one count. The guarantee is ``1 - 2 * (1 - confidence_level)`` in theo
 import numpy as np
 
 __all__ = ["cross_conformal_pvalues", "cross_conformal_sets", "frozen_prefix_length",
-           "learns_from_data"]
+           "learns_from_data", "split_frozen", "take_rows"]
 
 #: Scores closer than this count as tied (a calibration sample's own score lies on it).
 _TOL = 1e-12
@@ -123,3 +123,22 @@ def cross_conformal_sets(fold_scores, scores, folds, labels, confidence_level, m
     p-value exceeds ``1 - confidence_level`` (see :func:`cross_conformal_pvalues`)."""
     pvalues = cross_conformal_pvalues(fold_scores, scores, folds, labels, mondrian)
     return pvalues > (1.0 - confidence_level) + _TOL
+
+
+def take_rows(X, index):
+    """Rows ``index`` of an array, a DataFrame or a list (of file paths)."""
+    if hasattr(X, "iloc"):
+        return X.iloc[index]
+    if isinstance(X, (list, tuple)):
+        return [X[i] for i in index]
+    return X[index] if hasattr(X, "shape") else np.asarray(X)[index]
+
+
+def split_frozen(estimator, n_frozen):
+    """``(prefix, tail)`` of a pipeline: its first ``n_frozen`` steps (None when 0) and the
+    rest (the last step itself when only it is left)."""
+    if not n_frozen:
+        return None, estimator
+    tail = estimator.steps[n_frozen][1] if n_frozen == len(estimator.steps) - 1 \
+        else estimator[n_frozen:]
+    return estimator[:n_frozen], tail

@@ -9,7 +9,7 @@ from sklearn.utils import Bunch
 from ._metrics import classwise_ece, coverage
 from ._out_of_scope import max_proba_score
 from ._quality import gate_blank
-from ._trusted import FLAGS, TrustedClassifier
+from ._trusted import _FEATURE_SCORES, FLAGS, TrustedClassifier
 
 __all__ = ["coverage_table", "predict_files_trusted", "reliability_figure", "trust_summary",
            "trusted_file_pipeline"]
@@ -95,7 +95,7 @@ def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False
                     r, p = (r + r_m) / 2, (p + clf._calibrated(r_m)) / 2
                 raw[rows], proba[rows] = r, p
                 sets[rows] = clf.conformal_sets(X, p, mirror=mirror, frozen=frozen)
-                if clf.out_of_scope in ("mahalanobis", "knn"):
+                if clf.out_of_scope in _FEATURE_SCORES:  # scores of the features
                     if feats is None:
                         feats = clf.features(est, X)
                     score[rows] = clf.score_features(feats)

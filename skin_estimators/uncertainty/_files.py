@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._trusted import FLAGS, TrustedClassifier
+from ._trusted import _FEATURE_SCORES, FLAGS, TrustedClassifier
 
 __all__ = ["trust_columns"]
 
@@ -30,7 +30,7 @@ def trust_columns(model, paths, proba, errors, batch_size=16, score=None, sets=N
     if not ok:
         return sets, scores, flags
     cross = getattr(clf, "conformal", "split") == "cross"
-    needs_images = (score is None and clf.out_of_scope in ("mahalanobis", "knn")) or (
+    needs_images = (score is None and clf.out_of_scope in _FEATURE_SCORES) or (
         member is None and cross)
     if score is not None:
         score = np.asarray(score, dtype=float)[ok]

@@ -17,7 +17,8 @@ from ..utils._param_validation import (
 
 from ._calibration import apply_calibration, fit_calibration
 from ._conformal import conformal_quantiles, lac_scores, prediction_sets
-from ._cross import cross_conformal_sets, frozen_prefix_length
+from ._cross import cross_conformal_sets, frozen_prefix_length, split_frozen, take_rows
+from ._negatives import NEGATIVE_SCORES, check_negatives, fit_negatives, negatives_score
 from ._out_of_scope import (KNN_NEIGHBORS, fit_knn, fit_mahalanobis, knn_score,
                             mahalanobis_score, max_proba_score)
 from ._quality import gate_blank
@@ -27,25 +28,7 @@ __all__ = ["FLAGS", "TrustedClassifier"]
 #: The flags :meth:`TrustedClassifier.predict_flag` gives, in order of trust.
 FLAGS = ("confident", "uncertain", "out_of_scope")
 #: The out-of-scope scores computed on the estimator's features.
-_FEATURE_SCORES = ("mahalanobis", "knn")
-
-
-def _take(X, index):
-    if hasattr(X, "iloc"):
-        return X.iloc[index]
-    if isinstance(X, (list, tuple)):
-        return [X[i] for i in index]
-    return X[index] if hasattr(X, "shape") else np.asarray(X)[index]
-
-
-def _split_frozen(estimator, n_frozen):
-    """``(prefix, tail)`` of a pipeline: its first ``n_frozen`` steps (None when 0) and the
-    rest (the last step itself when only it is left)."""
-    if not n_frozen:
-        return None, estimator
-    tail = estimator.steps[n_frozen][1] if n_frozen == len(estimator.steps) - 1 \
-        else estimator[n_frozen:]
-    return estimator[:n_frozen], tail
+_FEATURE_SCORES = ("mahalanobis", "knn", *NEGATIVE_SCORES)
 
 
 class TrustedClassifier(ClassifierMixin, BaseEstimator):
@@ -77,11 +60,12 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         Class-conditional sets: the level holds for each true class, not only on average.
     calibration : {"temperature", "sigmoid", None}, default="temperature"
         Temperature scaling of the log-probabilities, one-vs-rest sigmoids (Platt), or none.
-    out_of_scope : {"mahalanobis", "knn", "max_proba", None}, default="mahalanobis"
+    out_of_scope : {"mahalanobis", "knn", "other_class", "knn_other", "max_proba", None}, \
+default="mahalanobis"
         The out-of-scope score: squared Mahalanobis distance of the features to the nearest
         class mean, the distance of the L2-normalised features to the fifth nearest training
         image's (``"knn"``), one minus the largest calibrated probability (the baseline), or
-        none.
+        none; ``"other_class"`` and ``"knn_other"`` learn from ``fit``'s ``X_other``.
     false_alarm_rate : float, default=0.05
         The share of in-scope (out-of-fold) training images above the out-of-scope threshold.
     cv : int or cross-validation splitter, default=5
@@ -120,6 +104,10 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         The k-nearest-neighbour model: the L2-normalised training features.
     oos_neighbors_ : int or None
         Its k.
+    oos_other_coef_, oos_other_intercept_, oos_combination_ : ndarray or None
+        The scores with negatives (see ``_negatives.fit_negatives``).
+    n_negatives_ : int
+        Negatives ``fit`` was given (0 without).
     n_calibration_ : int
         Out-of-fold predictions the calibration, the quantiles and the threshold came from.
     class_counts_ : ndarray of shape (n_classes,)
@@ -151,7 +139,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         "confidence_level": [Interval(numbers.Real, 0, 1, closed="neither")],
         "mondrian": [BOOLEAN],
         "calibration": [StrOptions({"temperature", "sigmoid"}), None],
-        "out_of_scope": [StrOptions({"mahalanobis", "knn", "max_proba"}), None],
+        "out_of_scope": [StrOptions({"mahalanobis", "knn", "max_proba", *NEGATIVE_SCORES}), None],
         "false_alarm_rate": [Interval(numbers.Real, 0, 1, closed="neither")],
         "cv": [Interval(numbers.Integral, 2, None, closed="left"), HasMethods(["split", "get_n_splits"])],
         "prevalence": [StrOptions({"training", "balanced"})],
@@ -214,7 +202,7 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         feats = est[n_frozen:last].transform(start) if last > n_frozen else start
         return frozen, feats
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, X_other=None):
         """Out-of-fold calibration, conformal quantiles and out-of-scope threshold; refit.
 
         Parameters
@@ -225,6 +213,10 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         groups : array-like of shape (n_samples,), default=None
             Group labels (one atlas page, one patient): a group is never split between the
             fitting and the calibration part of a fold.
+        X_other : array-like or list, default=None
+            Negatives (photos of other conditions, in the form of ``X``) for the scores that
+            learn from them: they train every fold's score and the final one, never the
+            classifier; the threshold is set on the in-scope out-of-fold scores alone.
         """
         self._validate()
         y = np.asarray(y)
@@ -243,16 +235,17 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         splitter = self._splitter(groups)
         n_frozen = frozen_prefix_length(self.estimator)
         final = clone(self.estimator)
-        prefix, tail = _split_frozen(final, n_frozen)
+        prefix, tail = split_frozen(final, n_frozen)
         # The steps that learn nothing are fitted once; the folds fit only the tail on them.
         # (They see the labels: a DomainAdapter keeps them with the training features.)
         Z = X if prefix is None else prefix.fit_transform(X, y)
+        Z_other = check_negatives(self.out_of_scope, X_other, prefix)
         proba = np.zeros((len(y), n_classes))
         oos = np.zeros(len(y))
         fold_of = np.full(len(y), -1)
         fold_models = []
         for j, (train, test) in enumerate(splitter.split(np.zeros((len(y), 1)), y, groups)):
-            model = clone(tail).fit(_take(Z, train), y[train])
+            model = clone(tail).fit(take_rows(Z, train), y[train])
             if self.conformal == "cross":  # kept: they make the sets
                 fold_models.append(model)
                 if (fold_of[test] >= 0).any():
@@ -261,15 +254,19 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
                                      "splitter.")
             fold_of[test] = j
             cols = np.searchsorted(self.classes_, model.classes_)
-            proba[np.ix_(test, cols)] = model.predict_proba(_take(Z, test))
+            proba[np.ix_(test, cols)] = model.predict_proba(take_rows(Z, test))
             if self.out_of_scope in _FEATURE_SCORES:
-                seen = self.features(model, _take(Z, train))
-                new = self.features(model, _take(Z, test))
+                seen = self.features(model, take_rows(Z, train))
+                new = self.features(model, take_rows(Z, test))
                 if self.out_of_scope == "mahalanobis":
                     oos[test] = mahalanobis_score(new, *fit_mahalanobis(seen, y_enc[train],
                                                                         n_classes))
-                else:
+                elif self.out_of_scope == "knn":
                     oos[test] = knn_score(new, fit_knn(seen), KNN_NEIGHBORS)
+                else:
+                    oos[test] = negatives_score(self.out_of_scope, new, fit_negatives(
+                        self.out_of_scope, seen, y_enc[train], n_classes,
+                        self.features(model, Z_other)))
         if self.conformal == "cross" and (fold_of < 0).any():
             raise ValueError("TrustedClassifier: conformal='cross' needs every sample in one "
                              "test fold; the cv splitter leaves some out.")
@@ -296,6 +293,8 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
             self.calibration_labels_ = y_enc.astype(np.int64)
         self.oos_means_ = self.oos_basis_ = self.oos_variances_ = None
         self.oos_floor_ = self.oos_threshold_ = self.oos_reference_ = self.oos_neighbors_ = None
+        self.oos_other_coef_ = self.oos_other_intercept_ = self.oos_combination_ = None
+        self.n_negatives_ = 0 if Z_other is None else int(len(Z_other))
         if self.out_of_scope == "max_proba":
             oos = max_proba_score(calibrated)
         if self.out_of_scope is not None:
@@ -307,6 +306,10 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         elif self.out_of_scope == "knn":
             self.oos_reference_ = fit_knn(self.features(tail, Z))
             self.oos_neighbors_ = KNN_NEIGHBORS
+        elif self.out_of_scope in NEGATIVE_SCORES:
+            for name, value in fit_negatives(self.out_of_scope, self.features(tail, Z), y_enc,
+                                             n_classes, self.features(tail, Z_other)).items():
+                setattr(self, name, value)
         self.n_calibration_ = int(len(y))
         self.class_counts_ = np.bincount(y_enc, minlength=n_classes)
         self.cv_description_ = repr(splitter)
@@ -402,6 +405,8 @@ class TrustedClassifier(ClassifierMixin, BaseEstimator):
         if self.out_of_scope == "mahalanobis":
             return mahalanobis_score(features, self.oos_means_, self.oos_basis_,
                                      self.oos_variances_, self.oos_floor_)
+        if self.out_of_scope in NEGATIVE_SCORES:
+            return negatives_score(self.out_of_scope, features, self)
         return knn_score(features, self.oos_reference_, self.oos_neighbors_)
 
     def predict_flag(self, X):
