@@ -9,8 +9,6 @@ sub-folder per condition (relative to the config file). SD-198's photos of the t
 diseases are a yardstick and never negatives.
 """
 
-import os
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -63,39 +61,16 @@ class OutOfScopeConfig(_Strict):
 def load_config_negatives(config):
     """The file names of the config's negatives (None when it names none).
 
-    A ``{path: ...}`` is relative to the config file. Returns a sorted list of paths.
+    Loaded by :func:`~skin_estimators.experiments._negatives.load_negatives` (a ``{path:
+    ...}`` relative to the config file; a folder holding a copy of a yardstick photo is
+    refused). Returns a sorted list of paths.
     """
+    from ._negatives import load_negatives
+
     trust = config.trust
     spec = getattr(trust, "out_of_scope", None) if trust is not None else None
     if not isinstance(spec, OutOfScopeConfig) or spec.negatives is None:
         return None
-    if spec.negatives == "fetch_sd198_other":
-        return _sd198_other()
-    from skin_estimators import load_image_folder
-
-    path = Path(os.path.expanduser(spec.negatives.path))
-    if not path.is_absolute():
-        if config._source is None:
-            raise ValueError(f"trust.out_of_scope.negatives: {spec.negatives.path!r} is "
-                             "relative, but the config was not read from a file; give an "
-                             "absolute path")
-        path = config._source.parent / path
-    return list(load_image_folder(path.resolve(), groups=None).filenames)
-
-
-def _sd198_other():
-    """SD-198's other conditions: :func:`fetch_sd198` ``("other")``, or where it is missing
-    from this version, ``$SKIN_ESTIMATORS_DATA/sd198_other``."""
-    try:
-        from skin_estimators.datasets import fetch_sd198
-    except ImportError:
-        from skin_estimators import load_image_folder
-
-        root = os.environ.get("SKIN_ESTIMATORS_DATA")
-        if not root or not os.path.isdir(os.path.join(root, "sd198_other")):
-            raise FileNotFoundError(
-                "negatives: fetch_sd198_other: no sd198_other/ folder in SKIN_ESTIMATORS_DATA; "
-                "set it, or name a folder: {path: .../sd198_other}") from None
-        return list(load_image_folder(os.path.join(root, "sd198_other"),
-                                      groups=None).filenames)
-    return list(fetch_sd198("other").filenames)
+    value = spec.negatives if isinstance(spec.negatives, str) else {"path": spec.negatives.path}
+    base = None if config._source is None else config._source.parent
+    return sorted(load_negatives(value, base=base).filenames)
