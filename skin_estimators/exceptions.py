@@ -256,4 +256,19 @@ class AdaptationError(ValueError):
 
 class UnreadableFile(OSError):
     """A path that is not a regular file an image can be read from (a FIFO, a socket, a
-    device, a link that loops); ``str`` is the reason."""
+    device, a link that loops); ``str`` is the reason. An ``OSError``, as a missing file is.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skin_estimators.exceptions import UnreadableFile
+    >>> from skin_estimators.utils._image_files import open_image
+    >>> fifo = os.path.join(tempfile.mkdtemp(), "photo.jpg")
+    >>> os.mkfifo(fifo)
+    >>> try:
+    ...     with open_image(fifo):
+    ...         pass
+    ... except UnreadableFile as error:
+    ...     print(error)
+    not a regular file (a FIFO)
+    """

@@ -209,3 +209,27 @@ def test_skada_leaves_scikit_learns_metadata_routing_as_it_was():
 
     model = pipe(StandardScaler(), TrustedClassifier(LogisticRegression(), cv=3))
     model.fit(X, y, trustedclassifier__groups=np.arange(len(y)) % 9)
+
+
+def test_a_score_that_learned_from_negatives_is_refitted_on_them_mapped(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    X, y = _data()
+    negatives = np.random.RandomState(5).randn(60, 6) + [0, 0, 4, 0, 0, 0]  # another condition
+    est = make_pipeline(DomainAdapter(), StandardScaler(), LogisticRegression())
+    model = TrustedClassifier(est, conformal="cross", out_of_scope="knn_other", cv=3)
+    model.fit(X, y, X_other=negatives)
+    np.testing.assert_allclose(model.negative_features_, negatives, rtol=1e-6)
+    save_model(model, tmp_path / "model.safetensors")
+    model = load_model(tmp_path / "model.safetensors")
+    clinic, clinic_other = 3 + 2 * X[:60], 3 + 2 * negatives  # through the clinic's camera
+    adapted = adapt_model(model, clinic)
+    assert adapted.n_negatives_ == len(negatives) and adapted.oos_other_coef_ is not None
+    np.testing.assert_array_equal(adapted.negative_features_, model.negative_features_)
+    scores = np.r_[adapted.out_of_scope_score(clinic), adapted.out_of_scope_score(clinic_other)]
+    assert roc_auc_score(np.r_[np.zeros(60), np.ones(60)], scores) > 0.9
+    again = adapt_model(adapted, clinic)  # replaces, never stacks
+    np.testing.assert_allclose(again.out_of_scope_score(clinic_other),
+                               adapted.out_of_scope_score(clinic_other), rtol=1e-6)
+    with pytest.raises(AdaptationError, match="'standardize' only"):
+        adapt_model(model, clinic, method="coral")

@@ -39,8 +39,12 @@ def check_negatives_model(est, kind, n_classes, where):
     n_neg = getattr(est, "n_negatives_", 0)
     if isinstance(n_neg, bool) or not isinstance(n_neg, numbers.Integral) or n_neg < 0:
         raise _Error(f"{where}.n_negatives_ = {n_neg!r:.40} is not a number of photos")
+    kept = getattr(est, "negative_features_", None)
+    if kept is not None and len(kept) != n_neg:
+        raise _Error(f"{where}.negative_features_ has {len(kept)} rows, but n_negatives_ = "
+                     f"{n_neg}")
     if kind not in _NEGATIVE_SCORES:
-        present = [name for name in _FIELDS if getattr(est, name, None) is not None]
+        present = [name for name in (*_FIELDS, "negative_features_") if getattr(est, name, None) is not None]
         if present:
             raise _Error(f"{where} holds {', '.join(present)} but out_of_scope={kind!r:.40} "
                          "learns from no negatives")

@@ -53,6 +53,7 @@ TRUSTED_FIELDS = {
     "oos_other_coef_": Floats("n_other_rows", "width"),
     "oos_other_intercept_": Floats("n_other_rows"),
     "oos_combination_": Floats(4),
+    "negative_features_": Floats("n_negative_rows", "negative_width"),
 }
 
 #: What the out-of-scope score of each ``out_of_scope`` value needs besides the threshold.

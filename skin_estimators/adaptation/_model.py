@@ -85,8 +85,31 @@ def _labels(adapter, trusted):
                           "model with this version of the library to adapt it.")
 
 
-def _refit_trusted(trusted, tail, adapted, labels, n_frozen):
-    """A TrustedClassifier like ``trusted``, its folds kept, refitted on ``adapted``."""
+def _aligned_negatives(trusted, adapter):
+    """The negatives a score of ``trusted`` learned from, mapped as the training features are
+    (``"standardize"``: on the training features' own statistics), so that the score keeps
+    its relation between them; None when the score learned from none."""
+    if not getattr(trusted, "n_negatives_", 0):
+        return None
+    negatives = getattr(trusted, "negative_features_", None)
+    if negatives is None:
+        raise AdaptationError(
+            "the model's out-of-scope score learned from negatives whose features it did not "
+            "keep; refit the model with this version of the library to adapt it.")
+    if adapter.method != "standardize":
+        raise AdaptationError(
+            f"method {adapter.method!r}: a model whose out-of-scope score learned from "
+            "photos of other conditions is adapted with method 'standardize' only (the map "
+            "of the training features is then known for the negatives too).")
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(adapter.source_features_.astype(np.float64))
+    return scaler.transform(np.asarray(negatives, dtype=np.float64))
+
+
+def _refit_trusted(trusted, tail, adapted, labels, n_frozen, negatives=None):
+    """A TrustedClassifier like ``trusted``, its folds kept, refitted on ``adapted`` (and the
+    aligned ``negatives`` of its out-of-scope score)."""
     from sklearn.base import clone
     from sklearn.model_selection import PredefinedSplit
 
@@ -94,7 +117,8 @@ def _refit_trusted(trusted, tail, adapted, labels, n_frozen):
     folds = getattr(trusted, "calibration_folds_", None)
     if folds is not None:  # the same (grouped) folds as the original fit
         new.set_params(cv=PredefinedSplit(np.asarray(folds)))
-    new.fit(adapted, labels)
+    new.fit(adapted, labels, X_other=negatives)
+    new.negative_features_ = getattr(trusted, "negative_features_", None)  # as trained
     new.set_params(estimator=trusted.estimator, cv=trusted.cv)
     new.cv_description_ = (f"{trusted.cv_description_}, refitted on the training features "
                            "as adapted")
@@ -188,7 +212,8 @@ def adapt_model(model, X_target, method=None, keys=None, n_components=None):
             "the model's DomainAdapter must come right after its frozen feature steps "
             f"(it is step {k + 1}, the frozen steps are {n_frozen}); refit it as "
             "make_recommended_classifier() builds it.")
-    new = _refit_trusted(trusted, head, adapted, labels, n_frozen)
+    negatives = _aligned_negatives(trusted, adapter)
+    new = _refit_trusted(trusted, head, adapted, labels, n_frozen, negatives)
     rest = new.estimator_.steps if isinstance(new.estimator_, Pipeline) else [
         (inner.steps[-1][0], new.estimator_)]
     new.estimator_ = Pipeline(list(inner.steps[:k + 1]) + list(rest))

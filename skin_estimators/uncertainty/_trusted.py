@@ -106,6 +106,10 @@ default="mahalanobis"
         Its k.
     oos_other_coef_, oos_other_intercept_, oos_combination_ : ndarray or None
         The scores with negatives (see ``_negatives.fit_negatives``).
+    negative_features_ : ndarray of shape (n_negatives_, n_features) or None
+        The negatives after the frozen leading steps (when there are such steps), kept so
+        that an adaptation can refit the score on them
+        (:func:`~skin_estimators.adaptation.adapt_model`).
     n_negatives_ : int
         Negatives ``fit`` was given (0 without).
     n_calibration_ : int
@@ -295,6 +299,9 @@ default="mahalanobis"
         self.oos_floor_ = self.oos_threshold_ = self.oos_reference_ = self.oos_neighbors_ = None
         self.oos_other_coef_ = self.oos_other_intercept_ = self.oos_combination_ = None
         self.n_negatives_ = 0 if Z_other is None else int(len(Z_other))
+        # Kept after frozen steps (features, not images) so the score can be refitted there.
+        self.negative_features_ = (np.asarray(Z_other, dtype=np.float32) if prefix is not None
+                                   and np.ndim(Z_other) == 2 else None)
         if self.out_of_scope == "max_proba":
             oos = max_proba_score(calibrated)
         if self.out_of_scope is not None:
