@@ -127,3 +127,24 @@ def test_cv_with_negatives_on_dask_matches_serial(tmp_path, skin3_root):
                 sorted((Path(result.out_dir) / "folds").glob("recommended-*.json"))]
 
     np.testing.assert_allclose(scores(dask), scores(serial), rtol=1e-5)
+
+
+def test_evaluate_warns_when_the_other_photos_are_the_learned_negatives(tmp_path, skin3_root,
+                                                                        capsys):
+    from skin_estimators.cli import main
+
+    config = _write(tmp_path, skin3_root, "controlled")
+    assert main(["train", "--config", str(config), "--test-size", "0", "--out",
+                 str(tmp_path / "run"), "-q"]) == 0
+    model = str(tmp_path / "run" / "model.safetensors")
+    capsys.readouterr()
+    assert main(["evaluate", model, str(skin3_root), "--out", str(tmp_path / "e1"), "-q",
+                 "--out-of-scope-photos", str(tmp_path / "other")]) == 0
+    report = (tmp_path / "e1" / "report.txt").read_text(encoding="utf-8")
+    assert report.startswith("Warning: the --out-of-scope-photos are the photos of other")
+    assert "learned from (its negatives)" in capsys.readouterr().err
+    _negatives(tmp_path / "unseen" / "new")  # other photos: no warning
+    (tmp_path / "unseen" / "new" / "rosacea" / "0.png").unlink()
+    assert main(["evaluate", model, str(skin3_root), "--out", str(tmp_path / "e2"), "-q",
+                 "--out-of-scope-photos", str(tmp_path / "unseen")]) == 0
+    assert "negatives" not in (tmp_path / "e2" / "report.txt").read_text(encoding="utf-8")

@@ -145,6 +145,29 @@ def _training_photos(meta, data):
     return message
 
 
+def _learned_negatives(meta, other):
+    """A warning when the --out-of-scope-photos are exactly the negatives the model's
+    out-of-scope score learned from: their flags then measure nothing."""
+    from .._internal import data_hash
+
+    training = (meta.get("metadata") or {}).get("training") or {}
+    stored = (training.get("negatives") or {}).get("data_sha256")
+    if other is None or not stored:
+        return ""
+    try:
+        same = data_hash(other[0], ["other"] * len(other[0])) == stored
+    except OSError:  # an unreadable file: it gets its own error row later
+        return ""
+    if not same:
+        return ""
+    message = ("Warning: the --out-of-scope-photos are the photos of other conditions the "
+               "model's out-of-scope score learned from (its negatives); their flags here say "
+               "nothing about new conditions: measure on conditions it never saw (see "
+               "benchmarks/studies/out_of_scope_negatives.py, leave conditions out).")
+    say(message)
+    return message
+
+
 def _html_report(args, model, meta, result, warning, headline=None):
     """DIR/report.html: the figures and pictures written, and the misclassified photos."""
     import os
@@ -192,7 +215,8 @@ def run(args):
     if other is not None:
         _operating.check_flags(model)
     note_tta(args, model)
-    seen = _training_photos(meta, data)
+    seen = "\n\n".join(m for m in (_training_photos(meta, data),
+                                      _learned_negatives(meta, other)) if m)
     if args.adapt:  # before anything is computed: a model that cannot be adapted stops here
         from ._evaluate_adapted import check_adaptable
 
