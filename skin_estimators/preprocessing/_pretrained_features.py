@@ -120,7 +120,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         Channels of the images seen in ``fit`` (3).
     n_features_out_ : int
         Length of the feature vector.
-    probe_shape_, probe_features_ : tuple and ndarray of shape (1, n_features_out_)
+    probe_shape_, probe_features_ : tuple and ndarray of shape (1, n_features_out)
         A probe image's shape (that of the images seen in ``fit``) and the features PyTorch
         computed for it: a cached ONNX graph must reproduce them before it is used.
 

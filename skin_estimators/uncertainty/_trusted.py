@@ -106,7 +106,7 @@ default="mahalanobis"
         Its k.
     oos_other_coef_, oos_other_intercept_, oos_combination_ : ndarray or None
         The scores with negatives (see ``_negatives.fit_negatives``).
-    negative_features_ : ndarray of shape (n_negatives_, n_features) or None
+    negative_features_ : ndarray of shape (n_negatives, n_features) or None
         The negatives after the frozen leading steps (when there are such steps), kept so
         that an adaptation can refit the score on them
         (:func:`~skin_estimators.adaptation.adapt_model`).
