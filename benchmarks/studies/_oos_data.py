@@ -14,6 +14,7 @@ on no label and no fold, so they are computed once per photo set and cached (``.
 
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -91,7 +92,8 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default="/work/cache_oos")
+    parser.add_argument("--cache",
+                        default=os.path.join(tempfile.gettempdir(), "skin_estimators_oos"))
     parser.add_argument("--color-constancy", default=None)
     args = parser.parse_args()
     feats = load_features(args.cache, args.color_constancy)

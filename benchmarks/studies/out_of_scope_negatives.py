@@ -34,6 +34,7 @@ Writes ``benchmarks/results/out_of_scope_negatives.md``.
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -271,7 +272,8 @@ def table(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default="/work/cache_oos")
+    parser.add_argument("--cache",
+                        default=os.path.join(tempfile.gettempdir(), "skin_estimators_oos"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--no-inner", action="store_true")
     parser.add_argument("--reuse", action="store_true",

@@ -36,6 +36,7 @@ import argparse
 import hashlib
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -254,7 +255,8 @@ def main(argv=None):
     parser.add_argument("--configs", nargs="+", default=[
         os.path.join(HERE, os.pardir, "configs", "best_without_color_constancy.yaml"),
         os.path.join(HERE, os.pardir, "configs", "best.yaml")])
-    parser.add_argument("--cache", default="/work/cache_adapt")
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(),
+                                                           "skin_estimators_transfer"))
     parser.add_argument("--draws", type=int, default=20)
     parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results", "transfer.md"))
     args = parser.parse_args(argv)
