@@ -29,6 +29,31 @@ they may change in any release; code outside the library should use the public A
     The versions of the library and its dependencies that are running now.
 ``type_name``
     The name a safe model file gives a class passed as a parameter.
+
+Beside the commands, the benchmark and study scripts of the repository (``benchmarks/``)
+import the library's public API and this module, nothing else of it (a test checks theirs
+too). What they need beyond the commands' names:
+
+``BASELINES``
+    The shortcut baselines of ``skin-estimators cv``: name -> ``(label, number of trees)``
+    (imported on first use: it lives in :mod:`skin_estimators.experiments`).
+``corner_features``, ``size_features``
+    The audit's corner and size probes' features of loaded images.
+``cv_scores``, ``shortcut_forest``
+    The audit's cross-validated scores of feature tables, and its shortcut model (a
+    class-balanced random forest).
+``file_properties``, ``geometry_features``, ``is_large``
+    The cheap file properties the audit reads (file size, geometry, JPEG tables, EXIF), the
+    geometry baseline's features (log width, height, aspect), and which photos are large.
+``fit_knn``, ``knn_score``, ``fit_mahalanobis``, ``mahalanobis_score``
+    The out-of-scope scores' building blocks on feature tables.
+``load_config_negatives``
+    The file names of an experiment config's negatives (photos of other conditions), or
+    None (imported on first use).
+``NEGATIVE_SCORES``
+    The out-of-scope scores that learn from negatives.
+``restore_malloc_thresholds``
+    Undo the malloc setting Dask's nanny gives its workers (imported on first use).
 """
 
 from ._persistence._registry import type_name
@@ -46,6 +71,13 @@ from .uncertainty._files import trust_columns
 from .utils._atomic import atomic_open, atomic_savefig
 from .utils._data_hash import data_hash
 from .utils._image_files import entry_kind, open_image, scan_folder
+
+# What the benchmarks need beyond the commands' names (see the docstring).
+from .audit._cv import cv_scores, shortcut_forest
+from .audit._probes import corner_features, size_features
+from .audit._properties import file_properties, geometry_features, is_large
+from .uncertainty._negatives import NEGATIVE_SCORES
+from .uncertainty._out_of_scope import fit_knn, fit_mahalanobis, knn_score, mahalanobis_score
 
 __all__ = [
     "ARCHITECTURES",
@@ -67,10 +99,42 @@ __all__ = [
     "type_name",
 ]
 
+# The benchmarks' names (see the docstring).
+__all__ += [
+    "BASELINES",
+    "NEGATIVE_SCORES",
+    "corner_features",
+    "cv_scores",
+    "file_properties",
+    "fit_knn",
+    "fit_mahalanobis",
+    "geometry_features",
+    "is_large",
+    "knn_score",
+    "load_config_negatives",
+    "mahalanobis_score",
+    "restore_malloc_thresholds",
+    "shortcut_forest",
+    "size_features",
+]
+
 
 def __getattr__(name):
     if name == "FolderLock":
         from .experiments._lock import FolderLock
 
         return FolderLock
+    # The benchmarks' names that live in skin_estimators.experiments (pydantic).
+    if name == "BASELINES":
+        from .experiments._baselines import BASELINES
+
+        return BASELINES
+    if name == "load_config_negatives":
+        from .experiments._trust_negatives import load_config_negatives
+
+        return load_config_negatives
+    if name == "restore_malloc_thresholds":
+        from .experiments._dask import restore_malloc_thresholds
+
+        return restore_malloc_thresholds
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
