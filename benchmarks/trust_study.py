@@ -8,7 +8,7 @@ The recommended model (``make_recommended_classifier()`` after the controlled in
 on the labels or on the fold. They are computed once for all photos (cached in
 ``--cache``) and ``TrustedClassifier`` runs over the model's last steps
 (``StandardScaler``, ``LogisticRegression(C=0.01, class_weight="balanced")``) - the same
-numbers as the whole pipeline, in seconds. Writes ``benchmarks/results/trust_tables.md``
+numbers as the whole pipeline, in seconds. Writes ``benchmarks/results/accuracy/trust_tables.md``
 (read in ``trust.md``) and the
 reliability diagram ``docs/_static/trust/reliability.png``.
 
@@ -33,7 +33,9 @@ from skin_estimators import TrustedClassifier, fetch_skin3, make_recommended_cla
 from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage, operating_point
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "speed"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "studies"))
 from _common import feature_cache  # noqa: E402 (benchmarks/speed)
+from _splits import far_images, front_pipeline  # noqa: E402 (benchmarks/studies)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEEDS = (0, 1, 2)
@@ -68,48 +70,9 @@ for _mondrian, _calibration, _conformal in [
                          _mondrian, _calibration, _conformal))
 
 
-def front_pipeline(color_constancy=None):
-    """ImageLoader (controlled inputs) -> ChannelNormalizer -> frozen PretrainedFeatures."""
-    from sklearn.pipeline import make_pipeline
-
-    from skin_estimators import ChannelNormalizer
-    from skin_estimators.experiments._config import image_loader
-
-    rec = make_recommended_classifier()
-    return make_pipeline(image_loader(224, "stretch", cache=False, controlled=True,
-                                      color_constancy=color_constancy),
-                         ChannelNormalizer(mean="efficientnet_lite"), rec[0])
-
-
 def head():
     """The recommended model's last steps (StandardScaler, balanced LR, C=0.01)."""
     return clone(make_recommended_classifier()[1:])
-
-
-def far_images(folder):
-    """Photos that are not skin: scikit-learn's two sample images and synthetic textures."""
-    from PIL import Image
-    from sklearn.datasets import load_sample_images
-
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.RandomState(0)
-    images = list(load_sample_images().images)
-    yy, xx = np.mgrid[0:300, 0:400]
-    for k in range(2):
-        images.append(rng.randint(0, 256, (300, 400, 3)).astype(np.uint8))  # noise
-        images.append(np.stack([(xx * 255 // 400), (yy * 255 // 300),
-                                np.full_like(xx, 80 + 90 * k)], -1).astype(np.uint8))
-        board = (((xx // (20 + 20 * k)) + (yy // (20 + 20 * k))) % 2 * 255).astype(np.uint8)
-        images.append(np.stack([board] * 3, -1))
-        stripes = ((np.sin(xx / (4 + 6 * k)) > 0) * 200 + 30).astype(np.uint8)
-        images.append(np.stack([stripes, stripes // 2, 255 - stripes], -1))
-        images.append(np.full((300, 400, 3), rng.randint(0, 256, 3), dtype=np.uint8))
-    paths = []
-    for i, im in enumerate(images):
-        paths.append(os.path.join(folder, f"far_{i:02d}.png"))
-        if not os.path.exists(paths[-1]):
-            Image.fromarray(im).save(paths[-1])
-    return paths
 
 
 def features(cache, color_constancy=None):
@@ -138,7 +101,7 @@ def trusted(seed, **params):
 
 def fit(clf, X, y, groups):
     """``clf.fit``, with best.yaml's negatives when its score learns from them."""
-    from skin_estimators.uncertainty._negatives import NEGATIVE_SCORES
+    from skin_estimators._internal import NEGATIVE_SCORES
 
     other = {"X_other": NEGATIVES} if clf.out_of_scope in NEGATIVE_SCORES else {}
     return clf.fit(X, y, groups=groups, **other)
@@ -146,8 +109,8 @@ def fit(clf, X, y, groups):
 
 def negative_features(cache, color_constancy=None):
     """The features of best.yaml's negatives (cached), or None when it names none."""
+    from skin_estimators._internal import load_config_negatives
     from skin_estimators.experiments import load_config
-    from skin_estimators.experiments._trust_negatives import load_config_negatives
 
     files = load_config_negatives(load_config(os.path.join(HERE, "configs", "best.yaml")))
     if files is None:
@@ -165,7 +128,7 @@ def negative_features(cache, color_constancy=None):
 
 def geometry():
     """Log file size, width, height and aspect of the photos (as the audit reads them)."""
-    from skin_estimators.audit._properties import file_properties
+    from skin_estimators._internal import file_properties
 
     props, _ = file_properties(list(fetch_skin3().filenames))
     return np.hstack([props[k] for k in ("file_size", "width", "height", "aspect")])
@@ -175,7 +138,7 @@ def geometry_score(geo, tr, te):
     """The same detector (k-NN on L2-normalised, standardised features) on geometry alone."""
     from sklearn.preprocessing import StandardScaler
 
-    from skin_estimators.uncertainty._out_of_scope import fit_knn, knn_score
+    from skin_estimators._internal import fit_knn, knn_score
 
     scaler = StandardScaler().fit(geo[tr])
     return knn_score(scaler.transform(geo[te]), fit_knn(scaler.transform(geo[tr])))
@@ -340,7 +303,7 @@ def main():
     parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache",
                                                         "skin_estimators_trust_study"))
     parser.add_argument("--out", default=None,
-                        help="default: results/trust_tables.md (_<colour constancy>.md)")
+                        help="default: results/accuracy/trust_tables.md (_<colour constancy>.md)")
     parser.add_argument("--figure", default=None,
                         help="default: docs/_static/trust/reliability.png; none with "
                              "--color-constancy")
@@ -348,7 +311,8 @@ def main():
     args = parser.parse_args()
     cc = args.color_constancy
     if args.out is None:
-        args.out = os.path.join(HERE, "results", f"trust_tables{'_' + cc if cc else ''}.md")
+        args.out = os.path.join(HERE, "results", "accuracy",
+                                f"trust_tables{'_' + cc if cc else ''}.md")
     if args.figure is None and cc is None:
         args.figure = os.path.join(HERE, os.pardir, "docs", "_static", "trust",
                                    "reliability.png")
@@ -384,7 +348,7 @@ def main():
     print(f"{seconds:.0f} s after the features; commit {commit}; {machine}", file=sys.stderr)
     if args.figure is None:
         return
-    from skin_estimators.uncertainty._evaluation import reliability_figure
+    from skin_estimators._internal import reliability_figure
 
     os.makedirs(os.path.dirname(args.figure), exist_ok=True)
     reliability_figure(Y, *reliability, list(classes), args.figure,

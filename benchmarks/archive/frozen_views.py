@@ -1,6 +1,6 @@
 """Frozen EfficientNet-Lite0 features: input size, spatial pooling and augmented views.
 
-    SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/studies/frozen_views.py
+    SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/archive/frozen_views.py
 
 The recommended model's backbone is frozen, so every feature below is computed once per
 photo and view, for all 102 photos, with one forward pass that keeps each stage's output
@@ -34,33 +34,22 @@ import sys
 import time
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import recall_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skin_estimators import ChannelNormalizer, PretrainedFeatures
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
-from _splits import (load_skin3, macro_recalls, out_of_fold,  # noqa: E402 (this folder)
-                     recall_table, splits)
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "speed"))
+sys.path[1:1] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, folder)
+                for folder in ("studies", "speed")]  # the shared _splits and _common
+from _splits import load_skin3, recall_table  # noqa: E402 (benchmarks/studies)
 from _common import commit, feature_cache, machine  # noqa: E402 (benchmarks/speed)
+from _frozen import (STAGES, TIMES, network, normalise, predict_nested,  # noqa: E402 (here)
+                     predict_one, score)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STAGES = (2, 3, 4, 5, 6)
 POOLS = ("mean", "max", "gem")
 SIZES = (224, 298, 384, 448, 512)
-#: The time columns of the tables.
-TIMES = (("features, 102 photos (s)", lambda r: f"{r['seconds']:.0f}"),
-         ("head, 15 folds (s)", lambda r: f"{r['head_s']:.1f}"))
-
-
-def head():
-    return make_pipeline(StandardScaler(),
-                         LogisticRegression(C=0.01, class_weight="balanced", max_iter=2000))
 
 
 def other_heads():
@@ -85,12 +74,6 @@ def other_heads():
         "PCA (32, whitened), then the recommended head": lambda: make_pipeline(
             StandardScaler(), PCA(32, whiten=True, random_state=0), LogisticRegression(**lr)),
     }
-
-
-def network():
-    features = PretrainedFeatures(model="efficientnet_lite0", stages=STAGES, backend="torch")
-    features.fit(np.zeros((1, 3, 32, 32), dtype=np.float32))
-    return features.backbone_.eval()
 
 
 def pooled_forward(model, images, batch_size=8):
@@ -122,10 +105,6 @@ def pooled_forward(model, images, batch_size=8):
                 n = len(f) // 2
                 out[p].append((f[:n] + f[n:]) / 2)
     return {p: np.concatenate(v) for p, v in out.items()}
-
-
-def normalise(images):
-    return ChannelNormalizer(mean="efficientnet_lite").fit_transform(images)
 
 
 def square_views(square):
@@ -189,60 +168,11 @@ VIEW_SETS = {  # indices into the 11 views: whole, 4 corner crops, 3 rotations, 
 }
 
 
-def fit_predict(X, y, train, test, make_head=head):
-    """The head fitted on ``train``, probabilities on ``test``; X (n, d) or (n, views, d)."""
-    model = clone(make_head())
-    if X.ndim == 2:
-        model.fit(X[train], y[train])
-        return model.predict_proba(X[test]), model.classes_
-    k = X.shape[1]
-    model.fit(X[train].reshape(len(train) * k, -1), np.repeat(y[train], k))
-    proba = model.predict_proba(X[test].reshape(len(test) * k, -1))
-    return proba.reshape(len(test), k, -1).mean(axis=1), model.classes_
-
-
-def predict_one(Xs, make_head=head):
-    """Soft vote of one head per feature table (one table: that head)."""
-    def predict(y, groups, train, test):
-        probas = [fit_predict(X, y, train, test, make_head) for X in Xs]
-        classes = probas[0][1]
-        return classes[np.mean([p for p, _ in probas], axis=0).argmax(axis=1)]
-    return predict
-
-
-def predict_nested(candidates, chosen):
-    """Choose among ``candidates`` (name -> tables, soft-voted) by an inner grouped CV.
-
-    The inner CV is ``StratifiedGroupKFold(5)`` on the training part's atlas pages; the
-    candidate with the best inner pooled macro recall (first on ties) is refitted on the whole
-    training part. ``chosen`` counts the choices.
-    """
-    def predict(y, groups, train, test):
-        yt, gt = y[train], groups[train]
-        best, best_score = None, -1.0
-        for name, Xs in candidates.items():
-            pred = np.empty(len(train), dtype=y.dtype)
-            for itrain, itest in splits(yt, gt, seed=0):
-                pred[itest] = predict_one([X[train] for X in Xs])(yt, gt, itrain, itest)
-            r = recall_score(yt, pred, average="macro", zero_division=0)
-            if r > best_score:
-                best, best_score = name, r
-        chosen[best] = chosen.get(best, 0) + 1
-        return predict_one(candidates[best])(y, groups, train, test)
-    return predict
-
-
-def score(predict, y, groups, classes):
-    """Fold mean and pooled macro recall of ``predict(y, groups, train, test)``."""
-    preds, seconds = out_of_fold(lambda train, test: predict(y, groups, train, test), y, groups)
-    return dict(macro_recalls(preds, y, groups, classes), head_s=seconds)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache",
                                                         "skin_estimators_frozen_views"))
-    parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results",
+    parser.add_argument("--out", default=os.path.join(HERE, "results",
                                                       "frozen_views_table.md"))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -305,7 +235,7 @@ def main():
     table = recall_table(rows, classes, TIMES)
     print(table)
     with open(args.out, "w", encoding="utf-8") as fh:
-        fh.write(f"<!-- generated by benchmarks/studies/frozen_views.py; "
+        fh.write(f"<!-- generated by benchmarks/archive/frozen_views.py; "
                  f"commit {commit(ignore=args.out)}; "
                  f"{machine()}; {args.threads} torch thread(s); features {t_features:.0f} s "
                  f"-->\n\n")

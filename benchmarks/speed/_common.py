@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-RESULTS = REPO / "benchmarks" / "results"
+#: Where the speed benchmarks write their results.
+RESULTS = REPO / "benchmarks" / "results" / "speed"
 
 
 def machine():

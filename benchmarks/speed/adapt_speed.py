@@ -28,21 +28,20 @@ def main():
     import torch
 
     torch.set_num_threads(args.threads)
-    from skin_estimators import clear_feature_cache, load_model
-    from skin_estimators._commands._common import collect_files
-    from skin_estimators._commands.adapt import adapt_to_files
+    from skin_estimators import clear_feature_cache, load_image_folder, load_model
+    from skin_estimators.adaptation import adapt_model, file_keys
     from skin_estimators.preprocessing import clear_image_cache
 
     data = os.environ["SKIN_ESTIMATORS_DATA"]
-    files = (collect_files([os.path.join(data, "sd198")])
-             + collect_files([os.path.join(data, "sd198_other")]))
+    files = [str(f) for name in ("sd198", "sd198_other")  # sorted, as `adapt FOLDER` lists them
+             for f in load_image_folder(os.path.join(data, name), groups=None).filenames]
     files = [f for f in files if f.lower().endswith((".jpg", ".jpeg", ".png"))][:args.photos]
     model = load_model(args.model)
     clear_feature_cache()
     clear_image_cache()
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    adapt_to_files(model, files, args.method)
+    adapt_model(model, files, method=args.method, keys=file_keys(files))  # what `adapt` runs
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     print(header(args.threads))
     print(f"adapt ({args.method}) to {len(files)} photos: {wall:.1f} s wall, {cpu:.1f} s CPU "

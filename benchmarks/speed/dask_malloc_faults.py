@@ -18,7 +18,7 @@ import sys
 _CODE = """
 import resource, sys
 import numpy as np
-from skin_estimators.experiments._dask import restore_malloc_thresholds
+from skin_estimators._internal import restore_malloc_thresholds
 
 def faults(n):
     start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

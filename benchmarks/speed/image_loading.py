@@ -15,6 +15,7 @@ Usage: SKIN_ESTIMATORS_DATA=../shared/data nice python benchmarks/speed/image_lo
 """
 
 import argparse
+import contextlib
 import glob
 import os
 import time
@@ -22,7 +23,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from skin_estimators.preprocessing import ImageLoader, _decode, clear_image_cache
+from skin_estimators.preprocessing import ImageLoader, clear_image_cache
 
 from _common import header
 
@@ -34,11 +35,14 @@ def study_style(paths, size):
 
 
 def without_draft(paths, size):
-    _decode._USE_DRAFT = False
-    try:
-        return ImageLoader(size=size, cache=False).transform(paths)
-    finally:
-        _decode._USE_DRAFT = True
+    """ImageLoader on Pillow images opened here: decoded at full scale, never drafted.
+
+    Pillow opens lazily, so the whole decoding still happens inside ``transform``; only
+    opening from a path lets ImageLoader decode a JPEG at a reduced scale.
+    """
+    with contextlib.ExitStack() as stack:
+        images = [stack.enter_context(Image.open(p)) for p in paths]
+        return ImageLoader(size=size, cache=False).transform(images)
 
 
 def main():

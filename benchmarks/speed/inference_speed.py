@@ -34,7 +34,7 @@ Usage (the model from ``benchmarks/configs/best.yaml``)::
   SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/speed/inference_speed.py \\
       --model /tmp/best/model.safetensors [--threads 2] [--repeats 2]
 
-Writes benchmarks/results/inference_speed.md.
+Writes benchmarks/results/speed/inference_speed.md.
 """
 
 import argparse
@@ -69,11 +69,24 @@ def best_time(run, repeats):
 
 
 def feature_steps(model):
-    """The PretrainedFeatures steps of a model, also those inside a TrustedClassifier."""
-    from skin_estimators.inference import _estimators_in
+    """The fitted PretrainedFeatures steps of a model, also those inside a TrustedClassifier.
 
-    return [e for e in _estimators_in(model, set()) if isinstance(e, PretrainedFeatures)
-            and getattr(e, "backbone_", None) is not None]
+    Every estimator reachable from ``model`` (pipeline steps, parameters and fitted parts),
+    as ``set_feature_backend`` finds them.
+    """
+    from sklearn.base import BaseEstimator
+
+    found, seen, todo = [], set(), [model]
+    while todo:
+        obj = todo.pop()
+        if isinstance(obj, (list, tuple)):
+            todo.extend(reversed(obj))
+        elif isinstance(obj, BaseEstimator) and id(obj) not in seen:
+            seen.add(id(obj))
+            if isinstance(obj, PretrainedFeatures) and getattr(obj, "backbone_", None) is not None:
+                found.append(obj)
+            todo.extend(reversed(list(vars(obj).values())))
+    return found
 
 
 def set_backend(model, backend):

@@ -13,7 +13,7 @@ precision).
 Usage (from the repository root)::
 
     SKIN_ESTIMATORS_DATA=../shared/data nice python benchmarks/speed/pretrained_speed.py \
-        --threads 2 --n-images 8 > benchmarks/results/pretrained_speed.log
+        --threads 2 --n-images 8 > benchmarks/results/speed/pretrained_speed.log
     # on a GPU: one fold of the study's 5-fold CV (82 training, 20 test images), fp32 and
     # mixed precision
     python benchmarks/speed/pretrained_speed.py --device cuda --fold --precision fp32 auto

@@ -7,9 +7,9 @@ Protocol:
   into a temporary folder;
 * ``skin-estimators predict MODEL FOLDER --out p.csv --report report.html`` without
   ``--explain``, timed from the command's start to its end, and once more without
-  ``--report``; the report's own cost (thumbnails, page, write) is timed in one process
-  from the CSV's predictions (the difference of the two commands is mostly the machine's
-  load);
+  ``--report`` (alternately, ``--repeats`` times each: medians); the report's own cost
+  (thumbnails, page, write) is the difference of the two medians. On a busy machine the
+  difference carries the machine's load: repeat to see its spread;
 * the report's size on disk (goal: under 25 MB);
 * its load time in headless Chromium, driven through the DevTools protocol
   (``--remote-debugging-pipe``): a new tab navigates to the ``file://`` URL, and the
@@ -28,7 +28,7 @@ Usage (the recommended model)::
   SKIN_ESTIMATORS_DATA=../shared/data python benchmarks/speed/report_size.py \\
       --model /tmp/best/model.safetensors [--explain]
 
-Writes benchmarks/results/report_size.md.
+Writes benchmarks/results/speed/report_size.md.
 """
 
 import argparse
@@ -154,28 +154,6 @@ class DevTools:
         os.close(self._from_chrome)
 
 
-def time_report(csv_path, out):
-    """Seconds to build and write the report of ``csv_path``'s predictions, in-process."""
-    import csv
-
-    import numpy as np
-
-    from skin_estimators._commands._report_predict import predict_records, write_predict_report
-
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    classes = [c[len("proba_"):] for c in rows[0] if c.startswith("proba_")]
-    start = time.perf_counter()
-    proba = np.array([[float(r[f"proba_{c}"] or "nan") for c in classes] for r in rows])
-    errors = [r["error"] or None for r in rows]
-    trust = tuple([r[k] for r in rows] for k in ("prediction_set", "out_of_scope_score", "flag"))
-    records = predict_records([r["image_path"] for r in rows], proba, errors,
-                              np.array(classes), trust, threshold=None)
-    write_predict_report(out, records, {"rows": [], "classes": classes, "trusted": None,
-                                        "date": ""})
-    return time.perf_counter() - start
-
-
 def network_model(path):
     """The vanilla CNN at 224 px fitted for one epoch on skin3 (for --explain's cost)."""
     from sklearn.pipeline import make_pipeline
@@ -200,6 +178,8 @@ def main():
     parser.add_argument("--photos", type=int, default=500)
     parser.add_argument("--loads", type=int, default=5, help="loads after the first")
     parser.add_argument("--explain", action="store_true", help="also measure --explain")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of predict with and without --report (medians)")
     parser.add_argument("--browser", default=shutil.which("chromium"))
     args = parser.parse_args()
     if not args.browser:
@@ -210,11 +190,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = os.path.join(tmp, "photos")
         link_photos(files, root, folder)
-        plain = run_predict(args.model, folder, tmp)
         report = os.path.join(tmp, "report.html")
-        with_report = run_predict(args.model, folder, tmp, "--report", report)
+        plain, with_report = [], []
+        for _ in range(args.repeats):
+            plain.append(run_predict(args.model, folder, tmp))
+            with_report.append(run_predict(args.model, folder, tmp, "--report", report))
+        plain, with_report = statistics.median(plain), statistics.median(with_report)
         size = os.path.getsize(report)
-        build = time_report(os.path.join(tmp, "p.csv"), os.path.join(tmp, "again.html"))
+        build = with_report - plain
         tools = DevTools(args.browser, os.path.join(tmp, "profile"))
         try:
             timings = [tools.load("file://" + report) for _ in range(1 + args.loads)]
@@ -255,9 +238,9 @@ def main():
         f"{statistics.median(end[1:] or end) / 1e3:.3f} s | |",
         f"| DOMContentLoaded end, first / median | {dom[0] / 1e3:.3f} s / "
         f"{statistics.median(dom[1:] or dom) / 1e3:.3f} s | |",
-        f"| `predict` without `--report` | {plain:.1f} s | |",
-        f"| `predict --report` | {with_report:.1f} s | |",
-        f"| the report alone (thumbnails, page, write; in one process) | {build:.1f} s "
+        f"| `predict` without `--report` (median of {args.repeats}) | {plain:.1f} s | |",
+        f"| `predict --report` (median of {args.repeats}) | {with_report:.1f} s | |",
+        f"| the report alone (thumbnails, page, write: the difference) | {build:.1f} s "
         f"({build / args.photos * 1e3:.0f} ms per photo) | |",
     ]
     if explain:

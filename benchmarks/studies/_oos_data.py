@@ -9,7 +9,7 @@ on no label and no fold, so they are computed once per photo set and cached (``.
   choose a detector, only to score it);
 * ``sd198_other``: SD-198's 715 photos of 24 other conditions (the negatives), the condition
   as the group;
-* ``far``: photos that are not skin (``benchmarks/trust_study.far_images``).
+* ``far``: photos that are not skin (``_splits.far_images``, the trust study's too).
 """
 
 import os
@@ -18,6 +18,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from _splits import far_images, front_pipeline  # this folder's shared module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp")
@@ -45,19 +47,6 @@ def folder_images(folder):
     return paths, np.asarray(labels)
 
 
-def front_pipeline(color_constancy=None):
-    """ImageLoader (controlled inputs) -> ChannelNormalizer -> frozen PretrainedFeatures."""
-    from sklearn.pipeline import make_pipeline
-
-    from skin_estimators import ChannelNormalizer, make_recommended_classifier
-    from skin_estimators.experiments._config import image_loader
-
-    rec = make_recommended_classifier()
-    return make_pipeline(image_loader(224, "stretch", cache=False, controlled=True,
-                                      color_constancy=color_constancy),
-                         ChannelNormalizer(mean="efficientnet_lite"), rec[0])
-
-
 def load_features(cache, color_constancy=None):
     """A dict of ``X_<set>`` feature tables, ``y_<set>`` labels and ``g_skin3`` pages."""
     suffix = f"_{color_constancy}" if color_constancy else ""
@@ -65,9 +54,6 @@ def load_features(cache, color_constancy=None):
     if os.path.exists(path):
         with np.load(path) as f:
             return dict(f)
-    sys.path.insert(0, os.path.dirname(HERE))
-    from trust_study import far_images
-
     from skin_estimators import fetch_skin3
 
     os.makedirs(cache, exist_ok=True)

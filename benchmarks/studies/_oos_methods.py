@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression
 
-from skin_estimators.uncertainty._out_of_scope import (
+from skin_estimators._internal import (
     fit_knn,
     fit_mahalanobis,
     knn_score,

@@ -1,12 +1,18 @@
-"""The controlled protocol's splits and figures, shared by the studies in this folder.
+"""The controlled protocol's splits, figures and model parts, shared by the studies.
 
 ``StratifiedGroupKFold(5, shuffle=True)`` on ``fetch_skin3().groups`` (the leak-free atlas
 pages), CV seeds 0, 1, 2: the splits of ``skin-estimators cv --cv controlled``. A study gives
 each seed's out-of-fold predictions; :func:`macro_recalls` turns them into the library's two
 averages (the mean over each seed's folds, and the macro recall of the seed's pooled
 predictions), both averaged over the seeds, and the pooled recall of every class.
+
+Also shared: the recommended model's frozen front on the controlled inputs
+(:func:`front_pipeline`) and its head (:func:`head`), and photos that are not skin
+(:func:`far_images`). The studies of this folder, ``benchmarks/trust_study.py`` and the
+archived ones (``benchmarks/archive/``) import this module; it imports no study.
 """
 
+import os
 import time
 
 import numpy as np
@@ -65,9 +71,7 @@ def geometry_baseline(filenames, y, groups, seeds=SEEDS):
     """
     from sklearn.base import clone
 
-    from skin_estimators.audit._cv import shortcut_forest
-    from skin_estimators.audit._properties import geometry_features
-    from skin_estimators.experiments._baselines import BASELINES
+    from skin_estimators._internal import BASELINES, geometry_features, shortcut_forest
 
     X, forest = geometry_features(filenames), shortcut_forest(BASELINES["geometry"][1])
     preds, _ = out_of_fold(lambda train, test: clone(forest).fit(X[train], y[train])
@@ -112,3 +116,57 @@ def recall_table(rows, classes, extra=(), seeds=SEEDS):
         lines.append(f"| {r['name']} | **{r['fold']:.3f}** | {seeds} | **{r['pooled']:.3f}** "
                      f"| {pcs}{cells} |")
     return "\n".join(lines) + "\n"
+
+
+def head():
+    """The recommended head: StandardScaler, then a balanced LogisticRegression with C=0.01."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(),
+                         LogisticRegression(C=0.01, class_weight="balanced", max_iter=2000))
+
+
+def front_pipeline(color_constancy=None):
+    """ImageLoader (controlled inputs, 224 px) -> ChannelNormalizer -> frozen PretrainedFeatures.
+
+    The front of ``benchmarks/configs/best.yaml``'s model (``color_constancy`` its
+    ``ImageLoader``'s parameter): the features of ``make_recommended_classifier()[0]`` (stage
+    2-6 means and the head of EfficientNet-Lite0, image and mirror averaged).
+    """
+    from sklearn.pipeline import make_pipeline
+
+    from skin_estimators import ChannelNormalizer, make_recommended_classifier
+    from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
+
+    return make_pipeline(ImageLoader(size=224, cache=False, color_constancy=color_constancy,
+                                     **CONTROLLED_INPUTS),
+                         ChannelNormalizer(mean="efficientnet_lite"),
+                         make_recommended_classifier()[0])
+
+
+def far_images(folder):
+    """Photos that are not skin: scikit-learn's two sample images and synthetic textures."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.RandomState(0)
+    images = list(load_sample_images().images)
+    yy, xx = np.mgrid[0:300, 0:400]
+    for k in range(2):
+        images.append(rng.randint(0, 256, (300, 400, 3)).astype(np.uint8))  # noise
+        images.append(np.stack([(xx * 255 // 400), (yy * 255 // 300),
+                                np.full_like(xx, 80 + 90 * k)], -1).astype(np.uint8))
+        board = (((xx // (20 + 20 * k)) + (yy // (20 + 20 * k))) % 2 * 255).astype(np.uint8)
+        images.append(np.stack([board] * 3, -1))
+        stripes = ((np.sin(xx / (4 + 6 * k)) > 0) * 200 + 30).astype(np.uint8)
+        images.append(np.stack([stripes, stripes // 2, 255 - stripes], -1))
+        images.append(np.full((300, 400, 3), rng.randint(0, 256, 3), dtype=np.uint8))
+    paths = []
+    for i, im in enumerate(images):
+        paths.append(os.path.join(folder, f"far_{i:02d}.png"))
+        if not os.path.exists(paths[-1]):
+            Image.fromarray(im).save(paths[-1])
+    return paths

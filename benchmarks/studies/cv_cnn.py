@@ -22,8 +22,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 
 from skin_estimators import ChannelNormalizer, ImageLoader, VanillaCNNClassifier, fetch_skin3
-from skin_estimators.audit._cv import shortcut_forest
-from skin_estimators.audit._properties import geometry_features
+from skin_estimators._internal import geometry_features, shortcut_forest
 from skin_estimators.metrics import clinical_report
 from skin_estimators.preprocessing import CONTROLLED_INPUTS
 

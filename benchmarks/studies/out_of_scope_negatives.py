@@ -28,7 +28,7 @@ Protocol (printed and written with the table):
   ``source AUROC``: in-scope SD-198 photos against the atlas's out-of-fold photos (0.5: the
   detector does not see the source).
 
-Writes ``benchmarks/results/out_of_scope_negatives.md``.
+Writes ``benchmarks/results/accuracy/out_of_scope_negatives.md``.
 """
 
 import argparse
@@ -278,7 +278,7 @@ def main():
     parser.add_argument("--no-inner", action="store_true")
     parser.add_argument("--reuse", action="store_true",
                         help="remake the tables from the folds saved in --cache")
-    parser.add_argument("--out", default=os.path.join(HERE, "..", "results",
+    parser.add_argument("--out", default=os.path.join(HERE, "..", "results", "accuracy",
                                                       "out_of_scope_negatives.md"))
     args = parser.parse_args()
     print(__doc__.split("Protocol")[1].split("Writes")[0], file=sys.stderr)

@@ -9,22 +9,35 @@ features, and on the same with Shades of Gray, are read per page, then resampled
 (a stratified cluster bootstrap: each class's pages drawn with replacement, 2000 times) to
 give a 90 % interval for the pooled macro recall and for each class's pooled recall. The
 predictions are held fixed: the interval is the spread from which pages were photographed,
-not from refitting (a refit on resampled pages would add to it). The features come from
-``texture_colour.py``'s cache, so run that first.
+not from refitting (a refit on resampled pages would add to it). The features are the
+recommended model's frozen front on the controlled inputs (``_splits.front_pipeline``),
+computed once per colour constancy and cached in ``--cache``.
 """
 
 import argparse
 import os
+import sys
+import tempfile
 
 import numpy as np
 from sklearn.base import clone
 
-from _splits import load_skin3, out_of_fold  # noqa: E402 (this folder's shared module)
-from frozen_views import head  # noqa: E402
-from _common import commit, feature_cache, machine  # noqa: E402 (frozen_views puts it on the path)
+from _splits import front_pipeline, head, load_skin3, out_of_fold  # this folder's shared module
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "speed"))
+from _common import commit, feature_cache, machine  # noqa: E402 (benchmarks/speed)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def features(cache, filenames, color_constancy=None):
+    """(n, 2024) recommended features of ``filenames`` (cached in ``cache``)."""
+    path = os.path.join(cache, f"recommended_{color_constancy or 'plain'}.npz")
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        np.savez(path, X=front_pipeline(color_constancy).fit_transform(filenames))
+    with np.load(path) as f:
+        return f["X"]
 
 
 def page_bootstrap(correct, y, groups, classes, n_boot=2000, seed=0):
@@ -45,19 +58,18 @@ def page_bootstrap(correct, y, groups, classes, n_boot=2000, seed=0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache",
-                                                        "skin_estimators_texture_colour"))
-    parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results",
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(),
+                                                        "skin_estimators_page_bootstrap"))
+    parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results", "accuracy",
                                                       "page_bootstrap.md"))
     args = parser.parse_args()
     filenames, y, groups = load_skin3()
     classes = np.unique(y)
-    cache = feature_cache(args.cache, filenames)  # texture_colour.py's
+    cache = feature_cache(args.cache, filenames)
     lines = []
-    rows = (("plain", "recommended"), ("shades_of_gray", "recommended + Shades of Gray"))
-    for tag, label in rows:
-        with np.load(os.path.join(cache, f"centre224_{tag}.npz")) as f:
-            X = f["mean"]
+    rows = ((None, "recommended"), ("shades_of_gray", "recommended + Shades of Gray"))
+    for color_constancy, label in rows:
+        X = features(cache, filenames, color_constancy)
         preds, _ = out_of_fold(
             lambda train, test, X=X: clone(head()).fit(X[train], y[train]).predict(X[test]),
             y, groups)

@@ -155,9 +155,7 @@ def geometry_rows(target_files, y, classes):
     from sklearn.model_selection import StratifiedKFold
 
     from skin_estimators import fetch_skin3
-    from skin_estimators.audit._cv import shortcut_forest
-    from skin_estimators.audit._properties import geometry_features
-    from skin_estimators.experiments._baselines import BASELINES
+    from skin_estimators._internal import BASELINES, geometry_features, shortcut_forest
 
     forest = shortcut_forest(BASELINES["geometry"][1])
     atlas = fetch_skin3()
@@ -258,7 +256,8 @@ def main(argv=None):
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(),
                                                            "skin_estimators_transfer"))
     parser.add_argument("--draws", type=int, default=20)
-    parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results", "transfer.md"))
+    parser.add_argument("--out", default=os.path.join(HERE, os.pardir, "results", "accuracy",
+                                                      "transfer.md"))
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 

@@ -1,4 +1,4 @@
-"""The picture of docs/user_guide/other_clinic.rst, from benchmarks/results/transfer.csv.
+"""The picture of docs/user_guide/other_clinic.rst, from results/accuracy/transfer.csv.
 
     python benchmarks/studies/transfer_figure.py
 
@@ -22,7 +22,8 @@ CLASSES = ("acne", "herpes simplex", "lichen planus")
 
 def main(candidate="candidate_shades_of_gray"):
     rows = {}
-    with open(os.path.join(ROOT, "benchmarks", "results", "transfer.csv"), encoding="utf-8") as f:
+    path = os.path.join(ROOT, "benchmarks", "results", "accuracy", "transfer.csv")
+    with open(path, encoding="utf-8") as f:
         for row in csv.reader(f):
             if row[:2] == [candidate, "sd198"]:
                 rows[row[2]] = [float(v) for v in row[3:7]]
