@@ -33,8 +33,8 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
     ``benchmarks/configs/best.yaml`` trains this whole model). The previous recommended model
     is the same pipeline after a loader without colour constancy
     (``benchmarks/configs/best_without_color_constancy.yaml``). Measured figures, with their
-    protocols: ``benchmarks/results/accuracy.md`` (skin3, controlled protocol) and
-    ``benchmarks/results/transfer.md`` (a second source, SD-198). Fitting computes each image's features once (about a second an image on one CPU
+    protocols: ``benchmarks/results/accuracy/accuracy.md`` (skin3, controlled protocol) and
+    ``benchmarks/results/accuracy/transfer.md`` (a second source, SD-198). Fitting computes each image's features once (about a second an image on one CPU
     core) and a logistic regression.
 
     ``kind="scattering"``: for no pretrained weights at all, a :class:`ScatteringClassifier`
