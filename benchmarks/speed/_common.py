@@ -1,7 +1,9 @@
 """What every speed benchmark prints with its figures: the commit and the machine.
 
 Imported by the scripts of this folder (``python benchmarks/speed/NAME.py`` puts the folder on
-``sys.path``); not part of the library.
+``sys.path``), and by the studies (``studies/``, ``trust_study.py``, ``archive/``), which put
+it on the path for :func:`commit`, :func:`machine` and :func:`feature_cache`; not part of the
+library. It imports no script.
 """
 
 import os
