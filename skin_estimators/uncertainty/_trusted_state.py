@@ -4,8 +4,8 @@ Its fitted state is numbers and arrays: the conformal quantiles, the calibration
 parameters, the out-of-scope threshold, the Mahalanobis or nearest-neighbour model; with
 cross-conformal sets also the fold models (nested estimators, built and checked as such) and
 their out-of-fold scores, folds and labels. :data:`TRUSTED_FIELDS` declares each one's kind,
-shape and range (see ``_fields.py``) against the classes, the calibration rows and the width
-of the features the wrapped estimator gives; :func:`check_trusted` checks the table, then
+shape and range (see ``utils/_fields.py``) against the classes, the calibration rows and the
+width of the features the wrapped estimator gives; :func:`check_trusted` checks the table, then
 what no single field says (the calibration map's form, the out-of-scope model the
 ``out_of_scope`` parameter needs, the frozen steps and the fold models). So a crafted file
 cannot make sets or flags that the fitted model would never give (the values were checked to
