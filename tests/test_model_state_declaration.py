@@ -9,12 +9,12 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval
 
 from skin_estimators import ModelFileError, load_model, save_model
 from skin_estimators.exceptions import UnrepresentableError
 from skin_estimators.utils import _model_state
 from skin_estimators.utils._fields import Checked, Floats, Integer, check_classes, check_fields
+from skin_estimators.utils._param_validation import Interval
 
 
 class NearestMean(ClassifierMixin, BaseEstimator):
@@ -134,3 +134,11 @@ def test_a_class_without_fields_cannot_be_declared():
 
     with pytest.raises(TypeError, match="declares no _model_file_fields"):
         _model_state.stored_in_model_files(Nothing)
+
+
+def test_two_classes_cannot_share_a_name_in_model_files(storable):
+    class NearestMean(BaseEstimator):  # another class of the same name
+        _model_file_fields = {}
+
+    with pytest.raises(TypeError, match="skin_estimators.NearestMean is already"):
+        _model_state.stored_in_model_files(NearestMean)

@@ -62,9 +62,11 @@ def stored_in_model_files(cls):
         raise TypeError(f"{cls.__name__} declares no _model_file_fields; a model file cannot "
                         "hold it")
     name = f"skin_estimators.{cls.__name__}"
-    if _CLASSES.get(name, cls) is not cls:
-        raise TypeError(f"{name} is already a class of model files")
-    _CLASSES[name] = cls
+    known = _CLASSES.get(name, cls)
+    if (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise TypeError(f"{name} is already {known.__module__}.{known.__qualname__}, a class "
+                        "of model files")
+    _CLASSES[name] = cls  # (a module imported again declares its class again)
     return cls
 
 
