@@ -169,7 +169,7 @@ def test_safe_file_round_trip(tmp_path, method):
 
 
 def test_load_checks_refuse_an_inconsistent_adapter():
-    from skin_estimators._persistence._consistency_adapter import check_adapter
+    from skin_estimators.adaptation._adapter_state import check_adapter
 
     X, y = _data()
     adapter = DomainAdapter().fit(X, y)

@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from ..exceptions import InconsistentModelError, UnrepresentableError  # noqa: F401
-from ._fields import MAX_TEXT
+from ..utils._fields import MAX_TEXT
 from ._registry import callback_class, callback_name, type_by_name, type_name
 
 __all__ = ["MAX_DEPTH", "InconsistentModelError", "UnrepresentableError", "check_device_name",

@@ -5,46 +5,43 @@ it. So every estimator a file describes is checked while it is built, before any
 predict with it:
 
 - the description has the form the writer gives it (a class, parameters, fitted attributes;
-  a network's classes and weights; a pipeline's named steps);
+  a network's classes and weights; a pipeline's named steps; fold models where the class
+  keeps them);
 - every float among the parameters and fitted attributes is finite, and a ``device`` is one
   a model can run on;
-- every fitted array has the type and shape its estimator implies: ``classes_`` unique,
-  sorted, one-dimensional, all strings or all integers, one coefficient row per class (one
-  for two classes), intercepts, scaler and normaliser statistics of the right sizes,
-  ``n_features_in_`` matching the arrays and the step before;
-- a pipeline has steps, and its last one is a classifier.
+- every parameter is within the constraints its class declares, as ``fit`` checks them;
+- every fitted attribute is one its class allows (``_fitted.py``) and the estimator's own
+  check accepts them together: a library estimator's declared ``_check_model_file_state``
+  (``utils/_model_state.py``), a scikit-learn class's check of ``_sklearn.py``;
+- a pipeline has steps, its last one is a classifier, and each step takes what the one
+  before it gives.
 
 Each check raises :class:`InconsistentModelError` (a ValueError) naming the field
 (``model['logisticregression'].coef_``); the loader adds the file's name.
 """
 
-import numbers
-
-import numpy as np
-
-from ._codec import InconsistentModelError, check_device_name
-from ._consistency_adapter import check_adapter
-from ._consistency_features import check_pretrained_features
-from ._consistency_trust import check_trusted
+from ..exceptions import InconsistentModelError
+from ..utils._fields import check_finite
+from ..utils._model_state import check_model_file_state
+from ._codec import check_device_name
 from ._fitted import check_fitted_names
+from ._sklearn import CHECKS
 from ._voting import VOTING
 
-__all__ = ["InconsistentModelError", "check_built", "check_classes", "check_finite",
-           "check_net", "check_params", "check_pipeline", "check_spec"]
+__all__ = ["InconsistentModelError", "check_built", "check_params", "check_pipeline",
+           "check_spec", "fold_models", "network_names"]
 
 _Error = InconsistentModelError  # what every check raises
-#: The classes whose description may hold fold models (``estimators``), and how many.
-FOLD_MODELS = ("skin_estimators.TrustedClassifier",)
-_MAX_FOLDS = 100
 
 
-def _is_net_class(cls):
-    import sys
+def network_names(cls):
+    """The skorch networks whose weights a file holds for ``cls`` (its declaration)."""
+    return tuple(getattr(cls, "_model_file_networks", ()) or ())
 
-    # A class of the skorch base exists only once its module is imported: asking about a
-    # scikit-learn or preprocessing class must not import PyTorch.
-    base = sys.modules.get("skin_estimators.classifiers._base")
-    return base is not None and isinstance(cls, type) and issubclass(cls, base.SkinNetClassifier)
+
+def fold_models(cls):
+    """How many fold models (``estimators_``) a file may hold for ``cls`` (its declaration)."""
+    return int(getattr(cls, "_model_file_fold_models", 0) or 0)
 
 
 # ------------------------------------------------------------------ the description's form
@@ -64,11 +61,11 @@ def check_spec(spec, name, cls, where):
         raise _Error(f"{where} is a {short}, which " + (
             "has no members" if "members" in spec else "needs its members"))
     if "estimators" in spec:
-        folds = spec["estimators"]
-        if name not in FOLD_MODELS:
+        folds, most = spec["estimators"], fold_models(cls)
+        if not most:
             raise _Error(f"{where} is a {short}, which keeps no fold models")
-        if not (isinstance(folds, list) and 1 <= len(folds) <= _MAX_FOLDS):
-            raise _Error(f"{where}.estimators is not a list of 1 to {_MAX_FOLDS} fold models")
+        if not (isinstance(folds, list) and 1 <= len(folds) <= most):
+            raise _Error(f"{where}.estimators is not a list of 1 to {most} fold models")
     if cls is Pipeline:
         steps = spec.get("steps")
         if not isinstance(steps, list) or not steps:
@@ -87,12 +84,12 @@ def check_spec(spec, name, cls, where):
     fitted = spec.get("fitted", {})
     if not isinstance(fitted, dict):
         raise _Error(f"{where}.fitted is not a mapping of fitted attributes")
-    if _is_net_class(cls):
+    if network_names(cls):
         if "classes" not in spec or not isinstance(spec.get("modules"), dict) \
                 or not spec["modules"]:
             raise _Error(f"{where} is a {short} without its classes and trained network")
         for module, key in spec["modules"].items():
-            if module not in ("module",) or not isinstance(key, str):
+            if module not in network_names(cls) or not isinstance(key, str):
                 raise _Error(f"{where}.modules: {module!r:.40} is not a network of {short}")
     else:
         for key in ("classes", "modules", "history"):
@@ -148,187 +145,17 @@ def _is_torch_device(value):
     return torch is not None and isinstance(value, torch.device)
 
 
-def check_finite(value, where, _seen=0):
-    """Raise ValueError if ``value`` holds a NaN or an infinite float (anywhere inside it)."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return
-    if isinstance(value, numbers.Real):
-        if not np.isfinite(float(value)):
-            raise _Error(f"{where} is {value!r}, not a finite number")
-        return
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            bad = float(value[~np.isfinite(value)].ravel()[0])
-            raise _Error(f"{where} holds {bad!r} ({(~np.isfinite(value)).sum()} of "
-                             f"{value.size} values are not finite numbers)")
-        if value.dtype.kind == "O":
-            for item in value.ravel():
-                check_finite(item, where)
-        return
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            check_finite(item, where)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_finite(item, f"{where}[{key!r}]")
-    elif hasattr(value, "get_params") and not isinstance(value, type):  # a callback
-        for key, item in value.get_params(deep=False).items():
-            check_finite(item, f"{where}.{key}")
-
-
 # ------------------------------------------------------------------ fitted estimators
-def check_classes(classes, where):
-    """Class labels: a sorted 1-D array of unique strings or of unique integers."""
-    if not isinstance(classes, np.ndarray) or classes.ndim != 1:
-        raise _Error(f"{where} is not a one-dimensional array of class labels")
-    if len(classes) < 2:
-        raise _Error(f"{where} holds {len(classes)} class(es); a classifier has at least 2")
-    kind = classes.dtype.kind
-    if kind == "O":
-        if all(isinstance(c, str) for c in classes):
-            kind = "U"
-        elif all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in classes):
-            kind = "i"
-        else:
-            raise _Error(f"{where} = {classes.tolist()!r:.80} mixes labels of different "
-                             "types; class labels are all strings or all integers")
-    elif kind == "f":
-        # A classifier fitted on float labels keeps them as floats; they are whole numbers.
-        if not (np.isfinite(classes).all() and (classes == np.round(classes)).all()):
-            raise _Error(f"{where} = {classes.tolist()!r:.80}: class labels are strings "
-                             "or whole numbers")
-    elif kind not in "Uiub":
-        raise _Error(f"{where} has dtype {classes.dtype}; class labels are strings or "
-                         "integers")
-    values = classes.tolist()
-    if len(set(values)) != len(values):
-        raise _Error(f"{where} = {values!r:.80} names a class more than once")
-    if values != sorted(values):
-        raise _Error(f"{where} = {values!r:.80} is not sorted, as a fitted classifier's "
-                         "classes are")
-    return len(values)
-
-
-def _positive_int(value, where):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise _Error(f"{where} = {value!r:.40} is not a positive integer")
-    return int(value)
-
-
-def _float_array(value, where, shape, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-        raise _Error(f"{where} is not an array of floats")
-    if value.shape != tuple(shape):
-        raise _Error(f"{where} has shape {value.shape}; {shape} expected")
-    return value
-
-
 def check_built(name, est, where):
     """Check a built (non-pipeline) estimator's fitted attributes against each other.
 
     ``name`` is its allow-listed class name; the attributes were checked to be finite as
-    they were decoded, a network's by :func:`check_net` before it was built.
+    they were decoded. A class with networks checked its state before they were built.
     """
-    check = _CHECKS.get(name)
-    if check is not None:
-        check(est, where)
-
-
-def check_net(est, where):
-    """A skorch classifier's classes and fitted shapes, checked before its network is built."""
-    n_classes = check_classes(est.classes_, f"{where}.classes_")
-    shape = est.input_shape_
-    if not (isinstance(shape, tuple) and 1 <= len(shape) <= 3):
-        raise _Error(f"{where}.input_shape_ = {shape!r:.40} is not the shape of one input")
-    for size in shape:
-        _positive_int(size, f"{where}.input_shape_")
-    n_in = getattr(est, "n_features_in_", None)
-    if n_in is not None and _positive_int(n_in, f"{where}.n_features_in_") != shape[0]:
-        raise _Error(f"{where}.n_features_in_ = {n_in} does not match input_shape_ {shape}")
-    weight = getattr(est, "class_weight_", None)
-    if weight is not None:
-        _float_array(weight, f"{where}.class_weight_", (n_classes,))
-        if (weight < 0).any():
-            raise _Error(f"{where}.class_weight_ holds a negative weight")
-    inferred = getattr(est, "classes_inferred_", None)
-    if inferred is not None and not (isinstance(inferred, np.ndarray) and inferred.ndim == 1
-                                     and len(inferred) <= n_classes):
-        raise _Error(f"{where}.classes_inferred_ does not match classes_")
-    if getattr(est, "grad_scaler_", None) is not None:
-        raise _Error(f"{where}.grad_scaler_ is not stored in model files")
-    n_out = est.get_params(deep=False).get("module__n_classes")
-    if n_out is not None and n_out != n_classes:
-        raise _Error(f"{where} parameter module__n_classes = {n_out!r:.20} does not match "
-                         f"the {n_classes} classes in classes_")
-
-
-def _check_channel_normalizer(est, where):
-    _float_array(est.mean_, f"{where}.mean_", (3,))
-    std = _float_array(est.std_, f"{where}.std_", (3,))
-    if not (std > 0).all():
-        raise _Error(f"{where}.std_ = {std.tolist()} is not positive for every channel")
-    n_in = getattr(est, "n_features_in_", None)
-    if n_in is not None and n_in != 3:
-        raise _Error(f"{where}.n_features_in_ = {n_in!r:.20}; a colour image has 3 channels")
-
-
-def _check_standard_scaler(est, where):
-    n = _positive_int(est.n_features_in_, f"{where}.n_features_in_")
-    _float_array(est.mean_, f"{where}.mean_", (n,), allow_none=not est.with_mean)
-    scale = _float_array(est.scale_, f"{where}.scale_", (n,), allow_none=not est.with_std)
-    if scale is not None and not (scale > 0).all():
-        raise _Error(f"{where}.scale_ is not positive for every feature")
-    var = _float_array(getattr(est, "var_", None), f"{where}.var_", (n,), allow_none=True)
-    if var is not None and (var < 0).any():
-        raise _Error(f"{where}.var_ holds a negative variance")
-    _check_feature_names(est, n, where)
-
-
-def _check_logistic_regression(est, where):
-    n_classes = check_classes(est.classes_, f"{where}.classes_")
-    n = _positive_int(est.n_features_in_, f"{where}.n_features_in_")
-    rows = 1 if n_classes == 2 else n_classes
-    coef = est.coef_
-    if not isinstance(coef, np.ndarray) or coef.dtype.kind != "f" or coef.ndim != 2:
-        raise _Error(f"{where}.coef_ is not a 2-D array of floats")
-    if coef.shape[0] != rows:
-        raise _Error(f"{where}.coef_ has {coef.shape[0]} row(s) for the {n_classes} "
-                         f"classes in classes_; {rows} expected")
-    if coef.shape[1] != n:
-        raise _Error(f"{where}.coef_ has {coef.shape[1]} columns for n_features_in_ = {n}")
-    _float_array(est.intercept_, f"{where}.intercept_", (rows,))
-    n_iter = getattr(est, "n_iter_", None)
-    if n_iter is not None and not (isinstance(n_iter, np.ndarray) and n_iter.dtype.kind in "iu"):
-        raise _Error(f"{where}.n_iter_ is not an array of iteration counts")
-    _check_feature_names(est, n, where)
-
-
-def _check_feature_names(est, n, where):
-    names = getattr(est, "feature_names_in_", None)
-    if names is not None and not (isinstance(names, np.ndarray) and names.shape == (n,)
-                                  and all(isinstance(x, str) for x in names.tolist())):
-        raise _Error(f"{where}.feature_names_in_ is not one name per feature")
-
-
-def _check_n_features_in(expected):
-    def check(est, where):
-        n_in = getattr(est, "n_features_in_", None)
-        if n_in is not None and n_in != expected:
-            raise _Error(f"{where}.n_features_in_ = {n_in!r:.20}; {expected} expected")
-    return check
-
-
-_CHECKS = {
-    "skin_estimators.ChannelNormalizer": _check_channel_normalizer,
-    "skin_estimators.ImageLoader": _check_n_features_in(1),
-    "skin_estimators.PretrainedFeatures": check_pretrained_features,
-    "sklearn.preprocessing.StandardScaler": _check_standard_scaler,
-    "sklearn.linear_model.LogisticRegression": _check_logistic_regression,
-    "skin_estimators.TrustedClassifier": check_trusted,
-    "skin_estimators.DomainAdapter": check_adapter,
-}
+    if name in CHECKS:
+        CHECKS[name](est, where)
+    elif name != VOTING and not network_names(type(est)):
+        check_model_file_state(est, where)
 
 
 # ------------------------------------------------------------------ pipelines

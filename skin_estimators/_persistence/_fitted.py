@@ -1,39 +1,34 @@
 """The fitted attributes a safe model file may restore, per allow-listed estimator class.
 
 A file's ``fitted`` entry is a mapping from attribute name to value, and loading sets each
-one on the new estimator. Only the names below are accepted: the public ``*_`` attributes
-that the class's ``fit`` creates (and that the writer stores; skorch's run-time bookkeeping
-and the networks themselves travel differently). Any other name (``__class__``,
+one on the new estimator. Only the names its class allows are accepted: the public ``*_``
+attributes that the class's ``fit`` creates (and that the writer stores; skorch's run-time
+bookkeeping and the networks themselves travel differently). Any other name (``__class__``,
 ``predict_proba``, ``transform``, a property such as a network's ``classes_``) is refused, so
 a file can neither change an object's class nor shadow its methods.
 
-An estimator whose fitted state is declared as a table of fields (``_fields.py``) takes its
-names from that table, so that what a file may set and how it is checked cannot diverge.
+A library estimator declares its names on its class (``_model_file_fields`` and
+``_model_file_required``, see ``utils/_model_state.py``), so that what a file may set and how
+it is checked cannot diverge; scikit-learn's classes have their tables in ``_sklearn.py``.
 The tests fit every allow-listed estimator and check that each attribute the writer stores
-is listed here, so the tables cannot silently fall behind the estimators.
+is allowed, so the declarations cannot silently fall behind the estimators.
 """
 
 from collections.abc import Mapping
 
-from ._codec import InconsistentModelError
-from ._consistency_features import PRETRAINED_FIELDS
-from ._consistency_trust import TRUSTED_FIELDS
+from ..exceptions import InconsistentModelError
+from ..utils._model_state import declared_fields
+from . import _sklearn
 
 __all__ = ["FITTED", "REQUIRED", "check_fitted_names", "is_fitted_name"]
 
-# What every skorch classifier of the library stores (classes_ is a property of the label
-# encoder there, stored apart with the network weights).
-_NET = ("n_features_in_", "input_shape_", "class_weight_", "classes_inferred_")
-# The pretrained (timm) classifiers also keep their mixed-precision scaler (None once saved).
-_TIMM = _NET + ("grad_scaler_",)
 
+class _Declared(Mapping):
+    """Allow-listed class name -> ``what`` of its class's declaration (a scikit-learn
+    class: its entry of ``table``); iterates over the scikit-learn entries only."""
 
-class _ByClass(Mapping):
-    """Allow-listed class name -> entry; a class not in the table (an architecture's
-    estimator) takes the entry of its nearest base class that is."""
-
-    def __init__(self, table):
-        self._table = table
+    def __init__(self, table, what):
+        self._table, self._what = table, what
 
     def __getitem__(self, class_name):
         if class_name in self._table:
@@ -44,10 +39,11 @@ class _ByClass(Mapping):
             cls = estimator_class(class_name)
         except KeyError:
             raise KeyError(class_name) from None
-        for base in cls.__mro__:
-            if f"skin_estimators.{base.__name__}" in self._table:
-                return self._table[f"skin_estimators.{base.__name__}"]
-        raise KeyError(class_name)
+        fields = declared_fields(cls)
+        if fields is None:
+            raise KeyError(class_name)
+        return tuple(fields) if self._what == "fields" else tuple(
+            getattr(cls, "_model_file_required", ()))
 
     def __iter__(self):
         return iter(self._table)
@@ -56,44 +52,12 @@ class _ByClass(Mapping):
         return len(self._table)
 
 
-#: Allow-listed class name -> the fitted attributes a file may set on it (an architecture's
-#: estimator class: those of the base class it derives from).
-FITTED = _ByClass({
-    "skin_estimators.SkinNetClassifier": _NET,
-    "skin_estimators._TimmClassifier": _TIMM,
-    "skin_estimators.ImageLoader": ("n_features_in_",),
-    "skin_estimators.ChannelNormalizer": ("mean_", "std_", "n_features_in_"),
-    "skin_estimators.PretrainedFeatures": tuple(PRETRAINED_FIELDS),
-    "sklearn.preprocessing.StandardScaler": (
-        "n_features_in_", "feature_names_in_", "n_samples_seen_", "mean_", "var_", "scale_"),
-    "sklearn.linear_model.LogisticRegression": (
-        "n_features_in_", "feature_names_in_", "classes_", "n_iter_", "coef_", "intercept_"),
-    "sklearn.pipeline.Pipeline": (),
-    "skin_estimators.DomainAdapter": (
-        "n_features_in_", "n_features_out_", "source_features_", "source_labels_", "offset_",
-        "scale_", "components_", "n_target_", "target_digest_"),
-    # Its members (estimators_) are nested descriptions; its label encoder and
-    # named_estimators_ are rebuilt from classes_ and the members.
-    "sklearn.ensemble.VotingClassifier": ("classes_",),
-    # Its declared field table (each attribute's kind, shape and range); its wrapped
-    # estimator (estimator_) and its fold models (estimators_) are stored as nested
-    # descriptions of their own.
-    "skin_estimators.TrustedClassifier": tuple(TRUSTED_FIELDS),
-})
+#: Allow-listed class name -> the fitted attributes a file may set on it.
+FITTED = _Declared(_sklearn.FITTED, "fields")
 
 #: Allow-listed class name -> the fitted attributes a file must set (the estimator cannot
 #: predict without them).
-REQUIRED = _ByClass({
-    "skin_estimators.SkinNetClassifier": ("input_shape_",),
-    "skin_estimators.ChannelNormalizer": ("mean_", "std_"),
-    "skin_estimators.DomainAdapter": ("n_features_in_", "source_features_", "n_target_"),
-    "sklearn.preprocessing.StandardScaler": ("n_features_in_", "mean_", "scale_"),
-    "sklearn.linear_model.LogisticRegression": ("n_features_in_", "classes_", "coef_",
-                                                "intercept_"),
-    "skin_estimators.TrustedClassifier": ("classes_", "calibration_params_", "quantiles_",
-                                          "oos_threshold_"),
-    "sklearn.ensemble.VotingClassifier": ("classes_",),
-})
+REQUIRED = _Declared(_sklearn.REQUIRED, "required")
 
 
 def is_fitted_name(name):

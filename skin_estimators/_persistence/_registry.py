@@ -1,15 +1,20 @@
 """What a safe model file may name: the allow-lists of estimator classes and parameter types.
 
-A safe file is data, never code. Every class it mentions is looked up by name in these
-tables, built from objects this library already imports; a name that is not in them is an
-error, so loading a file can never import a module or call an arbitrary function.
+A safe file is data, never code. Every class it mentions is looked up by name: scikit-learn's
+few classes in a table here, an architecture's estimator through the architecture table
+(``skin_estimators._registry``), any other estimator of the library among the classes that
+declare themselves storable (``utils/_model_state.py``); parameter types in tables built
+from objects this library already imports. A name that is not allowed is an error, so
+loading a file can never import a module outside the library or call an arbitrary function.
 """
 
 import functools
+import importlib
 import inspect
 
+from ..utils._model_state import registered_class, registered_classes
+
 __all__ = [
-    "ESTIMATOR_NAMES",
     "estimator_names",
     "callback_class",
     "callback_name",
@@ -19,78 +24,75 @@ __all__ = [
     "type_name",
 ]
 
-#: Public estimators of the library, besides the architectures' estimator classes (see
-#: ``skin_estimators._registry``), that a safe file may hold (looked up lazily because some
-#: are added by other modules; a name the installed version lacks is reported as such).
-ESTIMATOR_NAMES = (
-    "SkinNetClassifier",
-    "ImageLoader",
-    "ChannelNormalizer",
-    "PretrainedFeatures",
-    "TrustedClassifier",
-    "DomainAdapter",
-)
-
 
 def estimator_names():
     """Every estimator class name a safe file may hold: the architectures' then the others."""
     names = [arch.estimator.rpartition(":")[2] for arch in _architectures()]
-    return tuple(dict.fromkeys([*names, *ESTIMATOR_NAMES]))
+    others = sorted(name.partition(".")[2] for name in _library_classes())
+    return tuple(dict.fromkeys([*names, *others]))
 
 
 def _architectures():
-    from .. import _registry
-
-    return tuple(_registry.ARCHITECTURES.values())
+    return tuple(_arch_registry().ARCHITECTURES.values())
 
 
 #: scikit-learn estimators a safe file may hold (the recommended model's scaler and linear
 #: model, and ensembles of models): their fitted attributes are plain arrays and numbers, an
-#: ensemble's members nested descriptions.
+#: ensemble's members nested descriptions (their tables: ``_sklearn.py``).
 SKLEARN_ESTIMATORS = {
     "sklearn.preprocessing.StandardScaler": ("sklearn.preprocessing", "StandardScaler"),
     "sklearn.linear_model.LogisticRegression": ("sklearn.linear_model", "LogisticRegression"),
     # soft-voting ensembles of the above and of the library's estimators (``_voting.py``)
     "sklearn.ensemble.VotingClassifier": ("sklearn.ensemble", "VotingClassifier"),
+    "sklearn.pipeline.Pipeline": ("sklearn.pipeline", "Pipeline"),
 }
 
 
-def _estimators():
-    return _estimator_table(_architectures())
+def _library_classes():
+    """The library's classes declared storable, every public module of it imported (each
+    class declares itself when its module is imported)."""
+    _import_public_names()
+    return registered_classes()
 
 
 @functools.cache
-def _estimator_table(architectures):
-    import sklearn.pipeline
-
+def _import_public_names():
     import skin_estimators
 
-    from .. import _registry
+    for name in skin_estimators.__all__:
+        try:
+            getattr(skin_estimators, name)
+        except ImportError:  # an optional component that is not installed
+            pass
 
-    namespaces = [skin_estimators]
-    try:
-        from skin_estimators import preprocessing
 
-        namespaces.append(preprocessing)
-    except ImportError:
-        pass
-    import importlib
+def _estimators():
+    """Every class a safe file may hold: ``{allow-listed name: class}``."""
+    table = dict(_fixed_table(_architectures()))
+    for name, cls in _library_classes().items():
+        table.setdefault(name, cls)
+    return table
 
-    table = {"sklearn.pipeline.Pipeline": sklearn.pipeline.Pipeline}
-    for name, (module, attr) in SKLEARN_ESTIMATORS.items():
-        table[name] = getattr(importlib.import_module(module), attr)
+
+@functools.cache
+def _fixed_table(architectures):
+    """scikit-learn's classes, and the architectures' estimator classes."""
+    table = {name: _import(*where) for name, where in SKLEARN_ESTIMATORS.items()}
     for arch in architectures:
-        cls = _registry.resolve(arch.estimator)
+        cls = _arch_registry().resolve(arch.estimator)
         if isinstance(cls, type):  # a factory builds estimators that are listed themselves
             table.setdefault(f"skin_estimators.{cls.__name__}", cls)
-    for name in ESTIMATOR_NAMES:
-        for namespace in namespaces:
-            cls = getattr(namespace, name, None)
-            if cls is not None:
-                # one public name per class, whichever namespace exports it
-                table[f"skin_estimators.{name}"] = cls
-                break
     return table
+
+
+def _import(module, attr):
+    return getattr(importlib.import_module(module), attr)
+
+
+def _arch_registry():
+    from .. import _registry
+
+    return _registry
 
 
 def estimator_name(obj):
@@ -105,38 +107,32 @@ def estimator_class(name):
     """The class for an allow-listed name; KeyError when it is not allowed (or not installed).
 
     Imports only the module of that class (loading a feature pipeline does not import the
-    skorch classifiers, nor PyTorch); the same classes as the full table (tested).
+    skorch classifiers, nor PyTorch): a scikit-learn class's, an architecture's estimator
+    module (named by the architecture table), or the module of a public name of the library
+    whose class declares itself storable (``utils/_model_state.py``); the same classes as
+    the full table (tested).
     """
-    import importlib
-
     if name in SKLEARN_ESTIMATORS:
-        module, attr = SKLEARN_ESTIMATORS[name]
-        return getattr(importlib.import_module(module), attr)
-    if name == "sklearn.pipeline.Pipeline":
-        import sklearn.pipeline
-
-        return sklearn.pipeline.Pipeline
+        return _import(*SKLEARN_ESTIMATORS[name])
     prefix, _, short = name.partition(".")
     if prefix != "skin_estimators" or not short:
         raise KeyError(name)
-    from .. import _registry
-
+    cls = registered_class(name)
+    if cls is not None:
+        return cls
     for arch in _architectures():
         if arch.estimator.rpartition(":")[2] == short:
-            cls = _registry.resolve(arch.estimator)
+            cls = _arch_registry().resolve(arch.estimator)
             if isinstance(cls, type):
                 return cls
-    if short in ESTIMATOR_NAMES:
-        import skin_estimators
+    import skin_estimators
 
-        cls = getattr(skin_estimators, short, None)
-        if cls is None:
-            from skin_estimators import preprocessing
-
-            cls = getattr(preprocessing, short, None)
-        if isinstance(cls, type):
+    if short in skin_estimators.__all__:
+        getattr(skin_estimators, short)  # imports its module: a storable class declares itself
+        cls = registered_class(name)
+        if cls is not None:
             return cls
-    return _estimators()[name]  # KeyError when not allowed
+    raise KeyError(name)
 
 
 def _subclasses_in(namespace, prefix, base):

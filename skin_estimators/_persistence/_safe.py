@@ -12,28 +12,32 @@ for the classifier of a three-step pipeline). Its string metadata holds two entr
 
 The digest catches corrupted, truncated and edited files. It is not a signature: whoever can
 edit a file can recompute it. Safety against hostile files comes from never unpickling, from
-building only allow-listed classes, from setting only the fitted attributes each class has
-(``_fitted.py``) and from checking that the description is consistent before anything
-predicts with it: every tensor finite (``_tensors.py``); every parameter within the
+building only allow-listed classes, from setting only the fitted attributes each class
+declares (``_fitted.py``) and from checking that the description is consistent before
+anything predicts with it: every tensor finite (``_tensors.py``); every parameter within the
 constraints its estimator declares, as ``fit`` checks them; finite numbers, shapes, devices,
-nesting, pipelines (``_consistency.py``); the declared fitted fields (``_fields.py``).
+nesting, pipelines (``_consistency.py``); the fitted state, by the estimator's own declared
+check (``utils/_model_state.py``; scikit-learn's classes: ``_sklearn.py``).
 
 Loading builds each estimator from its class and parameters, restores the fitted attributes,
 lets the estimator create its networks with the fitted shapes through its persistence hook
-``_initialize_for_loading()`` (see :class:`~skin_estimators.SkinNetClassifier`), and copies
-the weights in with ``load_state_dict(strict=True)``. A transformer whose frozen network ONNX
-Runtime already runs from a graph checked against these exact weights may keep the arrays
-and build the network only when something needs it (``_defer_networks``): the same checks,
-later, and PyTorch is then not imported to predict.
+``_initialize_for_loading()`` (``_networks.py``), and copies the weights in with
+``load_state_dict(strict=True)``. A transformer whose frozen network ONNX Runtime already
+runs from a graph checked against these exact weights may keep the arrays and build the
+network only when something needs it (``_defer_networks``): the same checks, later, and
+PyTorch is then not imported to predict.
 """
 
 import json
 
+from ..utils._fields import check_finite
 from . import _consistency, _registry, _voting
 from ._codec import UnrepresentableError, decode, encode
 from ._files import finish_temp, remove_quietly, temp_name, write_error
+from ._networks import SKORCH_RUNTIME as _SKORCH_RUNTIME  # noqa: F401 (tests read it)
+from ._networks import check_network_params, describe_networks, restore_frozen, restore_net
 from ._registry import estimator_class, estimator_name
-from ._tensors import as_torch, check_tensors, digest, read_tensors
+from ._tensors import check_tensors, digest, read_tensors
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "build", "describe", "digest", "versions"]
 
@@ -43,22 +47,11 @@ FORMAT_VERSION = 1
 META_KEY = "skin_estimators"
 HASH_KEY = "sha256"
 
-# skorch's run-time bookkeeping, recreated by initialize(); never stored.
-_SKORCH_RUNTIME = {
-    "initialized_", "virtual_params_", "label_encoder_", "augmenter_", "init_context_",
-    "callbacks_", "prefixes_", "cuda_dependent_attributes_", "history_",
-}
-
-
 def versions():
     """Versions of what wrote (or reads) a model file."""
     from ..utils._validation import versions
 
     return versions(extra=("safetensors",))
-
-
-def _is_net(est):
-    return _is_net_class(type(est))
 
 
 def describe(est, tensors, where="model", prefix=""):
@@ -106,36 +99,8 @@ def describe(est, tensors, where="model", prefix=""):
             spec["estimators"] = [describe(m, tensors, f"{where}.estimators_[{j}]",
                                            f"{prefix}estimators.{j}.")
                                   for j, m in enumerate(est.estimators_)]
+    skip |= describe_networks(est, spec, tensors, where, prefix)
     fitted = {}
-    if _is_net(est) and est.__sklearn_is_fitted__():
-        spec["classes"] = encode(est.classes_, f"{where}.classes_")
-        spec["modules"] = {}
-        for module in est._modules:
-            state = getattr(est, module + "_").state_dict()
-            key = f"{prefix}{module}."
-            spec["modules"][module] = key
-            for k, v in state.items():
-                # clone: safetensors refuses tensors that share memory; contiguous: channels-last
-                tensors[key + k] = v.detach().to("cpu").contiguous().clone()
-        try:
-            spec["history"] = encode(list(est.history_), f"{where}.history_")
-        except UnrepresentableError:
-            pass  # the training log is a convenience, not needed to predict
-    if _is_net(est):
-        skip |= set(_SKORCH_RUNTIME)
-        skip |= {n + "_" for n in est._modules + est._criteria + est._optimizers}
-    else:
-        # A frozen network fitted into a transformer (PretrainedFeatures.backbone_): its
-        # weights go into the file as tensors, so loading never re-reads the weights package.
-        frozen = _frozen_networks(est)
-        if frozen:
-            spec["frozen_modules"] = {}
-            for attr, module in frozen.items():
-                key = f"{prefix}{attr}."
-                spec["frozen_modules"][attr] = key
-                for k, v in module.state_dict().items():
-                    tensors[key + k] = v.detach().to("cpu").contiguous().clone()
-            skip |= set(frozen)
     for attr, value in vars(est).items():
         if attr.endswith("_") and not attr.startswith("_") and attr not in skip:
             fitted[attr] = encode(value, f"{where}.{attr}")
@@ -181,7 +146,7 @@ def _build(spec, tensors, where, _depth):
     _consistency.check_spec(spec, spec["class"], cls, where)
     params = {k: decode(v, f"{where} parameter {k}") for k, v in spec["params"].items()}
     _consistency.check_params(params, where, cls)
-    _check_network_params(cls, params, where)
+    check_network_params(cls, params, where)
     _device_of_this_machine(params, where)
     if "steps" in spec:
         steps = [(n, "passthrough" if s == "passthrough"
@@ -204,129 +169,18 @@ def _build(spec, tensors, where, _depth):
     if "estimators" in spec:
         est.estimators_ = [build(s, tensors, f"{where}.estimators_[{j}]", _depth + 1)
                            for j, s in enumerate(spec["estimators"])]
-    elif spec["class"] in _consistency.FOLD_MODELS and spec.get("fitted"):
+    elif _consistency.fold_models(cls) and spec.get("fitted"):
         est.estimators_ = None  # fitted without fold models (split-conformal sets)
     for attr, value in spec.get("fitted", {}).items():
         value = decode(value, f"{where}.{attr}")
-        _consistency.check_finite(value, f"{where}.{attr}")
+        check_finite(value, f"{where}.{attr}")
         setattr(est, attr, value)
     if "classes" in spec:
-        _restore_net(est, spec, tensors, where)
+        restore_net(est, spec, tensors, where)
     if "frozen_modules" in spec:
-        _restore_frozen(est, spec, tensors, where)
+        restore_frozen(est, spec, tensors, where)
     _consistency.check_built(spec["class"], est, where)
     return est
-
-
-def _frozen_networks(est):
-    """Fitted attributes of ``est`` that are torch networks (non-skorch estimators only).
-
-    A transformer loaded with its networks deferred (see :func:`_restore_frozen`) builds them
-    first, so that what is saved is always the networks' own weights.
-    """
-    build_deferred = getattr(est, "_build_deferred_networks", None)
-    if build_deferred is not None:
-        build_deferred()
-    import torch
-
-    return {attr: value for attr, value in vars(est).items()
-            if attr.endswith("_") and not attr.startswith("_")
-            and isinstance(value, torch.nn.Module)}
-
-
-def _restore_frozen(est, spec, tensors, where):
-    """Rebuild a transformer's frozen networks (random weights, no file read), load the file's.
-
-    A transformer may instead defer them (``_defer_networks``, :class:`PretrainedFeatures`
-    when ONNX Runtime holds a graph already checked against these very weights): it then
-    keeps the file's arrays and builds the networks, with the same checks, only if one is
-    needed.
-    """
-    states = {attr: {k[len(key):]: v for k, v in tensors.items() if k.startswith(key)}
-              for attr, key in spec["frozen_modules"].items()}
-    defer = getattr(est, "_defer_networks", None)
-    if defer is not None and defer(states):
-        return
-    load_frozen(est, states, where)
-
-
-def load_frozen(est, states, where):
-    """Build ``est``'s frozen networks and load ``states`` (``{attr: {name: array}}``) into them.
-
-    ValueError, naming ``where``, when a network does not take its weights.
-    """
-    import torch
-
-    if not hasattr(est, "_initialize_for_loading"):
-        raise ValueError(f"{where} stores networks, but {type(est).__name__} cannot rebuild them")
-    with torch.random.fork_rng(devices=[]):
-        est._initialize_for_loading()  # builds the networks without their pretrained weights
-    for attr, state in states.items():
-        module = getattr(est, attr, None)
-        if not isinstance(module, torch.nn.Module):
-            raise ValueError(f"{where}.{attr} is not a network this version builds")
-        state = as_torch(state)
-        try:
-            module.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"the weights of {where}.{attr} do not fit the network this version builds "
-                f"from its parameters ({str(exc).splitlines()[0]})"
-            ) from None
-
-
-#: ``module__*`` keywords that make a network read a file or reach the network when built.
-_LOCATION_KEYWORDS = {"pretrained", "cache_dir", "file", "url", "checkpoint_path", "path",
-                      "pretrained_cfg", "pretrained_cfg_overlay", "weights", "hf_hub_id"}
-
-
-def _check_network_params(cls, params, where):
-    """Refuse network parameters that would make loading touch anything but the model file.
-
-    A file names the network builder (``module``) and its keywords (``module__*``); a
-    crafted file could name ``download_weights`` or pass a URL, a cache folder or a local
-    path, and building the network would then fetch, create or read it. The library's own
-    estimators only ever save their default builder, so anything else is refused; the
-    generic ``SkinNetClassifier`` may hold a network class of ``skin_estimators.networks``
-    (a ``torch.nn.Module``), never a function.
-    """
-    import inspect
-
-    if "module" not in params or not _is_net_class(cls):
-        return
-    import torch
-
-    module = params["module"]
-    default = inspect.signature(cls).parameters.get("module")
-    default = None if default is None else default.default
-    if default not in (None, inspect.Parameter.empty):
-        ok = module is default
-    else:
-        ok = isinstance(module, type) and issubclass(module, torch.nn.Module)
-    if not ok:
-        raise ValueError(
-            f"{where} names the network builder {getattr(module, '__name__', module)!r}, which "
-            f"is not the one {cls.__name__} saves; the file was not written by "
-            "skin-estimators' save_model, refusing to build it"
-        )
-    for key, value in params.items():
-        if not key.startswith("module__"):
-            continue
-        name = key[len("module__"):]
-        named_location = name in _LOCATION_KEYWORDS and value not in (None, False)
-        looks_like_location = isinstance(value, str) and any(
-            mark in value for mark in ("/", "\\", "://", ".pth", ".safetensors", ".npz", ".bin"))
-        if named_location or looks_like_location:
-            raise ValueError(
-                f"{where} parameter {key}={value!r} would make loading read a file or reach "
-                "the network; a safe model file holds its weights itself, refusing it"
-            )
-
-
-def _is_net_class(cls):
-    from ..classifiers import SkinNetClassifier
-
-    return isinstance(cls, type) and issubclass(cls, SkinNetClassifier)
 
 
 def _device_of_this_machine(params, where):
@@ -345,32 +199,6 @@ def _device_of_this_machine(params, where):
             f"{where} was saved with device={device!r}, but this machine has no CUDA GPU: it "
             "runs on the CPU (device='cpu').", UserWarning, stacklevel=4)
         params["device"] = "cpu"
-
-
-def _restore_net(est, spec, tensors, where):
-    import torch
-    from sklearn.preprocessing import LabelEncoder
-    from skorch.history import History
-
-    encoder = LabelEncoder()
-    encoder.classes_ = decode(spec["classes"], f"{where}.classes_")
-    est.label_encoder_ = encoder
-    _consistency.check_net(est, where)
-    # Creating the network draws initial weights from torch's generator; loading a model
-    # must not change the caller's random stream.
-    with torch.random.fork_rng(devices=[]):
-        est._initialize_for_loading()  # the estimators' persistence hook (SkinNetClassifier)
-    for module, key in spec["modules"].items():
-        state = as_torch({k[len(key):]: v for k, v in tensors.items() if k.startswith(key)})
-        try:
-            getattr(est, module + "_").load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"the weights of {where}.{module}_ do not fit the network this version builds "
-                f"from its parameters ({str(exc).splitlines()[0]})"
-            ) from None
-    if "history" in spec:
-        est.history_ = History(decode(spec["history"], f"{where}.history_"))
 
 
 def write(path, est, metadata):

@@ -1,24 +1,15 @@
-"""The tensors of a safe model file: reading them, converting them, their digest.
+"""The tensors of a safe model file: reading them, checking them, their digest.
 
 The file's tensors are read as numpy arrays, so that loading a model whose networks run
-through ONNX Runtime never imports PyTorch; the networks that are built convert them with
-:func:`as_torch`. The digest is the same for the torch tensors written and the arrays read.
+through ONNX Runtime never imports PyTorch; the networks that are built convert them
+(``utils/_torch_state.py``). The digest is the same for the torch tensors written and the
+arrays read.
 """
 
 import hashlib
 import os
 
-__all__ = ["as_torch", "check_tensors", "digest", "read_tensors", "tensor_bytes"]
-
-
-def as_torch(state):
-    """``{name: array}`` with torch tensors (the file is read as numpy arrays)."""
-    import numpy as np
-    import torch
-
-    # A copy: the arrays read from the file are read-only, a network's weights are not.
-    return {k: torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray) else v
-            for k, v in state.items()}
+__all__ = ["check_tensors", "digest", "read_tensors", "tensor_bytes"]
 
 
 def tensor_bytes(t):

@@ -16,7 +16,9 @@ import numbers
 
 import numpy as np
 
-from ._codec import InconsistentModelError, UnrepresentableError, decode, encode
+from ..exceptions import InconsistentModelError, UnrepresentableError
+from ..utils._fields import check_classes, check_finite
+from ._codec import decode, encode
 
 __all__ = ["VOTING", "build_voting", "describe_voting", "is_voting"]
 
@@ -64,8 +66,6 @@ def build_voting(cls, spec, params, tensors, where, depth, build):
     from sklearn.base import clone
     from sklearn.preprocessing import LabelEncoder
     from sklearn.utils import Bunch
-
-    from ._consistency import check_classes, check_finite
 
     members = spec.get("members")
     if not (isinstance(members, list) and 1 <= len(members) <= MAX_MEMBERS):

@@ -9,7 +9,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import AdaptationError
+from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import Interval, StrOptions, validate_constraints
+from ._adapter_state import ADAPTER_FIELDS, check_adapter
 from ._methods import METHODS, fit_alignment
 
 __all__ = ["MIN_TARGET", "DomainAdapter"]
@@ -33,6 +35,7 @@ def list_digest(keys):
     return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()
 
 
+@stored_in_model_files
 class DomainAdapter(TransformerMixin, BaseEstimator):
     """Aligns a new clinic's features to the training ones, fitted on its unlabelled photos.
 
@@ -99,6 +102,11 @@ class DomainAdapter(TransformerMixin, BaseEstimator):
     #: ``fit`` keeps the training features for a later adaptation; its transform does not
     #: depend on them, so a cross-validation fits it once and shares it.
     _fit_learns_from_data = False
+
+    #: What a safe model file keeps of it, and the check of what a file gives it.
+    _model_file_fields = ADAPTER_FIELDS
+    _model_file_required = ("n_features_in_", "source_features_", "n_target_")
+    _check_model_file_state = check_adapter
 
     _parameter_constraints = {
         "method": [StrOptions(set(METHODS))],

@@ -187,9 +187,9 @@ def write_audit_report(result, out, pictures=True):
     written = []
     drawn = []
     if pictures:
-        from . import _figures
+        from ._figures import draw_all
 
-        drawn = _figures.draw_all(result, out)
+        drawn = draw_all(result, out)
         written += [os.path.join(out, name) for name in drawn]
     path = os.path.join(out, "report.md")
     with atomic_open(path, "w", encoding="utf-8") as f:

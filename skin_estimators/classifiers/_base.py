@@ -22,10 +22,12 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from ..utils._device import DeviceParameter, resolve_device
+from ..utils._model_state import stored_in_model_files
 from ..utils._validation import mirror_images
 from ._augment import make_augmenter
 from ._checks import InputChecks
 from ._constraints import NET_CONSTRAINTS
+from ._stored_state import StoredNetState
 
 __all__ = ["SkinNetClassifier"]
 
@@ -40,7 +42,8 @@ def _valid_accuracy():
     return EpochScoring(_encoded_accuracy, name="valid_acc", lower_is_better=False)
 
 
-class SkinNetClassifier(InputChecks, NeuralNetClassifier):
+@stored_in_model_files
+class SkinNetClassifier(StoredNetState, InputChecks, NeuralNetClassifier):
     """A skorch ``NeuralNetClassifier`` that behaves like a scikit-learn classifier.
 
     This is the shared base of the library's estimators; it can also wrap any
@@ -269,17 +272,6 @@ class SkinNetClassifier(InputChecks, NeuralNetClassifier):
     def initialize(self):
         self.augmenter_ = make_augmenter(self.augment)
         return super().initialize()
-
-    def _initialize_for_loading(self):
-        """Build the networks that a model file's weights are about to be copied into.
-
-        The persistence hook: :func:`~skin_estimators.load_model` restores the fitted
-        attributes (``classes_``, ``input_shape_``, ...), calls this, then loads every
-        module's state dict with ``strict=True``. The default is :meth:`initialize`; a
-        subclass overrides it to skip work the stored weights make useless (the pretrained
-        estimators do not fetch their checkpoint). Returns self.
-        """
-        return self.initialize()
 
     def get_iterator(self, dataset, training=False):
         if not training:

@@ -18,6 +18,7 @@ from ..networks._weights import BACKBONES
 from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
 from ..utils._precision import PRECISIONS, autocast_dtype
 from ._base import SkinNetClassifier
+from ._stored_state import TIMM_FIELDS
 
 __all__ = ["BiTClassifier", "ResNet50Classifier"]
 
@@ -33,6 +34,7 @@ class _TimmClassifier(SkinNetClassifier):
     # The weights were pretrained at 224 px (BiT also fine-tuned up to 480); the study used 400.
     _min_image_size = 16
     _timm_tag = None
+    _model_file_fields = TIMM_FIELDS  # what a safe model file keeps of it
 
     def __init__(
         self,

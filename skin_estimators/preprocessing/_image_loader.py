@@ -8,9 +8,11 @@ import numpy as np
 from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 
+import skin_estimators.preprocessing._decode as _decode  # the module, whose switches tests set
+
 from ..utils._array_cache import _CACHE, clear_image_cache
+from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import validate_constraints
-from . import _decode
 from ._decode import RESAMPLING, RESIZE_MODES, describe_error
 from ._errors import ImageLoadError
 from ._loader_input import PATH_TYPES as _PATH_TYPES
@@ -18,6 +20,7 @@ from ._loader_input import as_items as _as_items
 from ._loader_params import IMAGE_LOADER_CONSTRAINTS, MAX_IMAGE_SIDE  # noqa: F401 (re-exported)
 from ._loader_params import as_size as _as_size
 from ._loader_params import n_threads as _n_threads
+from ._stored_state import LOADER_FIELDS, check_loader_state
 from ._tiles import check_loader_options
 
 __all__ = ["CONTROLLED_INPUTS", "ImageLoader"]
@@ -31,6 +34,7 @@ __all__ = ["CONTROLLED_INPUTS", "ImageLoader"]
 CONTROLLED_INPUTS = {"resize": "crop", "crop_bottom": 0.15, "common_scale": 298}
 
 
+@stored_in_model_files
 class ImageLoader(TransformerMixin, BaseEstimator):
     """Load images from files into a ``uint8`` array ``(n_samples, height, width, 3)``.
 
@@ -179,6 +183,10 @@ default="bilinear"
     [('missing.jpg', 'file not found')]
     >>> tmp.cleanup()
     """
+
+    #: What a safe model file keeps of it, and the check of what a file gives it.
+    _model_file_fields = LOADER_FIELDS
+    _check_model_file_state = check_loader_state
 
     def __init__(
         self,

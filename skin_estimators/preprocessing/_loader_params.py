@@ -6,9 +6,8 @@ import os
 from joblib import effective_n_jobs
 
 from ..utils._param_validation import BOOLEAN, Interval, Satisfies, StrOptions, is_int
-from . import _decode
 from ._color_constancy import COLOR_CONSTANCY
-from ._decode import RESAMPLING, RESIZE_MODES
+from ._decode import MIN_IMAGE_SIZE, RESAMPLING, RESIZE_MODES
 from ._tiles import MAX_TILES
 
 __all__ = ["IMAGE_LOADER_CONSTRAINTS", "MAX_IMAGE_SIDE", "as_size", "n_threads"]
@@ -51,8 +50,8 @@ IMAGE_LOADER_CONSTRAINTS = {
     "cache": [BOOLEAN],
     "crop_bottom": [Interval(numbers.Real, 0, 1, closed="left",
                              text="a fraction of the height in [0, 1), e.g. 0.15")],
-    "common_scale": [None, Interval(numbers.Integral, _decode.MIN_IMAGE_SIZE, None,
-                                    closed="left", text=f"an int >= {_decode.MIN_IMAGE_SIZE} "
+    "common_scale": [None, Interval(numbers.Integral, MIN_IMAGE_SIZE, None,
+                                    closed="left", text=f"an int >= {MIN_IMAGE_SIZE} "
                                                         "(pixels on the shorter side)")],
     "tiles": [None, Interval(numbers.Integral, 1, MAX_TILES, closed="both",
                              text=f"an int between 1 and {MAX_TILES} (crops along the "

@@ -8,7 +8,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._normalization import NORMALIZATION_PRESETS as _PRESETS
+from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import Satisfies, StrOptions, is_real, validate_constraints
+from ._stored_state import NORMALIZER_FIELDS, check_normalizer_state
 
 __all__ = ["NORMALIZATION_PRESETS", "ChannelNormalizer"]
 
@@ -23,6 +25,7 @@ _PRESET_TEXT = f"a preset name {list(NORMALIZATION_PRESETS)}"
 _CHUNK_PIXELS = 2**22
 
 
+@stored_in_model_files
 class ChannelNormalizer(TransformerMixin, BaseEstimator):
     """Scale images to [0, 1], normalise each colour channel and put the channels first.
 
@@ -99,6 +102,11 @@ class ChannelNormalizer(TransformerMixin, BaseEstimator):
     >>> np.array_equal(norm.inverse_transform(Z), X)
     True
     """
+
+    #: What a safe model file keeps of it, and the check of what a file gives it.
+    _model_file_fields = NORMALIZER_FIELDS
+    _model_file_required = ("mean_", "std_")
+    _check_model_file_state = check_normalizer_state
 
     def __init__(self, mean=None, std=None):
         self.mean = mean

@@ -7,6 +7,7 @@ from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import (
     BOOLEAN,
     DEVICE,
@@ -23,6 +24,7 @@ from ._frozen_backbone import build_backbone
 from ._onnx_backend import (BACKENDS, feature_session, has_graph, resolve_backend, torch_free,
                             weights_key, weights_layout)
 from ._onnx_trust import reference_features
+from ._stored_state import PRETRAINED_FIELDS, check_pretrained_state
 from ._tiles import MAX_TILES, TILE_REDUCTIONS, merge_tiles, split_tiles
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
@@ -48,6 +50,7 @@ def _build(model, pretrained, seeded=True):
     return build_backbone(*PRETRAINED_FEATURE_MODELS[model], model, pretrained, seeded)
 
 
+@stored_in_model_files
 class PretrainedFeatures(TransformerMixin, BaseEstimator):
     """Globally pooled features of a frozen pretrained network, cached per image.
 
@@ -151,6 +154,10 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     #: ``fit`` only loads the frozen network: fitted on any images, it is the same transformer,
     #: so a cross-validation fits it once and shares it between the folds.
     _fit_learns_from_data = False
+
+    #: What a safe model file keeps of it (the network's weights: as tensors), and its check.
+    _model_file_fields = PRETRAINED_FIELDS
+    _check_model_file_state = check_pretrained_state
 
     def __init__(self, model="efficientnet_lite0", pretrained=True, stages=None, mirror=True,
                  batch_size=8, device="cpu", backend="auto", tiles=None, tile_reduce="mean"):
@@ -264,7 +271,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         """Build the network from the deferred weights (no-op when it is built)."""
         deferred = self.__dict__.pop("_deferred", None)
         if deferred is not None:
-            from .._persistence._safe import load_frozen
+            from ..utils._torch_state import load_frozen
 
             load_frozen(self, deferred[0], "PretrainedFeatures")
 

@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import (
     BOOLEAN,
     HasMethods,
@@ -22,6 +23,7 @@ from ._negatives import NEGATIVE_SCORES, check_negatives, fit_negatives, negativ
 from ._out_of_scope import (KNN_NEIGHBORS, fit_knn, fit_mahalanobis, knn_score,
                             mahalanobis_score, max_proba_score)
 from ._quality import gate_blank
+from ._trusted_state import StoredTrustedState
 
 __all__ = ["FLAGS", "TrustedClassifier"]
 
@@ -31,7 +33,8 @@ FLAGS = ("confident", "uncertain", "out_of_scope")
 _FEATURE_SCORES = ("mahalanobis", "knn", *NEGATIVE_SCORES)
 
 
-class TrustedClassifier(ClassifierMixin, BaseEstimator):
+@stored_in_model_files
+class TrustedClassifier(StoredTrustedState, ClassifierMixin, BaseEstimator):
     """A classifier that says how sure it is: calibrated probabilities, conformal sets, flags.
 
     ``fit`` cross-validates ``estimator`` (grouped when ``groups`` are given, so that photos

@@ -1,4 +1,4 @@
-"""Load-time consistency of a stored out-of-scope score that learned from negatives.
+"""The model-file check of an out-of-scope score that learned from negatives.
 
 ``TrustedClassifier(out_of_scope="other_class" | "knn_other")`` keeps the "other" logistic
 regression (``oos_other_coef_``, ``oos_other_intercept_``: one row per class, then "other")
@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from ._codec import InconsistentModelError as _Error
+from ..exceptions import InconsistentModelError as _Error
 
 __all__ = ["check_negatives_model"]
 

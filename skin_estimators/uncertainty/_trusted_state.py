@@ -1,34 +1,36 @@
-"""Load-time consistency of a stored :class:`~skin_estimators.TrustedClassifier`.
+"""What a :class:`~skin_estimators.TrustedClassifier` keeps in a safe model file, and its check.
 
 Its fitted state is numbers and arrays: the conformal quantiles, the calibration map's
 parameters, the out-of-scope threshold, the Mahalanobis or nearest-neighbour model; with
 cross-conformal sets also the fold models (nested estimators, built and checked as such) and
 their out-of-fold scores, folds and labels. :data:`TRUSTED_FIELDS` declares each one's kind,
-shape and range (see ``_fields.py``) against the classes, the calibration rows and the width
-of the features the wrapped estimator gives; :func:`check_trusted` checks the table, then
+shape and range (see ``utils/_fields.py``) against the classes, the calibration rows and the
+width of the features the wrapped estimator gives; :func:`check_trusted` checks the table, then
 what no single field says (the calibration map's form, the out-of-scope model the
 ``out_of_scope`` parameter needs, the frozen steps and the fold models). So a crafted file
 cannot make sets or flags that the fitted model would never give (the values were checked to
 be finite as they were decoded, the parameters against the declared constraints).
 
 A new fitted attribute of TrustedClassifier is stored, allowed and checked by adding its
-field to :data:`TRUSTED_FIELDS`.
+field to :data:`TRUSTED_FIELDS`; :class:`StoredTrustedState` declares them on the class
+(see ``utils/_model_state.py``).
 """
 
 import numpy as np
 
-from ._codec import InconsistentModelError as _Error
-from ._consistency_negatives import check_negatives_model
-from ._fields import Checked, Floats, Integer, Ints, Number, Text, check_fields
+from ..exceptions import InconsistentModelError as _Error
+from ..utils._fields import (Checked, Floats, Integer, Ints, Number, Text, check_classes,
+                             check_fields)
+from ._negatives_state import check_negatives_model
 
-__all__ = ["TRUSTED_FIELDS", "check_trusted"]
+__all__ = ["TRUSTED_FIELDS", "StoredTrustedState", "check_trusted"]
 
 #: The fitted attributes of TrustedClassifier a safe file may set, in the order checked.
 #: Dimensions: ``n_classes`` (``classes_``), ``width`` (the features the wrapped estimator's
 #: last step takes), ``n_calibration`` (``n_calibration_``), ``n_folds`` (the fold models);
 #: ``rank`` is bound by the first field that has it.
 TRUSTED_FIELDS = {
-    "classes_": Checked(),  # see _consistency.check_classes
+    "classes_": Checked(),  # see check_classes
     "n_features_in_": Integer(1),
     "n_calibration_": Integer(1, binds="n_calibration"),
     "class_counts_": Ints("n_classes", low=1),
@@ -80,8 +82,6 @@ def _feature_width(inner):
 
 def check_trusted(est, where):
     """The fitted attributes of a TrustedClassifier against each other and its parameters."""
-    from ._consistency import check_classes
-
     n = check_classes(est.classes_, f"{where}.classes_")
     inner = getattr(est, "estimator_", None)
     if inner is not None and not np.array_equal(np.asarray(inner.classes_), est.classes_):
@@ -109,7 +109,7 @@ def check_trusted(est, where):
 
 
 def _check_calibration(est, n_classes, where):
-    from ..uncertainty._calibration import INVERSE_TEMPERATURE_RANGE
+    from ._calibration import INVERSE_TEMPERATURE_RANGE
 
     shapes = {"temperature": (1,), "sigmoid": (1 if n_classes == 2 else n_classes, 2),
               None: (0,)}
@@ -143,7 +143,7 @@ def _check_out_of_scope(est, n, where):
 
 def _check_folds(est, inner, where):
     """The shared leading steps and, for cross-conformal sets, the fold models and scores."""
-    from ..uncertainty._cross import frozen_prefix_length
+    from ._cross import frozen_prefix_length
 
     n_steps = len(inner.steps) if hasattr(inner, "steps") else 1
     n_frozen = getattr(est, "frozen_steps_", None)
@@ -196,3 +196,14 @@ def _check_fold_model(model, tail, classes, width, where):
     seen = getattr(model, "n_features_in_", None)
     if width is not None and seen is not None and seen != width:
         raise _Error(f"{where} takes {seen} features; the steps it follows give {width}")
+
+
+class StoredTrustedState:
+    """The model-file declaration of :class:`~skin_estimators.TrustedClassifier` (a mixin):
+    its fields, those it cannot predict without, its fold models (nested estimators of their
+    own, at most 100) and its check."""
+
+    _model_file_fields = TRUSTED_FIELDS
+    _model_file_required = ("classes_", "calibration_params_", "quantiles_", "oos_threshold_")
+    _model_file_fold_models = 100
+    _check_model_file_state = check_trusted

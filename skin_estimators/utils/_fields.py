@@ -1,12 +1,11 @@
 """Declared fitted fields: what each fitted attribute of an estimator may hold, as a table.
 
-An estimator whose fitted state is plain numbers and arrays (a
-:class:`~skin_estimators.TrustedClassifier`, a :class:`~skin_estimators.PretrainedFeatures`)
-declares it as a table ``{attribute: field}``. The table is at once the allow-list of the
-attributes a safe model file may set on the estimator (``_fitted.py`` reads its keys) and
-the check of each value, so a new fitted attribute is stored, allowed and checked by adding
-one line to it. A field says the attribute's kind (an array of floats or of integers, a
-number, an integer, a text, a tuple of sizes), its shape in named dimensions and its range:
+An estimator that a safe model file may hold declares its fitted state on its class as a
+table ``{attribute: field}`` (``_model_file_fields``, see :mod:`._model_state`). The table is
+at once the allow-list of the attributes a safe model file may set on the estimator and the
+check of each value, so a new fitted attribute is stored, allowed and checked by adding one
+line to it. A field says the attribute's kind (an array of floats or of integers, a number,
+an integer, a text, a tuple of sizes), its shape in named dimensions and its range:
 
 >>> import numpy as np
 >>> table = {"means_": Floats("n_classes", "width"), "counts_": Ints("n_classes", low=1)}
@@ -23,8 +22,12 @@ of the features the wrapped estimator gives, each with what it is) or bound by t
 field that has it; every later field must agree, so that the arrays of one fitted model
 fit each other. The fields are checked in the table's order; an attribute the estimator
 does not have, or that is None where the field is ``optional``, is skipped: which
-attributes must be set is said apart (``_fitted.REQUIRED``) or by the estimator's own
-check, which also checks what no single field can say (sums, orderings, nested models).
+attributes must be set is said apart (``_model_file_required``) or by the estimator's own
+check, which also checks what no single field can say (sums, orderings, nested models),
+with the shared checks below (:func:`check_classes`, :func:`check_finite`, ...).
+
+This module imports only numpy and the library's exceptions, so that the estimators and the
+model-file code both build on it.
 """
 
 import numbers
@@ -33,7 +36,8 @@ import numpy as np
 
 from ..exceptions import InconsistentModelError
 
-__all__ = ["MAX_TEXT", "Floats", "Integer", "Ints", "Number", "Sizes", "Text", "check_fields"]
+__all__ = ["MAX_TEXT", "Checked", "Floats", "Integer", "Ints", "Number", "Sizes", "Text",
+           "check_classes", "check_fields", "check_finite", "float_array", "positive_int"]
 
 #: The longest text a model file may hold in one value (characters).
 MAX_TEXT = 65536
@@ -214,3 +218,85 @@ def check_fields(est, table, where, dims=None):
             continue
         field.check(value, f"{where}.{name}", dims)
     return dims
+
+
+# ------------------------------------------------------------------ shared checks
+def check_finite(value, where):
+    """Raise InconsistentModelError if ``value`` holds a NaN or an infinite float (anywhere
+    inside it: arrays, lists, tuples, dicts, a callback's parameters)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, numbers.Real):
+        if not np.isfinite(float(value)):
+            raise InconsistentModelError(f"{where} is {value!r}, not a finite number")
+        return
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            bad = float(value[~np.isfinite(value)].ravel()[0])
+            raise InconsistentModelError(f"{where} holds {bad!r} ({(~np.isfinite(value)).sum()} "
+                                         f"of {value.size} values are not finite numbers)")
+        if value.dtype.kind == "O":
+            for item in value.ravel():
+                check_finite(item, where)
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            check_finite(item, where)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, f"{where}[{key!r}]")
+    elif hasattr(value, "get_params") and not isinstance(value, type):  # a callback
+        for key, item in value.get_params(deep=False).items():
+            check_finite(item, f"{where}.{key}")
+
+
+def check_classes(classes, where):
+    """Class labels: a sorted 1-D array of unique strings or of unique integers; their number."""
+    if not isinstance(classes, np.ndarray) or classes.ndim != 1:
+        raise InconsistentModelError(f"{where} is not a one-dimensional array of class labels")
+    if len(classes) < 2:
+        raise InconsistentModelError(f"{where} holds {len(classes)} class(es); a classifier "
+                                     "has at least 2")
+    kind = classes.dtype.kind
+    if kind == "O":
+        if all(isinstance(c, str) for c in classes):
+            kind = "U"
+        elif all(_is_int(c) for c in classes):
+            kind = "i"
+        else:
+            raise InconsistentModelError(
+                f"{where} = {classes.tolist()!r:.80} mixes labels of different types; class "
+                "labels are all strings or all integers")
+    elif kind == "f":
+        # A classifier fitted on float labels keeps them as floats; they are whole numbers.
+        if not (np.isfinite(classes).all() and (classes == np.round(classes)).all()):
+            raise InconsistentModelError(f"{where} = {classes.tolist()!r:.80}: class labels "
+                                         "are strings or whole numbers")
+    elif kind not in "Uiub":
+        raise InconsistentModelError(f"{where} has dtype {classes.dtype}; class labels are "
+                                     "strings or integers")
+    values = classes.tolist()
+    if len(set(values)) != len(values):
+        raise InconsistentModelError(f"{where} = {values!r:.80} names a class more than once")
+    if values != sorted(values):
+        raise InconsistentModelError(f"{where} = {values!r:.80} is not sorted, as a fitted "
+                                     "classifier's classes are")
+    return len(values)
+
+
+def positive_int(value, where):
+    """``value`` as an int if it is a positive integer (not a boolean); else the error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InconsistentModelError(f"{where} = {value!r:.40} is not a positive integer")
+    return int(value)
+
+
+def float_array(value, where, shape, allow_none=False):
+    """``value`` if it is an array of floats of exactly ``shape`` (or None, if allowed)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        raise InconsistentModelError(f"{where} is not an array of floats")
+    if value.shape != tuple(shape):
+        raise InconsistentModelError(f"{where} has shape {value.shape}; {shape} expected")
+    return value

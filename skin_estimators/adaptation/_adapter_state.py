@@ -1,10 +1,12 @@
-"""Load-time consistency of a stored :class:`~skin_estimators.adaptation.DomainAdapter`.
+"""What a :class:`~skin_estimators.adaptation.DomainAdapter` keeps in a safe model file.
 
 Its fitted state is arrays and numbers: the kept training features (and labels), and once
 adapted the affine map of the new clinic's features, the number of photos it was adapted to
 and their digest. Each is checked for type, shape and range against the others (the values
 were checked to be finite as they were decoded), so that a crafted file cannot give a map
 of the wrong size, a zero or negative scale, or claim an adaptation it does not hold.
+:data:`ADAPTER_FIELDS` lists them (the allow-list of a safe file), :func:`check_adapter`
+checks them.
 """
 
 import numbers
@@ -12,9 +14,15 @@ import re
 
 import numpy as np
 
-from ._codec import InconsistentModelError as _Error
+from ..exceptions import InconsistentModelError as _Error
+from ..utils._fields import Checked
 
-__all__ = ["check_adapter"]
+__all__ = ["ADAPTER_FIELDS", "check_adapter"]
+
+#: The fitted attributes of DomainAdapter a safe file may set (checked by check_adapter).
+ADAPTER_FIELDS = {name: Checked() for name in (
+    "n_features_in_", "n_features_out_", "source_features_", "source_labels_", "offset_",
+    "scale_", "components_", "n_target_", "target_digest_")}
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
