@@ -75,7 +75,8 @@ flag shares of each seed's pooled out-of-fold predictions, averaged over the see
 parts in the model file.
 """
 
-from ._config import ConfigError, ExperimentConfig, Row
+from ._config import ConfigError, ExperimentConfig
+from ._rows import Row
 from ._final import FinalFit, fit_final, select_row
 from ._loading import load_config, validate_config
 from ._registry import MODELS, available_models, resolve_model

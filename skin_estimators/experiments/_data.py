@@ -5,7 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from ._config import CONTROLLED, image_loader
+from ._config import CONTROLLED
+from ._rows import image_loader
 from ._trust_negatives import load_config_negatives
 
 __all__ = ["ExperimentData", "load_experiment_data", "load_experiment_files", "make_splits"]

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import CONTROLLED, Row, TrustConfig
+from ._config import CONTROLLED, TrustConfig
+from ._rows import Row
 from ._fold_trust import fold_trust
 from ._record import FoldRecord
 
