@@ -51,7 +51,7 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         Autocast dtype; "auto" is mixed precision on CUDA and float32 on the CPU.
     lr : float, default=0.01
-        SGD learning rate (not tuned on the study's data).
+        SGD learning rate (a generic default, not tuned on skin3).
     max_epochs : int, default=20
         Number of epochs.
     batch_size : int, default=16

@@ -87,14 +87,14 @@ class ScatteringClassifier(SkinNetClassifier):
     initialization : {"tight-frame", "random"}, default="tight-frame"
         kymatio's wavelets, or random ones (drawn from ``random_state``).
     top : {"linear", "wrn"}, default="linear"
-        BatchNorm + linear (the study's), or a small wide ResNet on the coefficients (the
+        BatchNorm + linear, or a small wide ResNet on the coefficients (the
         hybrid that Gauthier et al. report as best with little data; 728,867 parameters
         for 3 classes with the default width and depth, plus the 64 of the wavelets).
     lr : float, default=0.0091
         Learning rate of the classifier on top.
     lr_scattering : float, default=0.1
         Learning rate of the wavelets' parameters (their own optimiser group, with no
-        weight decay), as in Gauthier et al.'s code that the study used.
+        weight decay), as in Gauthier et al.'s code.
     cache_features : bool, default=True
         With ``learnable=False``, compute each image's coefficients once (needs ``augment``
         to be None or "hflip", the augmentations that can be cached).
