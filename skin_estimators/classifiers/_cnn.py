@@ -11,7 +11,7 @@ class VanillaCNNClassifier(SkinNetClassifier):
 
     Three convolution blocks (16/64/128 filters, each 3x3 conv + BatchNorm + ReLU + 2x2
     max-pool) and one linear layer sized from the images seen in ``fit``: 1,044,003 trainable
-    parameters for 3 classes at 400x400. The defaults are the best setting found on skin3: plain SGD,
+    parameters for 3 classes at 400x400. The defaults are the best setting on skin3: plain SGD,
     ``lr=0.0001``, ``batch_size=4``, 26 epochs, class-weighted cross-entropy and random
     horizontal flips during training.
 

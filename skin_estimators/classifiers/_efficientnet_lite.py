@@ -11,6 +11,7 @@ from .._normalization import PresetStatistic
 from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
 from ..utils._param_validation import Interval, StrOptions
 from ._partial_training import N_STAGES, freeze_early_stages, set_early_norm_eval
+from ._forwarding import forwarding_init
 from ._pretrained import _TimmClassifier
 
 __all__ = ["EfficientNetLiteClassifier"]
@@ -108,39 +109,10 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     pretrained_mean = PresetStatistic("efficientnet_lite", "mean")
     pretrained_std = PresetStatistic("efficientnet_lite", "std")
 
-    def __init__(
-        self,
-        module=create_efficientnet_lite,
-        *args,
-        variant="lite0",
-        pretrained=True,
-        freeze_backbone=False,
-        trainable_stages=None,
-        schedule="constant",
-        precision="auto",
-        lr=0.01,
-        max_epochs=20,
-        batch_size=16,
-        augment="hflip",
-        channels_last=True,
-        **kwargs,
-    ):
-        super().__init__(
-            module,
-            *args,
-            pretrained=pretrained,
-            freeze_backbone=freeze_backbone,
-            schedule=schedule,
-            precision=precision,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            augment=augment,
-            channels_last=channels_last,
-            **kwargs,
-        )
-        self.variant = variant
-        self.trainable_stages = trainable_stages
+    __init__ = forwarding_init(
+        _TimmClassifier, own={"variant": "lite0", "trainable_stages": None},
+        module=create_efficientnet_lite, lr=0.01, max_epochs=20, batch_size=16, augment="hflip",
+        channels_last=True)
 
     @property
     def _timm_tag(self):

@@ -18,6 +18,7 @@ from ..networks._weights import BACKBONES
 from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
 from ..utils._precision import PRECISIONS, autocast_dtype
 from ._base import SkinNetClassifier
+from ._forwarding import forwarding_init
 
 __all__ = ["BiTClassifier", "ResNet50Classifier"]
 
@@ -212,16 +213,17 @@ _SHARED_PARAMS = """\
         "The four models"); fp16 is slow on CPUs. Keep "auto" for a model trained
         on a GPU and used on CPU-only machines.
     lr : float, default={lr}
-        SGD learning rate (the best setting found on skin3).
+        SGD learning rate (the best setting on skin3).
     max_epochs : int, default={max_epochs}
-        Number of epochs (the best setting found on skin3).
+        Number of epochs (the best setting on skin3).
     batch_size : int, default={batch_size}
-        Mini-batch size (the best setting found on skin3).
+        Mini-batch size (the best setting on skin3).
     augment : str, list, callable or None, default="hflip"
         Training-time augmentation (see :class:`SkinNetClassifier`).
     channels_last : bool, default=True
         Channels-last memory layout: less CPU time per training image than the default
-        layout (see the user guide's "The four models"); it is also the layout GPU tensor cores prefer under mixed precision.
+        layout (see the user guide's "The four models"); it is also the layout GPU tensor
+        cores prefer under mixed precision.
     module : callable, default=create_backbone
         Builds the network; called as ``module(tag=..., n_classes=..., pretrained=...,
         zero_init_head=..., owner=..., **module__kwargs)``, so ``module__drop_rate=0.2``
@@ -244,7 +246,7 @@ _SHARED_NOTES = """\
     work; use the dataset's statistics to reproduce the published setting.
 
     Input: normalised images ``(n_samples, 3, H, W)`` of any size from 16x16 up (the
-    backbone ends in global average pooling; the defaults were chosen at 400x400). Put ``ImageLoader``
+    backbone ends in global average pooling; the defaults suit 400x400). Put ``ImageLoader``
     and ``ChannelNormalizer`` in front of it to work from file paths.
 """
 
@@ -263,7 +265,7 @@ class ResNet50Classifier(_TimmClassifier):
     timm's ``resnet50.tv_in1k`` (torchvision's original ImageNet
     weights; timm's untagged ``resnet50`` is a different training run) with a new linear
     head: 23,514,179 trainable parameters for 3 classes. The defaults are the best setting
-    found on skin3: plain SGD, ``lr=0.013``, ``batch_size=32``, 26 epochs, class-weighted
+    on skin3: plain SGD, ``lr=0.013``, ``batch_size=32``, 26 epochs, class-weighted
     cross-entropy and random horizontal flips.
 
     Parameters
@@ -297,35 +299,8 @@ class ResNet50Classifier(_TimmClassifier):
 
     _timm_tag = BACKBONES["resnet50"]
 
-    def __init__(
-        self,
-        module=create_backbone,
-        *args,
-        pretrained=True,
-        freeze_backbone=False,
-        schedule="constant",
-        precision="auto",
-        lr=0.013,
-        max_epochs=26,
-        batch_size=32,
-        augment="hflip",
-        channels_last=True,
-        **kwargs,
-    ):
-        super().__init__(
-            module,
-            *args,
-            pretrained=pretrained,
-            freeze_backbone=freeze_backbone,
-            schedule=schedule,
-            precision=precision,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            augment=augment,
-            channels_last=channels_last,
-            **kwargs,
-        )
+    __init__ = forwarding_init(_TimmClassifier, lr=0.013, max_epochs=26, batch_size=32,
+                               augment="hflip", channels_last=True)
 
 
 class BiTClassifier(_TimmClassifier):
@@ -334,7 +309,7 @@ class BiTClassifier(_TimmClassifier):
     Big Transfer: timm's ``resnetv2_101x1_bit.goog_in21k`` (the
     ImageNet-21k checkpoint; timm's untagged ``resnetv2_101x1_bit`` is the version
     fine-tuned on ImageNet-1k) with a new 1x1-convolution head: 42,498,627 trainable
-    parameters for 3 classes. The defaults are the best setting found on skin3: plain SGD,
+    parameters for 3 classes. The defaults are the best setting on skin3: plain SGD,
     ``lr=0.0031``, ``batch_size=4``, 22 epochs, class-weighted cross-entropy and random
     horizontal flips; ``schedule="hyperrule"`` switches to BiT's own fine-tuning recipe.
 
@@ -375,35 +350,8 @@ class BiTClassifier(_TimmClassifier):
 
     _timm_tag = BACKBONES["bit"]
 
-    def __init__(
-        self,
-        module=create_backbone,
-        *args,
-        pretrained=True,
-        freeze_backbone=False,
-        schedule="constant",
-        precision="auto",
-        lr=0.0031,
-        max_epochs=22,
-        batch_size=4,
-        augment="hflip",
-        channels_last=True,
-        **kwargs,
-    ):
-        super().__init__(
-            module,
-            *args,
-            pretrained=pretrained,
-            freeze_backbone=freeze_backbone,
-            schedule=schedule,
-            precision=precision,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            augment=augment,
-            channels_last=channels_last,
-            **kwargs,
-        )
+    __init__ = forwarding_init(_TimmClassifier, lr=0.0031, max_epochs=22, batch_size=4,
+                               augment="hflip", channels_last=True)
 
 
 _document(ResNet50Classifier, lr=0.013, max_epochs=26, batch_size=32, npz="",

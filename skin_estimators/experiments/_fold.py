@@ -88,7 +88,7 @@ def _device_name(device):
 
 
 def fold_metrics(y_true, y_pred, labels):
-    """The fold's macro metrics (the results table's), geometric mean, per-class recall and specificity."""
+    """The fold's macro metrics, geometric mean, per-class recall and specificity."""
     from imblearn.metrics import geometric_mean_score, sensitivity_specificity_support
     from sklearn.metrics import (
         accuracy_score,

@@ -9,7 +9,7 @@ __all__ = ["LinearTop", "ScatteringNet"]
 
 
 class LinearTop(nn.Module):
-    """BatchNorm over the coefficient channels, flatten, one linear layer (ScatteringClassifier's default top).
+    """BatchNorm over the coefficient channels, flatten, one linear layer (the default top).
 
     Parameters
     ----------
