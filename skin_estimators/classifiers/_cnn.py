@@ -7,7 +7,7 @@ __all__ = ["VanillaCNNClassifier"]
 
 
 class VanillaCNNClassifier(SkinNetClassifier):
-    """The reference study's vanilla CNN as a scikit-learn classifier.
+    """A small vanilla CNN trained from scratch, as a scikit-learn classifier.
 
     Three convolution blocks (16/64/128 filters, each 3x3 conv + BatchNorm + ReLU + 2x2
     max-pool) and one linear layer sized from the images seen in ``fit``: 1,044,003 trainable

@@ -1,4 +1,4 @@
-"""The reference study's vanilla CNN."""
+"""A small vanilla CNN: three convolution blocks and a linear layer."""
 
 import torch.nn as nn
 

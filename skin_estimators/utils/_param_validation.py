@@ -59,8 +59,9 @@ class ParameterConstraintError(SkinEstimatorsError, InvalidParameterError):
     """A parameter value that none of its declared constraints accepts.
 
     A :class:`~skin_estimators.exceptions.SkinEstimatorsError`, and a ``ValueError`` and a
-    ``TypeError``, like scikit-learn's ``InvalidParameterError`` (its base, which scikit-learn's
-    own checks expect; hence defined here, the one module that imports it). ``owner``, ``param``, ``value`` and ``takes`` say who, which parameter, what it got
+    ``TypeError``, like scikit-learn's ``InvalidParameterError`` (its base, which
+    scikit-learn's own checks expect; hence defined here, the one module that imports it).
+    ``owner``, ``param``, ``value`` and ``takes`` say who, which parameter, what it got
     and what it takes, for callers that word the problem their own way (the config checker).
     """
 
