@@ -76,10 +76,10 @@ parts in the model file.
 """
 
 from ._config import ConfigError, ExperimentConfig
-from ._rows import Row
 from ._final import FinalFit, fit_final, select_row
 from ._loading import load_config, validate_config
 from ._registry import MODELS, available_models, resolve_model
+from ._rows import Row
 from ._runner import ExperimentResult, run_experiment
 
 __all__ = [

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._config import CONTROLLED, TrustConfig
-from ._rows import Row
 from ._fold_trust import fold_trust
 from ._record import FoldRecord
+from ._rows import Row
 
 __all__ = ["FoldTask", "library_versions", "noticing_interrupts", "run_fold"]
 
