@@ -26,12 +26,11 @@ from ._codec import InconsistentModelError, check_device_name
 from ._consistency_adapter import check_adapter
 from ._consistency_features import check_pretrained_features
 from ._consistency_trust import check_trusted
-from ._fields import float_array
 from ._fitted import check_fitted_names
 from ._voting import VOTING
 
 __all__ = ["InconsistentModelError", "check_built", "check_classes", "check_finite",
-           "check_net", "check_params", "check_pipeline", "check_spec", "is_net_class"]
+           "check_net", "check_params", "check_pipeline", "check_spec"]
 
 _Error = InconsistentModelError  # what every check raises
 #: The classes whose description may hold fold models (``estimators``), and how many.
@@ -39,8 +38,7 @@ FOLD_MODELS = ("skin_estimators.TrustedClassifier",)
 _MAX_FOLDS = 100
 
 
-def is_net_class(cls):
-    """Whether ``cls`` is a class of the skorch base (:class:`SkinNetClassifier`)."""
+def _is_net_class(cls):
     import sys
 
     # A class of the skorch base exists only once its module is imported: asking about a
@@ -89,7 +87,7 @@ def check_spec(spec, name, cls, where):
     fitted = spec.get("fitted", {})
     if not isinstance(fitted, dict):
         raise _Error(f"{where}.fitted is not a mapping of fitted attributes")
-    if is_net_class(cls):
+    if _is_net_class(cls):
         if "classes" not in spec or not isinstance(spec.get("modules"), dict) \
                 or not spec["modules"]:
             raise _Error(f"{where} is a {short} without its classes and trained network")
@@ -217,6 +215,16 @@ def _positive_int(value, where):
     return int(value)
 
 
+def _float_array(value, where, shape, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        raise _Error(f"{where} is not an array of floats")
+    if value.shape != tuple(shape):
+        raise _Error(f"{where} has shape {value.shape}; {shape} expected")
+    return value
+
+
 def check_built(name, est, where):
     """Check a built (non-pipeline) estimator's fitted attributes against each other.
 
@@ -241,7 +249,7 @@ def check_net(est, where):
         raise _Error(f"{where}.n_features_in_ = {n_in} does not match input_shape_ {shape}")
     weight = getattr(est, "class_weight_", None)
     if weight is not None:
-        float_array(weight, f"{where}.class_weight_", (n_classes,))
+        _float_array(weight, f"{where}.class_weight_", (n_classes,))
         if (weight < 0).any():
             raise _Error(f"{where}.class_weight_ holds a negative weight")
     inferred = getattr(est, "classes_inferred_", None)
@@ -257,8 +265,8 @@ def check_net(est, where):
 
 
 def _check_channel_normalizer(est, where):
-    float_array(est.mean_, f"{where}.mean_", (3,))
-    std = float_array(est.std_, f"{where}.std_", (3,))
+    _float_array(est.mean_, f"{where}.mean_", (3,))
+    std = _float_array(est.std_, f"{where}.std_", (3,))
     if not (std > 0).all():
         raise _Error(f"{where}.std_ = {std.tolist()} is not positive for every channel")
     n_in = getattr(est, "n_features_in_", None)
@@ -268,11 +276,11 @@ def _check_channel_normalizer(est, where):
 
 def _check_standard_scaler(est, where):
     n = _positive_int(est.n_features_in_, f"{where}.n_features_in_")
-    float_array(est.mean_, f"{where}.mean_", (n,), allow_none=not est.with_mean)
-    scale = float_array(est.scale_, f"{where}.scale_", (n,), allow_none=not est.with_std)
+    _float_array(est.mean_, f"{where}.mean_", (n,), allow_none=not est.with_mean)
+    scale = _float_array(est.scale_, f"{where}.scale_", (n,), allow_none=not est.with_std)
     if scale is not None and not (scale > 0).all():
         raise _Error(f"{where}.scale_ is not positive for every feature")
-    var = float_array(getattr(est, "var_", None), f"{where}.var_", (n,), allow_none=True)
+    var = _float_array(getattr(est, "var_", None), f"{where}.var_", (n,), allow_none=True)
     if var is not None and (var < 0).any():
         raise _Error(f"{where}.var_ holds a negative variance")
     _check_feature_names(est, n, where)
@@ -290,7 +298,7 @@ def _check_logistic_regression(est, where):
                          f"classes in classes_; {rows} expected")
     if coef.shape[1] != n:
         raise _Error(f"{where}.coef_ has {coef.shape[1]} columns for n_features_in_ = {n}")
-    float_array(est.intercept_, f"{where}.intercept_", (rows,))
+    _float_array(est.intercept_, f"{where}.intercept_", (rows,))
     n_iter = getattr(est, "n_iter_", None)
     if n_iter is not None and not (isinstance(n_iter, np.ndarray) and n_iter.dtype.kind in "iu"):
         raise _Error(f"{where}.n_iter_ is not an array of iteration counts")

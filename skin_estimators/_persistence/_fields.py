@@ -33,8 +33,7 @@ import numpy as np
 
 from ..exceptions import InconsistentModelError
 
-__all__ = ["MAX_TEXT", "Floats", "Integer", "Ints", "Number", "Sizes", "Text", "check_fields",
-           "float_array"]
+__all__ = ["MAX_TEXT", "Floats", "Integer", "Ints", "Number", "Sizes", "Text", "check_fields"]
 
 #: The longest text a model file may hold in one value (characters).
 MAX_TEXT = 65536
@@ -42,18 +41,6 @@ MAX_TEXT = 65536
 
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-
-
-def float_array(value, where, shape, allow_none=False):
-    """``value`` if it is an array of floats of exactly ``shape`` (None too, with
-    ``allow_none``); InconsistentModelError naming ``where`` otherwise."""
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-        raise InconsistentModelError(f"{where} is not an array of floats")
-    if value.shape != tuple(shape):
-        raise InconsistentModelError(f"{where} has shape {value.shape}; {tuple(shape)} expected")
-    return value
 
 
 class _Field:

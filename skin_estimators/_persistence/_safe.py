@@ -58,7 +58,7 @@ def versions():
 
 
 def _is_net(est):
-    return _consistency.is_net_class(type(est))
+    return _is_net_class(type(est))
 
 
 def describe(est, tensors, where="model", prefix=""):
@@ -292,7 +292,7 @@ def _check_network_params(cls, params, where):
     """
     import inspect
 
-    if "module" not in params or not _consistency.is_net_class(cls):
+    if "module" not in params or not _is_net_class(cls):
         return
     import torch
 
@@ -321,6 +321,12 @@ def _check_network_params(cls, params, where):
                 f"{where} parameter {key}={value!r} would make loading read a file or reach "
                 "the network; a safe model file holds its weights itself, refusing it"
             )
+
+
+def _is_net_class(cls):
+    from ..classifiers import SkinNetClassifier
+
+    return isinstance(cls, type) and issubclass(cls, SkinNetClassifier)
 
 
 def _device_of_this_machine(params, where):
