@@ -9,8 +9,8 @@ import numbers
 
 from .._normalization import PresetStatistic
 from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
+from ..utils._forwarding import forwarding_init
 from ..utils._param_validation import Interval, StrOptions
-from ._forwarding import forwarding_init
 from ._partial_training import N_STAGES, freeze_early_stages, set_early_norm_eval
 from ._pretrained import _TimmClassifier
 

@@ -15,9 +15,9 @@ from .._normalization import PresetStatistic
 from ..callbacks import HyperRuleSchedule
 from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
 from ..networks._weights import BACKBONES
+from ..utils._forwarding import forwarding_init
 from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
 from ..utils._precision import PRECISIONS, autocast_dtype
-from . import _forwarding
 from ._base import SkinNetClassifier
 
 __all__ = ["BiTClassifier", "ResNet50Classifier"]
@@ -299,8 +299,8 @@ class ResNet50Classifier(_TimmClassifier):
 
     _timm_tag = BACKBONES["resnet50"]
 
-    __init__ = _forwarding.forwarding_init(_TimmClassifier, lr=0.013, max_epochs=26, batch_size=32,
-                                           augment="hflip", channels_last=True)
+    __init__ = forwarding_init(_TimmClassifier, lr=0.013, max_epochs=26, batch_size=32,
+                               augment="hflip", channels_last=True)
 
 
 class BiTClassifier(_TimmClassifier):
@@ -350,8 +350,8 @@ class BiTClassifier(_TimmClassifier):
 
     _timm_tag = BACKBONES["bit"]
 
-    __init__ = _forwarding.forwarding_init(_TimmClassifier, lr=0.0031, max_epochs=22, batch_size=4,
-                                           augment="hflip", channels_last=True)
+    __init__ = forwarding_init(_TimmClassifier, lr=0.0031, max_epochs=22, batch_size=4,
+                               augment="hflip", channels_last=True)
 
 
 _document(ResNet50Classifier, lr=0.013, max_epochs=26, batch_size=32, npz="",
