@@ -1,7 +1,7 @@
 """skin-estimators: scikit-learn estimators for classifying skin-disease photographs.
 
 The public API: four image classifiers on a shared skorch base, image transformers, the
-study's dataset, model files and the pretrained-weights helper. Optional components
+skin3 dataset, model files and the pretrained-weights helper. Optional components
 (MLflow tracking, Dask) live in :mod:`skin_estimators.experiments`.
 
 Every public name is imported on first use (PEP 562): ``import skin_estimators`` loads
@@ -29,6 +29,7 @@ _LAZY = {
     "load_image_folder": ".datasets",
     "download_weights": ".networks",
     "ModelFileError": ".persistence",
+    "SkinEstimatorsError": ".exceptions",
     "load_model": ".persistence",
     "save_model": ".persistence",
     "TrustedClassifier": ".uncertainty",

@@ -1,7 +1,7 @@
 """The normalisation presets: per-channel statistics by name, in one table.
 
-A preset is written out where the library is its only source (the study's statistics,
-measured on its training photos), and otherwise names the timm checkpoint whose
+A preset is written out where the library is its only source (the ``study`` preset,
+measured on skin3's training photos), and otherwise names the timm checkpoint whose
 ``pretrained_cfg`` holds it; those are read from timm on first use, so importing the package
 does not import timm. :data:`skin_estimators.preprocessing.NORMALIZATION_PRESETS`,
 ``ChannelNormalizer(mean=<preset>)``, the estimators' ``pretrained_mean`` / ``pretrained_std``

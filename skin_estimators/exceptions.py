@@ -1,22 +1,32 @@
 """Every error class the library raises to its users, in one module.
 
+Every one derives from :class:`SkinEstimatorsError`, so ``except SkinEstimatorsError`` catches
+whatever the library raised on purpose, and from the builtin error it stands for
+(``ValueError``, ``OSError``, ...), so ``except ValueError`` keeps catching a bad value.
+
 Each class is also importable from where it is raised (``skin_estimators.ModelFileError``,
 ``skin_estimators.preprocessing.ImageLoadError``,
 ``skin_estimators.networks.WeightsUnavailableError``,
 ``skin_estimators.experiments.ConfigError``, ...). This module imports only the standard
-library, so every other module of the package can import it without an import cycle.
+library, so every other module of the package can import it without an import cycle. The one
+error class defined elsewhere is ``ParameterConstraintError`` (a bad estimator parameter), in
+``skin_estimators.utils._param_validation``: it extends scikit-learn's private
+``InvalidParameterError``, which only that module imports; it too is a
+:class:`SkinEstimatorsError`.
 """
 
 import os
 
 __all__ = [
     "AdaptationError",
+    "CommandError",
     "ConfigError",
     "DeviceUnavailableError",
     "FolderInUseError",
     "ImageLoadError",
     "InconsistentModelError",
     "ModelFileError",
+    "SkinEstimatorsError",
     "UnreadableFile",
     "UnrepresentableError",
     "WeightsUnavailableError",
@@ -27,7 +37,25 @@ __all__ = [
 _MAX_LINES = 50
 
 
-class ModelFileError(ValueError):
+class SkinEstimatorsError(Exception):
+    """The root of every error the library raises on purpose.
+
+    Each error class also derives from the builtin error it stands for (``ValueError`` for a
+    bad value or file content, ``OSError`` for a file or a machine that cannot be used), so
+    code may catch either.
+
+    Examples
+    --------
+    >>> from skin_estimators.exceptions import ImageLoadError, SkinEstimatorsError
+    >>> try:
+    ...     raise ImageLoadError([("a.jpg", "file not found")])
+    ... except SkinEstimatorsError as error:
+    ...     print(type(error).__name__, isinstance(error, ValueError))
+    ImageLoadError True
+    """
+
+
+class ModelFileError(SkinEstimatorsError, ValueError):
     """A model file that cannot be loaded: missing, corrupt, tampered with, or from an
     incompatible version. The message names the file and says what to do.
 
@@ -57,7 +85,7 @@ class ModelFileError(ValueError):
         super().__init__(f"Cannot load the model file {self.path!r}: {reason}.")
 
 
-class InconsistentModelError(ValueError):
+class InconsistentModelError(SkinEstimatorsError, ValueError):
     """A model file whose description contradicts itself or the estimator classes it names
     (a NaN weight, a device no model runs on, a structure nested without bound, ...).
 
@@ -72,7 +100,7 @@ class InconsistentModelError(ValueError):
     """
 
 
-class UnrepresentableError(ValueError):
+class UnrepresentableError(SkinEstimatorsError, ValueError):
     """A value that the safe format cannot hold; ``where`` names the parameter.
 
     Raised by :func:`~skin_estimators.save_model` with ``format="safe"`` before anything is
@@ -97,7 +125,7 @@ class UnrepresentableError(ValueError):
         )
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(SkinEstimatorsError, ValueError):
     """One or more images could not be loaded.
 
     Raised by :class:`ImageLoader` after it has tried every image, so one error lists every
@@ -152,7 +180,7 @@ class ImageLoadError(ValueError):
         return type(self), (self.errors, self.n_total)
 
 
-class WeightsUnavailableError(OSError):
+class WeightsUnavailableError(SkinEstimatorsError, OSError):
     """The pretrained weights are neither in the cache nor downloadable (offline machine).
 
     The message names the model, the cache folder searched and the ways out: fill a cache
@@ -176,7 +204,7 @@ class WeightsUnavailableError(OSError):
     """
 
 
-class ConfigError(ValueError):
+class ConfigError(SkinEstimatorsError, ValueError):
     """An experiment config that cannot be used; the message names the file and the key.
 
     Attributes
@@ -210,7 +238,7 @@ class ConfigError(ValueError):
         super().__init__(message)
 
 
-class FolderInUseError(OSError):
+class FolderInUseError(SkinEstimatorsError, OSError):
     """Another running process holds the output folder of an experiment.
 
     Examples
@@ -221,7 +249,7 @@ class FolderInUseError(OSError):
     """
 
 
-class DeviceUnavailableError(ValueError, RuntimeError):
+class DeviceUnavailableError(SkinEstimatorsError, ValueError, RuntimeError):
     """A ``device`` this machine cannot use (a bad name, or an accelerator it lacks).
 
     A ``ValueError`` (a wrong parameter value, reported in one line by the command line) and,
@@ -235,8 +263,7 @@ class DeviceUnavailableError(ValueError, RuntimeError):
     """
 
 
-
-class AdaptationError(ValueError):
+class AdaptationError(SkinEstimatorsError, ValueError):
     """A model that cannot be adapted to a new clinic's photos: too few photos, or a model
     without an adaptation step (:class:`~skin_estimators.adaptation.DomainAdapter`). The
     message says what is needed.
@@ -254,7 +281,7 @@ class AdaptationError(ValueError):
     """
 
 
-class UnreadableFile(OSError):
+class UnreadableFile(SkinEstimatorsError, OSError):
     """A path that is not a regular file an image can be read from (a FIFO, a socket, a
     device, a link that loops); ``str`` is the reason. An ``OSError``, as a missing file is.
 
@@ -272,3 +299,20 @@ class UnreadableFile(OSError):
     ...     print(error)
     not a regular file (a FIFO)
     """
+
+
+class CommandError(SkinEstimatorsError):
+    """A failure of a ``skin-estimators`` command, reported in one line (no traceback) with
+    its exit code ``code`` (1 by default).
+
+    Examples
+    --------
+    >>> from skin_estimators.exceptions import CommandError
+    >>> error = CommandError("no images in 'photos/'", code=2)
+    >>> print(error, error.code)
+    no images in 'photos/' 2
+    """
+
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code

@@ -3,6 +3,7 @@
 * scikit-learn's ``parametrize_with_checks`` over the shared base configured with a tabular
   module: the wrapper's contract with scikit-learn. Only failures inherent to skorch are
   expected (listed with their reasons below).
+* The same over :class:`TrustedClassifier`, wrapping a linear model of numeric features.
 * The same over the image transformers; the checks that feed them 2-D tables are expected
   to fail (listed, with reasons, in ``skin_estimators/preprocessing/_expected_checks.py``).
 * The image checks of :mod:`skin_estimators.utils.estimator_checks` over every image estimator.
@@ -13,6 +14,7 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skin_estimators import (
@@ -22,6 +24,7 @@ from skin_estimators import (
     ScatteringClassifier,
     ScatteringTransformer,
     SkinNetClassifier,
+    TrustedClassifier,
     _registry,
 )
 from skin_estimators.networks import MLP
@@ -46,6 +49,15 @@ SCATTERING_2D = "uses 2-D numeric data; ScatteringTransformer takes 4-D images (
 FEATURES_2D = "uses 2-D numeric data; PretrainedFeatures takes 4-D images (n, 3, H, W) only"
 
 
+TRUSTED_SPARSE = (
+    "TrustedClassifier hands X to its estimator as it is (file paths, images, features), and "
+    "its out-of-scope score needs dense features: sparse X fails there, not up front"
+)
+#: The wrapper over a model of numeric features (cv=2: the checks' smallest data sets have
+#: three samples of a class).
+TRUSTED = TrustedClassifier(LogisticRegression(), cv=2)
+
+
 FLOAT32_INVARIANCE = (
     "the network computes in float32, and vectorised float32 kernels (AVX-512, AMX) round a "
     "row differently with its position in the batch: outputs agree to about 1e-7 relative, "
@@ -59,6 +71,9 @@ def _expected_failed_checks(estimator):
         return {"check_no_attributes_set_in_init": SKORCH_INIT,
                 "check_methods_sample_order_invariance": FLOAT32_INVARIANCE,
                 "check_methods_subset_invariance": FLOAT32_INVARIANCE}
+    if isinstance(estimator, TrustedClassifier):
+        return dict.fromkeys(["check_estimator_sparse_tag", "check_estimator_sparse_array",
+                              "check_estimator_sparse_matrix"], TRUSTED_SPARSE)
     if isinstance(estimator, ScatteringTransformer):
         return dict.fromkeys([*_CHECKS_2D, "check_transformer_preserve_dtypes"], SCATTERING_2D)
     if isinstance(estimator, PretrainedFeatures):
@@ -69,7 +84,7 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [TABULAR, ImageLoader(), ChannelNormalizer(), ScatteringTransformer(),
-     PretrainedFeatures(pretrained=False)],
+     PretrainedFeatures(pretrained=False), TRUSTED],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):

@@ -5,6 +5,7 @@ import os
 import sys
 
 from .._internal import atomic_open
+from ..exceptions import CommandError
 
 __all__ = [
     "CommandError", "add_backend_argument", "add_model_arguments", "atomic_open",
@@ -13,14 +14,6 @@ __all__ = [
     "load_cli_data", "load_cli_model", "note_tta", "open_csv", "positive_int",
     "run_reporting_errors", "say", "TTA_HELP",
 ]
-
-
-class CommandError(Exception):
-    """A failure to report in one line (no traceback), with its exit code (1 by default)."""
-
-    def __init__(self, message, code=1):
-        super().__init__(message)
-        self.code = code
 
 
 def run_reporting_errors(prog, func, args):

@@ -1,4 +1,4 @@
-"""``skin-estimators describe DATA --out DIR``: the study's data exploration as a command."""
+"""``skin-estimators describe DATA --out DIR``: a dataset's counts, sizes and channel statistics."""
 
 import argparse
 import os
@@ -19,7 +19,7 @@ class_distribution.png, sizes.png (width and height histograms), samples.png (a 
 examples per class) and summary.json into DIR, and prints the summary.
 
 The channel statistics are computed over every pixel of every image after resizing to
---size (default 400x400, the study's input size, stretched as ImageLoader does), with values
+--size (default 400x400, the estimators' usual size, stretched as ImageLoader does), with values
 scaled to [0, 1]: the numbers ChannelNormalizer learns from the same images at that size. Each
 image thus weighs the same whatever its native resolution. The mean of the per-image standard
 deviations is printed too: it is smaller (it leaves out the variation between images) and is

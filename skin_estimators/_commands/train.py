@@ -15,7 +15,7 @@ from ._common import (
 
 DESCRIPTION = """\
 Fit the configured pipeline (ImageLoader -> ChannelNormalizer -> classifier) on a stratified
-training split and evaluate it on the held-out rest, as the study did for its final model.
+training split and evaluate it on the held-out rest.
 
 Writes into DIR: the model file (model.safetensors, or model.joblib with --format joblib),
 report.txt (classification report with sensitivity and specificity per class),
@@ -27,7 +27,7 @@ written (there is nothing held out to evaluate on).
 
 EXAMPLE = """\
 config file (YAML; the experiment configs of 'skin-estimators cv' work as they are):
-  data: fetch_skin3          # the study's images, or {path: folder}, relative to this file
+  data: fetch_skin3          # the skin3 images, or {path: folder}, relative to this file
   image_size: 400            # or [height, width]
   resize: stretch            # stretch | pad | crop
   normalization: auto        # auto | fold (learned) | {presets}
@@ -79,9 +79,9 @@ def add_parser(subparsers):
                    help="override a config value by dotted key, e.g. --set image_size=64 "
                         "--set models.0.params.max_epochs=5 (repeatable)")
     p.add_argument("--test-size", type=_test_size, default=0.2,
-                   help="held-out share (0.2, the study's choice: scikit-learn rounds the test "
-                        "set up, 21 of 102 images) or number of test images (20 reproduces the "
-                        "study's 82/20); 0 fits on all the data (default: 0.2)")
+                   help="held-out share (0.2: scikit-learn rounds the test set up, 21 of 102 "
+                        "images) or number of test images (20 gives skin3's published 82/20 "
+                        "split); 0 fits on all the data (default: 0.2)")
     p.add_argument("--random-state", type=int, default=42,
                    help="seed of the split, and of the model unless its params set "
                         "random_state (default: 42)")

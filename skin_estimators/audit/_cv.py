@@ -1,7 +1,7 @@
 """Scoring a feature table by macro recall under the protocols the models are scored with.
 
 The protocols are those of ``skin_estimators.experiments``: ``"stratified"``,
-``StratifiedKFold(n_splits, shuffle=True, random_state=seed)`` (the study's), and ``"group"``,
+``StratifiedKFold(n_splits, shuffle=True, random_state=seed)`` (the default), and ``"group"``,
 ``StratifiedGroupKFold`` with the same arguments on the groups. The figure is the mean over
 all folds of all seeds of each fold's macro recall, as in the experiments' tables.
 """

@@ -5,7 +5,7 @@ and the thumbnails of crops of the other (the whole image, and 90 % crops at the
 the corners, 90 % of the width, of the height or of both), taken both ways. Correlation
 ignores brightness and contrast changes; the crops forgive a different framing.
 
-Calibration on the study's three known pairs (``4-102-4``/``4-102-9``, ``4-102-6``/``4-102``
+Calibration on skin3's three known pairs (``4-102-4``/``4-102-9``, ``4-102-6``/``4-102``
 and ``4-105-7``/``4-110``, the last two being different scans and framings): they are at
 0.014, 0.016 and 0.033; the closest pair of photos on different pages that is not a known
 copy is at 0.055 (``4-102-11``/``8-71-3``, unrelated). ``DUPLICATE_THRESHOLD`` sits between.

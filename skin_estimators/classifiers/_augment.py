@@ -18,7 +18,7 @@ def _per_sample(x, p=0.5):
 
 
 def hflip(x):
-    """Mirror each image left-right with probability 1/2 (the study's only augmentation)."""
+    """Mirror each image left-right with probability 1/2 (the estimators' default augmentation)."""
     return torch.where(_per_sample(x), x.flip(-1), x)
 
 

@@ -58,7 +58,7 @@ class SkinNetClassifier(StoredNetState, InputChecks, NeuralNetClassifier):
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
         Called with ``weight=`` the class weights (see ``class_weight``).
     optimizer : torch optimizer class, default=torch.optim.SGD
-        Plain SGD, as in the reference study.
+        Plain SGD (what the architectures' defaults were chosen with).
     lr : float, default=0.01
         Learning rate.
     max_epochs : int, default=10
@@ -83,7 +83,7 @@ class SkinNetClassifier(StoredNetState, InputChecks, NeuralNetClassifier):
     tta : None or "hflip", default=None
         Test-time augmentation: ``"hflip"`` averages the class probabilities of each image
         and of its horizontal mirror in ``predict_proba`` and ``predict`` (image input
-        only). ``None`` predicts on the images as given, as the reference study did.
+        only). ``None`` predicts on the images as given.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and augmentation. Two fits with the same integer
         give identical models on the CPU; on CUDA, cuDNN's deterministic mode is switched on

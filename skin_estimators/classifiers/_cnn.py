@@ -1,4 +1,4 @@
-"""VanillaCNNClassifier: the study's small CNN trained from scratch."""
+"""VanillaCNNClassifier: a small CNN trained from scratch."""
 
 from ..networks import VanillaCNN
 from ._base import SkinNetClassifier
@@ -7,11 +7,11 @@ __all__ = ["VanillaCNNClassifier"]
 
 
 class VanillaCNNClassifier(SkinNetClassifier):
-    """The reference study's vanilla CNN as a scikit-learn classifier.
+    """A small vanilla CNN trained from scratch, as a scikit-learn classifier.
 
     Three convolution blocks (16/64/128 filters, each 3x3 conv + BatchNorm + ReLU + 2x2
     max-pool) and one linear layer sized from the images seen in ``fit``: 1,044,003 trainable
-    parameters for 3 classes at 400x400. The defaults are the study's best setting: plain SGD,
+    parameters for 3 classes at 400x400. The defaults are the best setting on skin3: plain SGD,
     ``lr=0.0001``, ``batch_size=4``, 26 epochs, class-weighted cross-entropy and random
     horizontal flips during training.
 

@@ -9,6 +9,7 @@ import numbers
 
 from .._normalization import PresetStatistic
 from ..networks._efficientnet_lite import EFFICIENTNET_LITE_VARIANTS, create_efficientnet_lite
+from ..utils._forwarding import forwarding_init
 from ..utils._param_validation import Interval, StrOptions
 from ._partial_training import N_STAGES, freeze_early_stages, set_early_norm_eval
 from ._pretrained import _TimmClassifier
@@ -51,7 +52,7 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         Autocast dtype; "auto" is mixed precision on CUDA and float32 on the CPU.
     lr : float, default=0.01
-        SGD learning rate (not tuned on the study's data).
+        SGD learning rate (a generic default, not tuned on skin3).
     max_epochs : int, default=20
         Number of epochs.
     batch_size : int, default=16
@@ -108,39 +109,10 @@ class EfficientNetLiteClassifier(_TimmClassifier):
     pretrained_mean = PresetStatistic("efficientnet_lite", "mean")
     pretrained_std = PresetStatistic("efficientnet_lite", "std")
 
-    def __init__(
-        self,
-        module=create_efficientnet_lite,
-        *args,
-        variant="lite0",
-        pretrained=True,
-        freeze_backbone=False,
-        trainable_stages=None,
-        schedule="constant",
-        precision="auto",
-        lr=0.01,
-        max_epochs=20,
-        batch_size=16,
-        augment="hflip",
-        channels_last=True,
-        **kwargs,
-    ):
-        super().__init__(
-            module,
-            *args,
-            pretrained=pretrained,
-            freeze_backbone=freeze_backbone,
-            schedule=schedule,
-            precision=precision,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            augment=augment,
-            channels_last=channels_last,
-            **kwargs,
-        )
-        self.variant = variant
-        self.trainable_stages = trainable_stages
+    __init__ = forwarding_init(
+        _TimmClassifier, own={"variant": "lite0", "trainable_stages": None},
+        module=create_efficientnet_lite, lr=0.01, max_epochs=20, batch_size=16, augment="hflip",
+        channels_last=True)
 
     @property
     def _timm_tag(self):

@@ -1,4 +1,4 @@
-"""ResNet50Classifier and BiTClassifier: the study's two transfer-learning models.
+"""ResNet50Classifier and BiTClassifier: ImageNet backbones fine-tuned to the classes of ``fit``.
 
 Both fine-tune a timm backbone pretrained on ImageNet with a new head sized from the classes
 seen in ``fit``. The shared machinery (where the weights come from, freezing, the
@@ -15,6 +15,7 @@ from .._normalization import PresetStatistic
 from ..callbacks import HyperRuleSchedule
 from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
 from ..networks._weights import BACKBONES
+from ..utils._forwarding import forwarding_init
 from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
 from ..utils._precision import PRECISIONS, autocast_dtype
 from ._base import SkinNetClassifier
@@ -31,7 +32,7 @@ class _TimmClassifier(SkinNetClassifier):
     _image_input = True
     _fixed_input_size = False  # global average pooling: any image size works
     # Global pooling lets any size run (down to 1 px); 16 keeps tiny test images possible.
-    # The weights were pretrained at 224 px (BiT also fine-tuned up to 480); the study used 400.
+    # The weights were pretrained at 224 px (BiT also fine-tuned up to 480); the defaults fit 400.
     _min_image_size = 16
     _timm_tag = None
     _model_file_fields = TIMM_FIELDS  # what a safe model file keeps of it
@@ -57,7 +58,7 @@ class _TimmClassifier(SkinNetClassifier):
         "pretrained": [WEIGHTS_SOURCE],
         "freeze_backbone": [BOOLEAN, Hidden(numbers.Integral)],
         "schedule": [StrOptions(_SCHEDULES, text=(
-            "'constant' (the study's plain SGD) or 'hyperrule' (BiT-HyperRule: momentum 0.9, "
+            "'constant' (plain SGD at a constant lr) or 'hyperrule' (BiT-HyperRule: momentum 0.9, "
             "warm-up, step decay, zero head)"))],
         "precision": [StrOptions(PRECISIONS, text=(
             f"one of {', '.join(map(repr, PRECISIONS))} ('auto': bfloat16 autocast on CUDA GPUs "
@@ -195,10 +196,10 @@ _SHARED_PARAMS = """\
         The file is read through timm, as the hub's weights are. False: random
         initialisation. The head is always new, sized from ``fit``'s classes.
     freeze_backbone : bool, default=False
-        False (the study): fine-tune every layer. True: train only the head; the backbone's
+        False: fine-tune every layer. True: train only the head; the backbone's
         parameters and BatchNorm statistics stay exactly as loaded.
     schedule : {{"constant", "hyperrule"}}, default="constant"
-        "constant": the study's plain SGD at a constant ``lr``. "hyperrule": BiT-HyperRule
+        "constant": plain SGD at a constant ``lr``. "hyperrule": BiT-HyperRule
         (Kolesnikov et al. 2020): SGD momentum 0.9 (unless ``optimizer__momentum`` is set),
         zero-initialised head, linear warm-up over the first 20% of the steps and division
         of ``lr`` by 10 after 40%, 60% and 80% of them (the official schedule for datasets
@@ -210,21 +211,21 @@ _SHARED_PARAMS = """\
         where the model runs, so a model trained on a GPU predicts in float32 on a CPU.
         "fp32" (or "32") never autocasts. Mixed precision roughly halves activation memory
         on a GPU. An explicit "bf16"/"fp16" applies wherever the model runs: "bf16" trains
-        2-2.7x faster on CPUs with AVX512-BF16 or AMX (measured, one thread, 400x400) and
-        needs a quarter to a third less memory; fp16 is slow on CPUs. Keep "auto" for a model trained
+        faster on CPUs with AVX512-BF16 or AMX and needs less memory (see the user guide's
+        "The four models"); fp16 is slow on CPUs. Keep "auto" for a model trained
         on a GPU and used on CPU-only machines.
     lr : float, default={lr}
-        SGD learning rate (the study's best setting).
+        SGD learning rate (the best setting on skin3).
     max_epochs : int, default={max_epochs}
-        Number of epochs (the study's best setting).
+        Number of epochs (the best setting on skin3).
     batch_size : int, default={batch_size}
-        Mini-batch size (the study's best setting).
+        Mini-batch size (the best setting on skin3).
     augment : str, list, callable or None, default="hflip"
         Training-time augmentation (see :class:`SkinNetClassifier`).
     channels_last : bool, default=True
-        Channels-last memory layout: about 25-30% less CPU time per training image than
-        the default layout (ResNet-50 and BiT, 400x400, batch 4, float32, 2 CPU threads); it
-        is also the layout GPU tensor cores prefer under mixed precision.
+        Channels-last memory layout: less CPU time per training image than the default
+        layout (see the user guide's "The four models"); it is also the layout GPU tensor
+        cores prefer under mixed precision.
     module : callable, default=create_backbone
         Builds the network; called as ``module(tag=..., n_classes=..., pretrained=...,
         zero_init_head=..., owner=..., **module__kwargs)``, so ``module__drop_rate=0.2``
@@ -237,17 +238,17 @@ _SHARED_PARAMS = """\
 _SHARED_NOTES = """\
     Notes
     -----
-    Input normalisation: the study normalised every model with the dataset's own channel
+    Input normalisation: the defaults were chosen with the dataset's own channel
     statistics (``ChannelNormalizer()`` learning mean and std in ``fit``). The weights were
     pretrained on inputs normalised with {stats_name}: the preset ``{preset!r}`` (in [0, 1]
     units; also the class attributes ``pretrained_mean`` and ``pretrained_std``, read from
     timm's configuration of the checkpoint). ``ChannelNormalizer(mean={preset!r})``
     feeds the backbone what it was trained on. Prefer these with
     ``freeze_backbone=True`` (frozen layers cannot adapt to other statistics) and for new
-    work; use the dataset's statistics to reproduce the study.
+    work; use the dataset's statistics to reproduce the published setting.
 
     Input: normalised images ``(n_samples, 3, H, W)`` of any size from 16x16 up (the
-    backbone ends in global average pooling; the study used 400x400). Put ``ImageLoader``
+    backbone ends in global average pooling; the defaults suit 400x400). Put ``ImageLoader``
     and ``ChannelNormalizer`` in front of it to work from file paths.
 """
 
@@ -263,10 +264,10 @@ def _document(cls, preset, **fields):
 class ResNet50Classifier(_TimmClassifier):
     """ResNet-50 pretrained on ImageNet-1k (torchvision's weights), fine-tuned end to end.
 
-    The study's ResNet-50: timm's ``resnet50.tv_in1k`` (torchvision's original ImageNet
+    timm's ``resnet50.tv_in1k`` (torchvision's original ImageNet
     weights; timm's untagged ``resnet50`` is a different training run) with a new linear
-    head: 23,514,179 trainable parameters for 3 classes. The defaults are the study's best
-    setting: plain SGD, ``lr=0.013``, ``batch_size=32``, 26 epochs, class-weighted
+    head: 23,514,179 trainable parameters for 3 classes. The defaults are the best setting
+    on skin3: plain SGD, ``lr=0.013``, ``batch_size=32``, 26 epochs, class-weighted
     cross-entropy and random horizontal flips.
 
     Parameters
@@ -300,44 +301,17 @@ class ResNet50Classifier(_TimmClassifier):
 
     _timm_tag = BACKBONES["resnet50"]
 
-    def __init__(
-        self,
-        module=create_backbone,
-        *args,
-        pretrained=True,
-        freeze_backbone=False,
-        schedule="constant",
-        precision="auto",
-        lr=0.013,
-        max_epochs=26,
-        batch_size=32,
-        augment="hflip",
-        channels_last=True,
-        **kwargs,
-    ):
-        super().__init__(
-            module,
-            *args,
-            pretrained=pretrained,
-            freeze_backbone=freeze_backbone,
-            schedule=schedule,
-            precision=precision,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            augment=augment,
-            channels_last=channels_last,
-            **kwargs,
-        )
+    __init__ = forwarding_init(_TimmClassifier, lr=0.013, max_epochs=26, batch_size=32,
+                               augment="hflip", channels_last=True)
 
 
 class BiTClassifier(_TimmClassifier):
     """BiT-M R101x1 pretrained on ImageNet-21k, fine-tuned end to end.
 
-    The study's Big Transfer model: timm's ``resnetv2_101x1_bit.goog_in21k`` (the
+    Big Transfer: timm's ``resnetv2_101x1_bit.goog_in21k`` (the
     ImageNet-21k checkpoint; timm's untagged ``resnetv2_101x1_bit`` is the version
     fine-tuned on ImageNet-1k) with a new 1x1-convolution head: 42,498,627 trainable
-    parameters for 3 classes. The defaults are the study's best setting: plain SGD,
+    parameters for 3 classes. The defaults are the best setting on skin3: plain SGD,
     ``lr=0.0031``, ``batch_size=4``, 22 epochs, class-weighted cross-entropy and random
     horizontal flips; ``schedule="hyperrule"`` switches to BiT's own fine-tuning recipe.
 
@@ -378,35 +352,8 @@ class BiTClassifier(_TimmClassifier):
 
     _timm_tag = BACKBONES["bit"]
 
-    def __init__(
-        self,
-        module=create_backbone,
-        *args,
-        pretrained=True,
-        freeze_backbone=False,
-        schedule="constant",
-        precision="auto",
-        lr=0.0031,
-        max_epochs=22,
-        batch_size=4,
-        augment="hflip",
-        channels_last=True,
-        **kwargs,
-    ):
-        super().__init__(
-            module,
-            *args,
-            pretrained=pretrained,
-            freeze_backbone=freeze_backbone,
-            schedule=schedule,
-            precision=precision,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            augment=augment,
-            channels_last=channels_last,
-            **kwargs,
-        )
+    __init__ = forwarding_init(_TimmClassifier, lr=0.0031, max_epochs=22, batch_size=4,
+                               augment="hflip", channels_last=True)
 
 
 _document(ResNet50Classifier, lr=0.013, max_epochs=26, batch_size=32, npz="",

@@ -38,9 +38,9 @@ def make_recommended_classifier(kind="efficientnet_lite", **params):
     core) and a logistic regression.
 
     ``kind="scattering"``: for no pretrained weights at all, a :class:`ScatteringClassifier`
-    with fixed Morlet wavelets (J=2, L=8, the study's training setting, weight averaging over
+    with fixed Morlet wavelets (J=2, L=8, the scattering training setting, weight averaging over
     the second half of training, mirror test-time augmentation), for 400x400 images
-    normalised with the study's statistics. It needs no weights at all.
+    normalised with the ``"study"`` preset's statistics. It needs no weights at all.
 
     Parameters
     ----------

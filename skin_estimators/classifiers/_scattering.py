@@ -55,8 +55,8 @@ class ScatteringClassifier(SkinNetClassifier):
     """Parametric scattering network (Gauthier et al., CVPR 2022) as a scikit-learn classifier.
 
     A scattering transform with Morlet wavelets whose orientation, scale, frequency and
-    slant are learned (or fixed), followed by a classifier. The defaults are the reference
-    study's second-best model (macro recall 0.799): J=2, L=8, order 2, learnable wavelets
+    slant are learned (or fixed), followed by a classifier. The defaults are the best
+    setting on skin3 with a linear top: J=2, L=8, order 2, learnable wavelets
     initialised as kymatio's tight frame, BatchNorm + linear on the 243 x 100 x 100
     coefficients of a 400x400 RGB image (7,290,553 trainable parameters for 3 classes),
     plain SGD with ``lr=0.0091`` (``lr_scattering=0.1`` for the wavelets, no weight decay),
@@ -87,14 +87,14 @@ class ScatteringClassifier(SkinNetClassifier):
     initialization : {"tight-frame", "random"}, default="tight-frame"
         kymatio's wavelets, or random ones (drawn from ``random_state``).
     top : {"linear", "wrn"}, default="linear"
-        BatchNorm + linear (the study's), or a small wide ResNet on the coefficients (the
+        BatchNorm + linear, or a small wide ResNet on the coefficients (the
         hybrid that Gauthier et al. report as best with little data; 728,867 parameters
         for 3 classes with the default width and depth, plus the 64 of the wavelets).
     lr : float, default=0.0091
         Learning rate of the classifier on top.
     lr_scattering : float, default=0.1
         Learning rate of the wavelets' parameters (their own optimiser group, with no
-        weight decay), as in Gauthier et al.'s code that the study used.
+        weight decay), as in Gauthier et al.'s code.
     cache_features : bool, default=True
         With ``learnable=False``, compute each image's coefficients once (needs ``augment``
         to be None or "hflip", the augmentations that can be cached).

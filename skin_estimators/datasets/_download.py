@@ -10,7 +10,7 @@ import zipfile
 __all__ = ["download", "safe_extract_zip"]
 
 _CHUNK = 1 << 16
-#: Extraction refuses archives that would write more than this (the study's images take 40 MB).
+#: Extraction refuses archives that would write more than this (skin3's images take 40 MB).
 MAX_EXTRACTED_BYTES = 2 << 30
 #: ... or that hold a member compressed more than this many times: photographs barely compress
 #: (JPEG ~1:1), a "zip bomb" member is compressed thousands of times.

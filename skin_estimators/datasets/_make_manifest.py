@@ -1,6 +1,6 @@
 """Rebuild the committed skin3 manifest from a verified copy of the images.
 
-Run once, from a copy you trust (the study's published images)::
+Run once, from a copy you trust (the published skin3 images)::
 
     python -m skin_estimators.datasets._make_manifest /work/shared/data/skin3
 

@@ -12,7 +12,7 @@ estimator.
 Config schema (YAML; unknown keys and wrong types are errors that name the file and the key)::
 
     name: study                # MLflow experiment name (default: the file's stem)
-    data: fetch_skin3          # the study's images (via $SKIN_ESTIMATORS_DATA), or:
+    data: fetch_skin3          # the skin3 images (via $SKIN_ESTIMATORS_DATA), or:
     # data:
     #   path: ../images        # a class-per-folder tree, relative to THIS file
     #   images_per_class: 10   # optional: an evenly spread subset (quick trials, tests)
@@ -45,7 +45,7 @@ Config schema (YAML; unknown keys and wrong types are errors that name the file 
         params: {weights: [1, 1]}   # optional: the members' weights (else equal)
 
 ``normalization``: ``fold`` fits a ``ChannelNormalizer`` on each training fold (no test
-statistics leak into training); ``study`` uses the study's fixed per-channel values;
+statistics leak into training); ``study`` uses skin3's fixed per-channel values;
 ``imagenet``, ``bit`` and ``efficientnet_lite`` the statistics of the pretrained weights.
 ``auto`` means ``fold`` for ``cnn`` and ``scattering``, ``imagenet`` for ``resnet50``, ``bit``
 for ``bit``, ``efficientnet_lite`` for ``efficientnet_lite`` and ``study`` for ``recommended``
@@ -56,7 +56,7 @@ row's ImageLoader and ChannelNormalizer, so their normalisations must agree.
 Each row's estimator gets ``random_state`` = the CV seed and ``device`` = the config's
 device unless its ``params`` say otherwise.
 
-Protocols: ``stratified`` is the study's ``StratifiedKFold(n_splits, shuffle=True,
+Protocols: ``stratified`` is ``StratifiedKFold(n_splits, shuffle=True,
 random_state=seed)``. ``group`` is ``StratifiedGroupKFold`` with the same arguments on the
 atlas pages: photographs of one page (often one patient) never fall on both sides of a
 split. ``controlled`` is the grouped protocol on controlled inputs (the ImageLoader gets
@@ -75,10 +75,11 @@ flag shares of each seed's pooled out-of-fold predictions, averaged over the see
 parts in the model file.
 """
 
-from ._config import ConfigError, ExperimentConfig, Row
+from ._config import ConfigError, ExperimentConfig
 from ._final import FinalFit, fit_final, select_row
 from ._loading import load_config, validate_config
 from ._registry import MODELS, available_models, resolve_model
+from ._rows import Row
 from ._runner import ExperimentResult, run_experiment
 
 __all__ = [

@@ -18,10 +18,11 @@ import numpy as np
 from ..audit._cv import shortcut_forest
 from ..audit._probes import corner_features
 from ..audit._properties import geometry_features
-from ._config import CONTROLLED, Row
+from ._config import CONTROLLED
 from ._fold import fold_metrics, library_versions
 from ._record import FoldRecord
 from ._results import summarize
+from ._rows import Row
 
 __all__ = ["BASELINES", "baseline_table"]
 

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from ._config import CONTROLLED, image_loader
+from ._config import CONTROLLED
+from ._rows import image_loader
 from ._trust_negatives import load_config_negatives
 
 __all__ = ["ExperimentData", "load_experiment_data", "load_experiment_files", "make_splits"]
@@ -132,7 +133,7 @@ def make_splits(data, protocol, n_splits, seed):
     """The ``(train, test)`` index pairs of one protocol and seed.
 
     ``"stratified"``: ``StratifiedKFold(n_splits, shuffle=True, random_state=seed)``, the
-    study's protocol. ``"group"``: ``StratifiedGroupKFold`` with the same arguments on the
+    default protocol. ``"group"``: ``StratifiedGroupKFold`` with the same arguments on the
     data's groups (atlas pages, near-duplicates across pages merged). ``"controlled"``: the
     same splits as ``"group"`` (its folds differ in their inputs, not their splits).
     """

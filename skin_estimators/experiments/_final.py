@@ -206,7 +206,7 @@ def fit_final(config, row=None, test_size=0.2, *, random_state=42, verbose=0, co
     """
     import torch
 
-    from ._config import Row
+    from ._rows import Row
     from ._trust_negatives import load_config_negatives
 
     row = row if isinstance(row, Row) else select_row(config, row)

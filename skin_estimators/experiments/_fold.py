@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import CONTROLLED, Row, TrustConfig
+from ._config import CONTROLLED, TrustConfig
 from ._fold_trust import fold_trust
 from ._record import FoldRecord
+from ._rows import Row
 
 __all__ = ["FoldTask", "library_versions", "noticing_interrupts", "run_fold"]
 
@@ -87,7 +88,7 @@ def _device_name(device):
 
 
 def fold_metrics(y_true, y_pred, labels):
-    """The fold's macro metrics (the study's), geometric mean, per-class recall and specificity."""
+    """The fold's macro metrics, geometric mean, per-class recall and specificity."""
     from imblearn.metrics import geometric_mean_score, sensitivity_specificity_support
     from sklearn.metrics import (
         accuracy_score,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ..utils._param_validation import ParameterConstraintError, shown, validate_constraints
 from ..utils._validation import first_non_finite
 from ._config import ConfigError, ExperimentConfig
-from ._registry import resolve_model
+from ._registry import optimizer_class, resolve_model
 
 __all__ = ["apply_overrides", "load_config", "validate_config"]
 
@@ -328,15 +328,6 @@ def _constraint_problem(est, key, value):
     except ParameterConstraintError as exc:
         return f"must be {exc.takes} (got {shown(value)}){getattr(exc, 'hint', '')}"
     return None
-
-
-def optimizer_class(name):
-    """The ``torch.optim`` optimizer class called ``name``, or None."""
-    import torch
-
-    cls = getattr(torch.optim, name, None)
-    ok = isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)
-    return cls if ok else None
 
 
 def _check_models(config, path, allow_import=False):

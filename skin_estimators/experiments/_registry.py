@@ -1,4 +1,5 @@
-"""Model names of the configs -> estimator classes (or factories) of ``skin_estimators``.
+"""The names a config gives -> what they stand for: model names -> estimator classes (or
+factories) of ``skin_estimators``, optimizer names -> ``torch.optim`` classes.
 
 The names are those of the library's architecture table (``skin_estimators._registry``).
 They are looked up when a config is checked, not when this module is imported, so that an
@@ -10,7 +11,9 @@ from collections.abc import Mapping
 
 from .. import _registry
 
-__all__ = ["MODELS", "available_models", "default_normalization", "resolve_model"]
+__all__ = [
+    "MODELS", "available_models", "default_normalization", "optimizer_class", "resolve_model",
+]
 
 
 class _Models(Mapping):
@@ -142,3 +145,20 @@ def resolve_model(name, allow_import=False):
 def default_normalization(name):
     """The normalisation that ``normalization: auto`` means for model ``name``."""
     return MODELS[name][1] if name in MODELS else "fold"
+
+
+def optimizer_class(name):
+    """The ``torch.optim`` optimizer class called ``name``, or None (a config's
+    ``optimizer: Adam``).
+
+    Examples
+    --------
+    >>> from skin_estimators.experiments._registry import optimizer_class
+    >>> optimizer_class("SGD").__name__, optimizer_class("nope")
+    ('SGD', None)
+    """
+    import torch
+
+    cls = getattr(torch.optim, name, None)
+    ok = isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)
+    return cls if ok else None

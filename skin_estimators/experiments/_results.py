@@ -2,7 +2,7 @@
 
 One table row per (config row, CV protocol): mean and standard deviation over all folds of
 all seeds (``numpy.std``, ``ddof=0``, as scikit-learn's ``cv_results_``), sorted by mean
-macro recall, best first, as the study's table. Beside it, ``recall_macro_pooled``: the macro
+macro recall, best first, as the published table. Beside it, ``recall_macro_pooled``: the macro
 recall of each seed's out-of-fold predictions taken together (the folds' confusion matrices
 summed), averaged over the seeds. Grouped folds of this data set hold as few as two photos of
 a class, so one fold's macro recall swings by a third with one photo; pooling weighs every
@@ -29,7 +29,7 @@ __all__ = ["REQUIRED_COLUMNS", "pooled_recall", "summarize", "table_protocols", 
 #: Metrics averaged over the folds (each gets ``_mean`` and ``_std`` columns).
 METRICS = ["recall_macro", "precision_macro", "f1_macro", "geometric_mean", "accuracy"]
 
-#: The study's columns (under these names) and the protocol; always in results.csv.
+#: The published table's columns (under these names) and the protocol; always in results.csv.
 REQUIRED_COLUMNS = [
     "model", "total_time_s", "batch_size", "lr", "trainable_parameters", "num_epochs",
     "recall_macro_mean", "recall_macro_std", "precision_macro_mean", "precision_macro_std",
@@ -162,7 +162,7 @@ def _pm(row, metric, digits=3):
 
 
 def _with_ref(cell, row, key, digits=3):
-    """``cell`` followed by the study's number in parentheses, when the row has one."""
+    """``cell`` followed by the published number in parentheses, when the row has one."""
     value = row.get(f"study_{key}")
     if value is None or value == "":
         return cell
@@ -173,7 +173,7 @@ def _main_table(rows, with_reference, with_trust=False):
     head = ["model", "total s", "batch", "lr", "params", "epochs", "recall", "recall pooled",
             "precision", "f1", "g-mean", *(TRUST_HEAD if with_trust else []), "peak MB",
             "device"]
-    if with_reference:  # the study's numbers in parentheses
+    if with_reference:  # the published numbers in parentheses
         for i in (1, 6, 8, 9):
             head[i] += " (study)"
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -265,7 +265,7 @@ def write_markdown(path, table, *, title, data_description, setup, labels, wall_
                   "out-of-fold predictions (see the section on them below).", ""]
     for protocol in protocols:
         rows = [r for r in table if r["cv"] == protocol]
-        # The study's numbers are stratified-CV numbers: shown with that protocol only.
+        # The published numbers are stratified-CV numbers: shown with that protocol only.
         lines += [f"## {PROTOCOL_NAMES[protocol]}", ""]
         lines += _main_table(rows, with_reference and protocol == "stratified",
                              with_trust) + [""]

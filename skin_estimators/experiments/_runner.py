@@ -87,13 +87,12 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
                    backend="serial", scheduler=None, progress=True):
     """Cross-validate every row of an experiment config and write the results table.
 
-    Every image is decoded and resized once; each fold fits a ``ChannelNormalizer`` on its
-    training images (or uses the config's fixed statistics) and a fresh estimator. Each
-    finished fold is written to ``out_dir/folds/`` at once, so that an interrupted run
-    continues with ``resume=True`` and gives the same table as an uninterrupted one. With a
-    ``trust:`` section each fold's estimator is a ``TrustedClassifier`` fitted on the training
-    fold (grouped inner CV under the grouped and controlled protocols), and the table gets
-    the coverage, set size, ECE and log loss of each seed's pooled out-of-fold predictions.
+    Every image is decoded once; each fold fits a fresh estimator (and a ``ChannelNormalizer``
+    unless the config fixes the statistics) and is written to ``out_dir/folds/`` at once, so
+    ``resume=True`` continues an interrupted run to the table of an uninterrupted one. With a
+    ``trust:`` section each fold's estimator is a ``TrustedClassifier`` (grouped inner CV under
+    the grouped and controlled protocols), and the table gets the coverage, set size, ECE and
+    log loss of each seed's pooled out-of-fold predictions.
 
     Parameters
     ----------
@@ -113,9 +112,8 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     tracking : bool, default=True
         Log to MLflow: one parent run per (row, protocol), a nested run per fold.
     tracking_uri : str or None, default=None
-        MLflow tracking URI (``http://host:5000`` for a server, asked once with a short
-        timeout before any work). ``None``: ``sqlite:///<out_dir>/mlflow.db`` with artifacts
-        in ``<out_dir>/mlartifacts``.
+        MLflow tracking URI (``http://host:5000``: a server, asked once before any work).
+        ``None``: ``sqlite:///<out_dir>/mlflow.db``, artifacts in ``<out_dir>/mlartifacts``.
     backend : {"serial", "dask"}, default="serial"
         ``"dask"`` runs the folds on the Dask cluster at ``scheduler`` through joblib's Dask
         backend; results, storage and MLflow logging stay in this process.
@@ -133,9 +131,8 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     ConnectionError
         If the tracking server at an ``http(s)://`` ``tracking_uri`` cannot be reached.
     OSError
-        If another process runs in ``out_dir`` (it holds the lock file
-        ``.skin-estimators.lock`` there, for the whole run), or ``out_dir`` holds folds of
-        an earlier run and ``resume`` is False.
+        If another process runs in ``out_dir`` (holding its lock file ``.skin-estimators.lock``
+        for the whole run), or ``out_dir`` holds folds of an earlier run and ``resume=False``.
 
     Examples
     --------
@@ -158,11 +155,7 @@ def run_experiment(config, out_dir, *, resume=False, cv=None, tracking=True, tra
     ('results.csv', 'results.md')
     """
     start = time.perf_counter()
-    config = _checked(config, cv, backend, scheduler)
-    if tracking and tracking_uri is not None:  # before anything is written or decoded
-        from ._tracking import check_tracking_uri
-
-        check_tracking_uri(tracking_uri)
+    config = _checked(config, cv, backend, scheduler, tracking_uri if tracking else None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # One run per folder: a second would redo every fold and race on the MLflow store.
@@ -204,8 +197,9 @@ class Plan:
     splits: dict = field(default_factory=dict)  # (protocol, seed) -> [(train, test), ...]
 
 
-def _checked(config, cv, backend, scheduler):
-    """The config to run (read from a path, with ``cv`` overriding its protocol)."""
+def _checked(config, cv, backend, scheduler, tracking_uri=None):
+    """The config to run (read from a path, with ``cv`` overriding its protocol), once the
+    arguments and the tracking server (``tracking_uri``, if any) are checked."""
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
     if cv is not None:
@@ -218,6 +212,10 @@ def _checked(config, cv, backend, scheduler):
     if backend == "dask" and scheduler is None:
         raise ValueError("backend='dask' needs the scheduler: an address such as "
                          "'tcp://10.0.0.5:8786', a distributed.Client or a LocalCluster.")
+    if tracking_uri is not None:  # before anything is written or decoded
+        from ._tracking import check_tracking_uri
+
+        check_tracking_uri(tracking_uri)
     return config
 
 

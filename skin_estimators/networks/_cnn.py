@@ -1,4 +1,4 @@
-"""The reference study's vanilla CNN."""
+"""A small vanilla CNN: three convolution blocks and a linear layer."""
 
 import torch.nn as nn
 
@@ -17,7 +17,7 @@ class VanillaCNN(nn.Module):
 
     Each block is a 3x3 convolution (padding 1), BatchNorm, ReLU and a 2x2 max-pool, so the
     spatial size is divided by 8; the linear layer is sized from ``input_shape``. For 3 classes
-    at 400x400 this is 1,044,003 trainable parameters, as in the study.
+    at 400x400 this is 1,044,003 trainable parameters.
 
     Parameters
     ----------

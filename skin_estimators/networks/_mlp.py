@@ -1,6 +1,6 @@
 """A small multilayer perceptron for tabular (2-D) inputs.
 
-Not one of the study's architectures: it is what the shared estimator base is checked with
+Not one of the library's image architectures: it is what the shared estimator base is checked with
 against scikit-learn's common estimator checks, and a minimal example of a custom module.
 """
 

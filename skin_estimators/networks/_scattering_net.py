@@ -9,7 +9,7 @@ __all__ = ["LinearTop", "ScatteringNet"]
 
 
 class LinearTop(nn.Module):
-    """BatchNorm over the coefficient channels, flatten, one linear layer (the study's top).
+    """BatchNorm over the coefficient channels, flatten, one linear layer (the default top).
 
     Parameters
     ----------
@@ -41,7 +41,7 @@ class ScatteringNet(nn.Module):
     """A scattering transform (fixed or learnable Morlet wavelets) and a classifier on top.
 
     The model of Gauthier et al. ("Parametric Scattering Networks", CVPR 2022). With
-    ``top="linear"`` (the reference study's model): BatchNorm2d over the coefficient
+    ``top="linear"`` (the default): BatchNorm2d over the coefficient
     channels, flatten, linear; for 3 classes at 400x400 RGB with J=2, L=8 and learnable
     wavelets that is 7,290,553 trainable parameters (64 of them the wavelets'). With
     ``top="wrn"``: a small wide ResNet (:class:`WideResNetTop`).

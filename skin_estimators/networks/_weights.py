@@ -30,7 +30,7 @@ __all__ = [
     "hub_repo_id",
 ]
 
-#: The study's two pretrained backbones: short name -> full timm tag. The tags matter:
+#: The two pretrained backbones from the hub: short name -> full timm tag. The tags matter:
 #: timm's untagged ``resnet50`` and ``resnetv2_101x1_bit`` resolve to other weights.
 BACKBONES = {
     "resnet50": "resnet50.tv_in1k",

@@ -69,7 +69,7 @@ _FORMATS = (
 # JPEGs are decoded directly at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, through
 # Image.draft) when the result is still at least _DRAFT_GAP times the target size, as
 # Image.thumbnail does. The bilinear resize that follows still sees twice the detail it keeps,
-# so the output barely changes: 0.27 grey levels mean absolute difference for the study's
+# so the output barely changes: 0.27 grey levels mean absolute difference for skin3's
 # photos at 64x64 (1.8x faster), 0.1 for 4000x3000 photos at 400x400 (2.4x faster).
 _USE_DRAFT = True
 _DRAFT_GAP = 2.0

@@ -27,7 +27,7 @@ __all__ = ["CONTROLLED_INPUTS", "ImageLoader"]
 
 #: The controlled input recipe, as ImageLoader parameters: ``ImageLoader(size=224,
 #: **CONTROLLED_INPUTS)``. It removes the shortcuts that ``skin-estimators audit`` finds in
-#: the study's photos: the bottom 15 % (the watermark band) is cut, every photo is brought to
+#: skin3's photos: the bottom 15 % (the watermark band) is cut, every photo is brought to
 #: a common pixel scale (shorter side 298 px, the smallest in skin3), and the centre square
 #: is taken instead of stretching, so that neither the watermark, nor the resolution, nor the
 #: aspect ratio reaches the model.
@@ -70,8 +70,8 @@ default="bilinear"
     n_jobs : int or None, default=None
         Threads that decode in parallel (Pillow releases the GIL while decoding and
         resizing). ``None`` means 1 unless in a ``joblib.parallel_config(n_jobs=...)``
-        context; ``-1`` means all CPU cores. On 2 cores, ``n_jobs=2`` loads the study's 102
-        photos at 400x400 in 0.25 s instead of 0.41 s. Leave it at 1 when the pipeline
+        context; ``-1`` means all CPU cores (for the speed-up, see the user guide's "The
+        data"). Leave it at 1 when the pipeline
         already runs in parallel processes (``GridSearchCV(n_jobs=...)``).
     cache : bool, default=True
         Keep decoded, resized images in a process-wide cache shared by all ImageLoaders, so
@@ -87,7 +87,7 @@ default="bilinear"
     crop_bottom : float, default=0.0
         Fraction of the height (of the upright image) cut off at the bottom before
         anything else, in [0, 1): the band where atlas watermarks, rulers and captions
-        usually sit. ``0.15`` removes the "Danderm" watermarks of the study's photos.
+        usually sit. ``0.15`` removes the "Danderm" watermarks of skin3's photos.
     common_scale : int or None, default=None
         If set, every image is first resized (keeping its aspect ratio) so that its shorter
         side has ``common_scale`` pixels, and only then brought to ``size``. Photos of
@@ -136,11 +136,10 @@ default="bilinear"
     keeps; Pillow may also warn about such files).
 
     JPEGs are decoded at a reduced scale (libjpeg's 1/2, 1/4 or 1/8 DCT scaling) when that is
-    still at least twice the target size, the trick of Pillow's ``thumbnail``. The study's
-    photos (at most 1500 pixels a side) are decoded in full for a 400x400 output, which is
-    therefore identical to Pillow's plain ``resize((400, 400), BILINEAR)``. At 64x64 they
-    load 1.8x faster and differ from a full decode by 0.27 grey levels on average (1.5 for
-    the worst image); 4000x3000 photos load 2.4x faster at 400x400, 0.1 grey levels apart.
+    still at least twice the target size, the trick of Pillow's ``thumbnail``: faster, and a
+    fraction of a grey level from a full decode (figures in the user guide's "The data"). A
+    photo less than twice the target size is decoded in full, so the output is then
+    identical to Pillow's plain ``resize(size, BILINEAR)``.
 
     Examples
     --------

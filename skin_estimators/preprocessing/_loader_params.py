@@ -12,7 +12,7 @@ from ._tiles import MAX_TILES
 
 __all__ = ["IMAGE_LOADER_CONSTRAINTS", "MAX_IMAGE_SIDE", "as_size", "n_threads"]
 
-#: Largest output side. 4096 x 4096 RGB is 48 MiB an image, 10x the study's 400 px; beyond it
+#: Largest output side. 4096 x 4096 RGB is 48 MiB an image, 10x the usual 400 px; beyond it
 #: a typo (size=60000) would ask for terabytes before the first image is read.
 MAX_IMAGE_SIDE = 4096
 

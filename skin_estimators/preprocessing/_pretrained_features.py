@@ -78,15 +78,15 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         None: the network's pooled output only. A tuple of stage indices (EfficientNet-Lite
         only; its 7 stages are numbered 0-6): the global mean of each of those stages'
         outputs is put before the pooled output, e.g. ``(2, 3, 4, 5, 6)`` adds
-        40 + 80 + 112 + 192 + 320 = 744 mid-level (texture) features to the 1280. With a
-        logistic regression on skin3's controlled inputs (grouped 5-fold CV, seeds 0-2) they
-        raise the macro recall from 0.56 (pooled output alone) to 0.62.
+        40 + 80 + 112 + 192 + 320 = 744 mid-level (texture) features to the 1280, the
+        features of the recommended model (what they add: the user guide's "The recommended
+        model").
     mirror : bool, default=True
         Average the features of each image and of its horizontal mirror (the lesions have
         no left and right; this halves the noise of the features).
     batch_size : int, default=8
-        Images per forward pass (bounds the memory used). 8 is the fastest measured with
-        PyTorch on a CPU (ONNX Runtime is as fast at any size); a GPU prefers larger.
+        Images per forward pass (bounds the memory used). 8 suits PyTorch on a CPU (ONNX
+        Runtime is as fast at any size); a GPU prefers larger.
     device : "auto", "cpu", "cuda" or torch.device, default="cpu"
         Where to compute.
     backend : {"auto", "torch", "onnxruntime"}, default="auto"

@@ -5,7 +5,8 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import (
@@ -226,9 +227,15 @@ default="mahalanobis"
             classifier; the threshold is set on the in-scope out-of-fold scores alone.
         """
         self._validate()
-        y = np.asarray(y)
+        if y is None:
+            raise ValueError("TrustedClassifier requires y to be passed, but the target y is None.")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(f"TrustedClassifier: y has {n_classes} class(es) in {len(y)} "
+                             "samples; a classifier needs samples of at least 2 classes.")
         if groups is not None:
             groups = np.asarray(groups)
             if len(groups) != len(y):

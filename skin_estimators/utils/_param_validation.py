@@ -32,6 +32,8 @@ from sklearn.utils._param_validation import (
     validate_parameter_constraints,
 )
 
+from ..exceptions import SkinEstimatorsError
+
 __all__ = [
     "BOOLEAN",
     "DEVICE",
@@ -53,11 +55,13 @@ __all__ = [
 ]
 
 
-class ParameterConstraintError(InvalidParameterError):
+class ParameterConstraintError(SkinEstimatorsError, InvalidParameterError):
     """A parameter value that none of its declared constraints accepts.
 
-    A ``ValueError`` and a ``TypeError``, like scikit-learn's ``InvalidParameterError`` (its
-    base). ``owner``, ``param``, ``value`` and ``takes`` say who, which parameter, what it got
+    A :class:`~skin_estimators.exceptions.SkinEstimatorsError`, and a ``ValueError`` and a
+    ``TypeError``, like scikit-learn's ``InvalidParameterError`` (its base, which
+    scikit-learn's own checks expect; hence defined here, the one module that imports it).
+    ``owner``, ``param``, ``value`` and ``takes`` say who, which parameter, what it got
     and what it takes, for callers that word the problem their own way (the config checker).
     """
 
