@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from ..exceptions import InconsistentModelError as _Error
-from ..utils._fields import Checked
+from ..utils._fields import Checked, float_array
 
 __all__ = ["ADAPTER_FIELDS", "check_adapter"]
 
@@ -31,14 +31,6 @@ def _count(value, where, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise _Error(f"{where} = {value!r:.40} is not an integer >= {low}")
     return int(value)
-
-
-def _floats(value, where, shape):
-    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-        raise _Error(f"{where} is not an array of floats")
-    if value.shape != tuple(shape):
-        raise _Error(f"{where} has shape {value.shape}; {tuple(shape)} expected")
-    return value
 
 
 def check_adapter(est, where):
@@ -61,11 +53,11 @@ def check_adapter(est, where):
         if any(v is not None for v in (*mapping, components, digest)) or n_out != d:
             raise _Error(f"{where} holds an adaptation but n_target_ = 0")
         return
-    _floats(mapping[0], f"{where}.offset_", (d,))
-    if not (_floats(mapping[1], f"{where}.scale_", (d,)) > 0).all():
+    float_array(mapping[0], f"{where}.offset_", (d,))
+    if not (float_array(mapping[1], f"{where}.scale_", (d,)) > 0).all():
         raise _Error(f"{where}.scale_ is not positive for every feature")
     if components is not None:
-        _floats(components, f"{where}.components_", (d, n_out))
+        float_array(components, f"{where}.components_", (d, n_out))
     elif n_out != d:
         raise _Error(f"{where}.n_features_out_ = {n_out} without components_; {d} expected")
     if not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
