@@ -5,6 +5,8 @@ Everything runs offline: the DINOv2 weights are a randomly initialised timm mode
 that the tests write, and the images are small (a few 14-pixel patches).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import timm
@@ -158,6 +160,11 @@ def test_dinov2_pretrained_features(dino_source, dino_file, images):
     np.testing.assert_allclose(out2[:, -384:], out, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="between 0 and 11"):
         PretrainedFeatures(DINO, pretrained=False, stages=(12,)).fit(images)
+    # its graph cannot be exported: "auto" computes with PyTorch, without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auto = features.set_params(backend="auto").transform(images)
+    np.testing.assert_allclose(auto, out, rtol=1e-4, atol=1e-5)
 
 
 def test_dinov2_classifier_fine_tunes_from_a_file(dino_source, dino_file, images, tmp_path):

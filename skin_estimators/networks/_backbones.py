@@ -63,6 +63,9 @@ class Backbone:
         n_classes=..., pretrained=..., zero_init_head=..., owner=..., **timm_kwargs)``:
         timm's loader (hub weights and files in timm's layout) unless the weights need a
         converter of their own.
+    onnx : bool, default=True
+        Whether ``PretrainedFeatures(backend="auto")`` runs it through ONNX Runtime (False
+        when its graph cannot be exported: it then computes with PyTorch).
     estimator : str or None, default=None
         The architecture (``skin_estimators._registry``) whose estimator fine-tunes this
         backbone; None: :class:`~skin_estimators.BackboneClassifier`, registered under
@@ -78,6 +81,7 @@ class Backbone:
     intermediates: tuple = ()
     timm_kwargs: tuple = ()
     builder: str = _TIMM
+    onnx: bool = True
     estimator: str | None = None
 
     @property
@@ -112,10 +116,12 @@ BACKBONES = {
         _lite("lite1"),
         _lite("lite2"),
         # DINOv2 ViT-S/14 (self-supervised on LVD-142M). Any image size: the position
-        # embedding is interpolated and the image padded to a multiple of 14 pixels.
+        # embedding is interpolated (antialiased bicubic, which ONNX cannot express) and
+        # the image padded to a multiple of 14 pixels.
         Backbone("dinov2_vits14", "vit_small_patch14_dinov2.lvd142m", "hub", "imagenet",
                  "DINOv2", feature_stages=tuple(range(12)),
-                 timm_kwargs=(("dynamic_img_size", True), ("dynamic_img_pad", True))),
+                 timm_kwargs=(("dynamic_img_size", True), ("dynamic_img_pad", True)),
+                 onnx=False),
     )
 }
 

@@ -15,12 +15,12 @@ from ..utils._param_validation import (
     Satisfies,
     StrOptions,
     WEIGHTS_SOURCE,
-    is_int,
     positive_int,
     validate_constraints,
 )
 from ._deferred_weights import features_out, weights_digest
-from ._frozen_backbone import build_backbone
+from ._frozen_backbone import (StageRange, are_stage_indices, build_backbone,
+                               stage_features, staged_families)
 from ._onnx_backend import (BACKENDS, feature_session, has_graph, resolve_backend, torch_free,
                             weights_key, weights_layout)
 from ._onnx_trust import reference_features
@@ -37,35 +37,8 @@ PRETRAINED_FEATURE_MODELS = {
 }
 
 
-def _are_stage_indices(stages):
-    """A stage index or a tuple or list of them (their range depends on the backbone)."""
-    stages = stages if isinstance(stages, tuple | list) else [stages]
-    return all(is_int(i) for i in stages)
-
-
-def _stage_constraint(n_stages):
-    def valid(stages):
-        stages = stages if isinstance(stages, tuple | list) else [stages]
-        return bool(stages) and all(is_int(i) and 0 <= i < n_stages for i in stages)
-
-    return {"stages": [None, Satisfies(valid, "a tuple of stage indices between 0 and "
-                                              f"{n_stages - 1}")]}
-
-
-def _staged_families():
-    families = dict.fromkeys(b.family for b in BACKBONES.values() if b.feature_stages)
-    return " and ".join(families)
-
-
 def _build(model, pretrained, seeded=True):
     return build_backbone(model, pretrained, seeded)
-
-
-class _StageRange:
-    """The constraint of ``stages`` for a backbone of ``n_stages`` stages."""
-
-    def __init__(self, n_stages):
-        self._parameter_constraints = _stage_constraint(n_stages)
 
 
 class PretrainedFeatures(TransformerMixin, BaseEstimator):
@@ -114,7 +87,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         ``"onnxruntime"``: ONNX Runtime on the CPU (``pip install "skin-estimators[fast]"``),
         several times faster than PyTorch there; without the package, PyTorch, with one
         warning. ``"auto"``: ONNX Runtime when it is installed and the device is the CPU,
-        else PyTorch. Both give the same features to float32 precision (about 1e-5). ONNX
+        else PyTorch (always PyTorch for DINOv2, whose graph cannot be exported). Both give
+        the same features to float32 precision (about 1e-5). ONNX
         Runtime runs a graph exported from this transformer's weights at its first use and
         cached in ``$SKIN_ESTIMATORS_ONNX_CACHE`` (default
         ``$XDG_CACHE_HOME/skin-estimators/onnx``, else ``~/.cache/skin-estimators/onnx``),
@@ -190,7 +164,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "model": [StrOptions(sorted(PRETRAINED_FEATURE_MODELS))],
         "pretrained": [WEIGHTS_SOURCE],
-        "stages": [None, Satisfies(_are_stage_indices, "a tuple of stage indices")],
+        "stages": [None, Satisfies(are_stage_indices, "a tuple of stage indices")],
         "mirror": [BOOLEAN],
         "batch_size": [positive_int()],
         "device": [DEVICE],
@@ -207,9 +181,9 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         n_stages = len(BACKBONES[self.model].feature_stages)
         if not n_stages:
             raise ValueError(f"PretrainedFeatures: stages is only available for the "
-                             f"{_staged_families()} models, not {self.model!r}; use "
+                             f"{staged_families()} models, not {self.model!r}; use "
                              "stages=None.")
-        validate_constraints(_StageRange(n_stages), {"stages": self.stages},
+        validate_constraints(StageRange(n_stages), {"stages": self.stages},
                              owner="PretrainedFeatures")
 
     def _check_images(self, X, reset):
@@ -333,17 +307,9 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         The stages are read through timm's ``forward_intermediates``, at the indices the
         backbone's entry gives them (``Backbone.feature_stages``).
         """
-        import torch
-
-        model, stages = self.backbone_, self._stages()
-        if not stages:
-            return model(x)
-        backbone = BACKBONES[self.model]
-        final, outputs = model.forward_intermediates(
-            x, indices=[backbone.feature_stages[i] for i in stages],
-            **dict(backbone.intermediates))
-        pooled = model.forward_head(final, pre_logits=True)
-        return torch.cat([*(t.mean((2, 3)) for t in outputs), pooled], 1)
+        if not self._stages():
+            return self.backbone_(x)
+        return stage_features(self.backbone_, BACKBONES[self.model], self._stages(), x)
 
     def _signature_of(self, digest):
         return ("pretrained_features", self.model, tuple(self._stages()), digest)
@@ -393,7 +359,10 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         X, n_tiles = split_tiles(self._check_images(X, reset=False), self.tiles,
                                  self.tile_reduce)
         device = resolve_device(self.device)
-        backend = resolve_backend(self.backend, device, "PretrainedFeatures")
+        backend = self.backend
+        if backend == "auto" and not BACKBONES[self.model].onnx:
+            backend = "torch"  # a network whose graph cannot be exported
+        backend = resolve_backend(backend, device, "PretrainedFeatures")
         signature = self._signature()  # hashed on the CPU, before any move
         compute = (self._onnx_compute(signature, X.shape[1:], device)
                    if backend == "onnxruntime" else None)
