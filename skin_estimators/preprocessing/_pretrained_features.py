@@ -37,10 +37,6 @@ PRETRAINED_FEATURE_MODELS = {
 }
 
 
-def _build(model, pretrained, seeded=True):
-    return build_backbone(model, pretrained, seeded)
-
-
 class PretrainedFeatures(TransformerMixin, BaseEstimator):
     """Globally pooled features of a frozen pretrained network, cached per image.
 
@@ -225,7 +221,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         X, _ = split_tiles(self._check_images(X, reset=True), self.tiles, self.tile_reduce)
-        self._set_backbone(_build(self.model, self.pretrained))
+        self._set_backbone(build_backbone(self.model, self.pretrained))
         self.probe_shape_ = tuple(int(d) for d in X.shape[1:])
         self.probe_features_ = reference_features(self._forward, self.probe_shape_)
         return self
@@ -237,7 +233,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         model file touches only that file.
         """
         self._check_params()
-        self._set_backbone(_build(self.model, False, seeded=False))
+        self._set_backbone(build_backbone(self.model, False, seeded=False))
 
     def _defer_networks(self, states):
         """Persistence hook: keep a model file's weights as arrays, if nothing needs the network.
