@@ -37,6 +37,10 @@ PRETRAINED_FEATURE_MODELS = {
 }
 
 
+def _build(model, pretrained, seeded=True):
+    return build_backbone(model, pretrained, seeded)
+
+
 class PretrainedFeatures(TransformerMixin, BaseEstimator):
     """Globally pooled features of a frozen pretrained network, cached per image.
 
@@ -44,8 +48,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     the backbone's own statistics, e.g. ``ChannelNormalizer(mean="efficientnet_lite")``)
     and returns the network's pooled features ``(n_samples, n_features)`` (1280 for
     EfficientNet-Lite, 2048 for ResNet-50 and BiT, 384 for DINOv2 ViT-S/14). The network
-    is never trained: ``fit`` only loads it, so a linear model on top cross-validates in seconds on a CPU. Features
-    are computed once per image and kept in the process-wide feature cache (see
+    is never trained: ``fit`` only loads it, so a linear model on top cross-validates in
+    seconds on a CPU. Features are computed once per image and kept in the process-wide feature cache (see
     :func:`feature_cache_info`), which the folds of a cross-validation and the candidates
     of a grid search share.
 
@@ -221,7 +225,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         X, _ = split_tiles(self._check_images(X, reset=True), self.tiles, self.tile_reduce)
-        self._set_backbone(build_backbone(self.model, self.pretrained))
+        self._set_backbone(_build(self.model, self.pretrained))
         self.probe_shape_ = tuple(int(d) for d in X.shape[1:])
         self.probe_features_ = reference_features(self._forward, self.probe_shape_)
         return self
@@ -233,7 +237,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         model file touches only that file.
         """
         self._check_params()
-        self._set_backbone(build_backbone(self.model, False, seeded=False))
+        self._set_backbone(_build(self.model, False, seeded=False))
 
     def _defer_networks(self, states):
         """Persistence hook: keep a model file's weights as arrays, if nothing needs the network.
