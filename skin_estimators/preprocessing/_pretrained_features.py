@@ -49,9 +49,9 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     and returns the network's pooled features ``(n_samples, n_features)`` (1280 for
     EfficientNet-Lite, 2048 for ResNet-50 and BiT, 384 for DINOv2 ViT-S/14). The network
     is never trained: ``fit`` only loads it, so a linear model on top cross-validates in
-    seconds on a CPU. Features are computed once per image and kept in the process-wide feature cache (see
-    :func:`feature_cache_info`), which the folds of a cross-validation and the candidates
-    of a grid search share.
+    seconds on a CPU. Features are computed once per image and kept in the process-wide
+    feature cache (see :func:`feature_cache_info`), which the folds of a cross-validation
+    and the candidates of a grid search share.
 
     Parameters
     ----------
@@ -176,15 +176,13 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
     def _check_params(self):
         validate_constraints(self)
-        if self.stages is None:
-            return
         n_stages = len(BACKBONES[self.model].feature_stages)
-        if not n_stages:
+        if self.stages is not None and not n_stages:
             raise ValueError(f"PretrainedFeatures: stages is only available for the "
-                             f"{staged_families()} models, not {self.model!r}; use "
-                             "stages=None.")
-        validate_constraints(StageRange(n_stages), {"stages": self.stages},
-                             owner="PretrainedFeatures")
+                             f"{staged_families()} models, not {self.model!r}; use stages=None.")
+        if self.stages is not None:  # the range of this backbone's stages
+            validate_constraints(StageRange(n_stages), {"stages": self.stages},
+                                 "PretrainedFeatures")
 
     def _check_images(self, X, reset):
         if issparse(X):
