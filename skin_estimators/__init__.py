@@ -1,6 +1,6 @@
 """skin-estimators: scikit-learn estimators for classifying skin-disease photographs.
 
-The public API: four image classifiers on a shared skorch base, image transformers, the
+The public API: the image classifiers on a shared skorch base, image transformers, the
 skin3 dataset, model files and the pretrained-weights helper. Optional components
 (MLflow tracking, Dask) live in :mod:`skin_estimators.experiments`.
 
@@ -16,6 +16,7 @@ from ._version import __version__
 
 #: Public name -> the module that defines it.
 _LAZY = {
+    "BackboneClassifier": ".classifiers",
     "BiTClassifier": ".classifiers",
     "EfficientNetLiteClassifier": ".classifiers",
     "ResNet50Classifier": ".classifiers",

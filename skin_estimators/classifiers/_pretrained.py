@@ -14,7 +14,7 @@ from skorch.utils import TeeGenerator, to_tensor
 from .._normalization import PresetStatistic
 from ..callbacks import HyperRuleSchedule
 from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
-from ..networks._weights import BACKBONES
+from ..networks._backbones import BACKBONES
 from ..utils._forwarding import forwarding_init
 from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
 from ..utils._precision import PRECISIONS, autocast_dtype
@@ -299,7 +299,7 @@ class ResNet50Classifier(_TimmClassifier):
     >>> clf = ResNet50Classifier().fit(X_train, y_train)  # doctest: +SKIP
     """
 
-    _timm_tag = BACKBONES["resnet50"]
+    _timm_tag = BACKBONES["resnet50"].timm_name
 
     __init__ = forwarding_init(_TimmClassifier, lr=0.013, max_epochs=26, batch_size=32,
                                augment="hflip", channels_last=True)
@@ -350,7 +350,7 @@ class BiTClassifier(_TimmClassifier):
     (0.5, 0.5, 0.5)
     """
 
-    _timm_tag = BACKBONES["bit"]
+    _timm_tag = BACKBONES["bit"].timm_name
 
     __init__ = forwarding_init(_TimmClassifier, lr=0.0031, max_epochs=22, batch_size=4,
                                augment="hflip", channels_last=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from .._registry import estimator_params
 from ..utils._param_validation import ParameterConstraintError, shown, validate_constraints
 from ..utils._validation import first_non_finite
 from ._config import ConfigError, ExperimentConfig
@@ -354,7 +355,7 @@ def _check_entry(entry, spec, allow_import):
     except ValueError as exc:
         return [(f"{entry}.name", str(exc))]
     try:
-        est = cls()
+        est = cls(**estimator_params(spec.name))
         # A scikit-learn pipeline (the recommended model) takes its steps' parameters
         # by nested name ("logisticregression__C"); a skorch net its own only.
         names = set(est.get_params(deep=not hasattr(est, "prefixes_")))

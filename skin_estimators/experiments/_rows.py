@@ -9,6 +9,7 @@ import functools
 import inspect
 from dataclasses import dataclass, field
 
+from .._registry import estimator_params
 from ._registry import optimizer_class, resolve_model
 
 __all__ = ["Row", "image_loader"]
@@ -111,7 +112,7 @@ class Row:
             return make_ensemble(self, seed, device)
         # The config was validated, import paths included (allow_import was decided then).
         cls = resolve_model(self.model, allow_import=True)
-        est = cls()
+        est = cls(**estimator_params(self.model))
         defaults = {"random_state": seed, "device": device, "verbose": 0}
         names = est.get_params(deep=False)
         # (a scikit-learn pipeline's verbose is a bool, and it has no random_state or device)

@@ -1,39 +1,47 @@
-"""Pure PyTorch networks (no scikit-learn, no skorch): the modules the estimators wrap."""
+"""Pure PyTorch networks (no scikit-learn, no skorch): the modules the estimators wrap.
 
-from ._cnn import VanillaCNN
-from ._efficientnet_lite import (
-    EFFICIENTNET_LITE_VARIANTS,
-    create_efficientnet_lite,
-    efficientnet_lite,
-    efficientnet_lite_file,
-    from_efficientnet_pytorch,
-    to_efficientnet_pytorch,
-)
-from ._mlp import MLP
-from ._morlet import MorletFilterBank
-from ._scattering import Scattering2D
-from ._scattering_net import LinearTop, ScatteringNet
-from ._timm_backbones import create_backbone, pretrained_stats
-from ._weights import BACKBONES, WeightsUnavailableError, download_weights
-from ._wrn import WideResNetTop
+Every public name is imported on first use (PEP 562), so that reading the backbone table
+(:data:`BACKBONES`) or the weights helpers imports neither PyTorch nor timm.
+"""
 
-__all__ = [
-    "BACKBONES",
-    "EFFICIENTNET_LITE_VARIANTS",
-    "LinearTop",
-    "MLP",
-    "MorletFilterBank",
-    "Scattering2D",
-    "ScatteringNet",
-    "VanillaCNN",
-    "WeightsUnavailableError",
-    "WideResNetTop",
-    "create_backbone",
-    "create_efficientnet_lite",
-    "download_weights",
-    "efficientnet_lite",
-    "efficientnet_lite_file",
-    "from_efficientnet_pytorch",
-    "pretrained_stats",
-    "to_efficientnet_pytorch",
-]
+import importlib
+
+#: Public name -> the module that defines it.
+_LAZY = {
+    "BACKBONES": "._backbones",
+    "Backbone": "._backbones",
+    "backbone_of": "._backbones",
+    "create_pretrained": "._backbones",
+    "EFFICIENTNET_LITE_VARIANTS": "._efficientnet_lite",
+    "create_efficientnet_lite": "._efficientnet_lite",
+    "efficientnet_lite": "._efficientnet_lite",
+    "efficientnet_lite_file": "._efficientnet_lite",
+    "from_efficientnet_pytorch": "._efficientnet_lite",
+    "to_efficientnet_pytorch": "._efficientnet_lite",
+    "LinearTop": "._scattering_net",
+    "MLP": "._mlp",
+    "MorletFilterBank": "._morlet",
+    "Scattering2D": "._scattering",
+    "ScatteringNet": "._scattering_net",
+    "VanillaCNN": "._cnn",
+    "WeightsUnavailableError": "._weights",
+    "WideResNetTop": "._wrn",
+    "create_backbone": "._timm_backbones",
+    "download_weights": "._weights",
+    "pretrained_stats": "._timm_backbones",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skin_estimators.networks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

