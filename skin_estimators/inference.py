@@ -1,8 +1,8 @@
 """Batch prediction from image files, keeping going past unreadable files.
 
-What the ``predict``, ``describe`` and ``explain`` commands and :mod:`skin_estimators.explain`
-share: every input keeps its row, a file that cannot be decoded gets its reason instead of a
-prediction, and the rest of its batch is still predicted.
+What the ``predict``, ``evaluate``, ``describe`` and ``explain`` commands and
+:mod:`skin_estimators.explain` share: every input keeps its row, a file that cannot be decoded
+gets its reason instead of a prediction, and the rest of its batch is still predicted.
 """
 
 import numpy as np
