@@ -109,11 +109,11 @@ class Column:
 #: Every column the library computes per photo, in the order of the CSV files.
 COLUMNS = (
     Column("image_path", None),
-    Column("pred_class", lambda b: b.classes[np.argmax(b.proba, axis=1)]),
+    Column("pred_class", lambda b: b.classes[np.argmax(b.proba, axis=1)].tolist()),
     Column("proba", lambda b: b.proba, cells=lambda v: [f"{x:.6f}" for x in v],
            headers=lambda classes: [f"proba_{c}" for c in classes]),
     Column("raw_proba", lambda b: b.raw, csv=False, trust=True),
-    Column("prediction_set", lambda b: [tuple(b.classes[m]) for m in b.sets],
+    Column("prediction_set", lambda b: [tuple(b.classes[m].tolist()) for m in b.sets],
            cells=lambda v: ["|".join(str(c) for c in v)], trust=True),
     Column("out_of_scope_score", lambda b: b.score, cells=_score_cells, trust=True),
     Column("flag", lambda b: b.flag, trust=True),

@@ -183,5 +183,5 @@ def _write_other_predictions(path, records, groups, classes):
     with open_csv(path) as f:
         writer = csv.writer(f)
         writer.writerow(csv_header(_OTHER_COLUMNS, classes))
-        writer.writerows(csv_row(record, _OTHER_COLUMNS, classes, {"condition": group})
-                         for record, group in zip(records, groups, strict=True))
+        for record, group in zip(records, groups, strict=True):
+            writer.writerow(csv_row(record, _OTHER_COLUMNS, classes, {"condition": group}))

@@ -111,9 +111,8 @@ def _write_csv(path, result):
     with open_csv(path) as f:  # file names that are not UTF-8 are kept byte for byte
         writer = csv.writer(f)
         writer.writerow(csv_header(names, result.classes))
-        writer.writerows(csv_row(record, names, result.classes, {"true_class": truth})
-                         for record, truth in zip(result.predictions, result.y_true,
-                                                  strict=True))
+        for record, truth in zip(result.predictions, result.y_true, strict=True):
+            writer.writerow(csv_row(record, names, result.classes, {"true_class": truth}))
 
 
 def _training_photos(meta, data):

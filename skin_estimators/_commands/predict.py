@@ -133,7 +133,8 @@ def run(args):
     with open_csv(args.out) as f:
         writer = csv.writer(f)
         writer.writerow(csv_header(names, classes))
-        writer.writerows(csv_row(record, names, classes) for record in records)
+        for record in records:
+            writer.writerow(csv_row(record, names, classes))
     if args.report is not None:
         from ._report_predict import report_from_predictions
 
