@@ -161,19 +161,16 @@ def time_report(csv_path, out):
     import numpy as np
 
     from skin_estimators._commands._report_predict import predict_records, write_predict_report
-    from skin_estimators._predictions import Prediction
 
     with open(csv_path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     classes = [c[len("proba_"):] for c in rows[0] if c.startswith("proba_")]
     start = time.perf_counter()
-    predictions = [Prediction({
-        "image_path": r["image_path"], "error": r["error"] or None, "flag": r["flag"] or None,
-        "proba": np.array([float(r[f"proba_{c}"] or "nan") for c in classes]),
-        "prediction_set": tuple(r["prediction_set"].split("|")) if r["prediction_set"] else (),
-        "out_of_scope_score": float(r["out_of_scope_score"]) if r["out_of_scope_score"] else None,
-    }) for r in rows]
-    records = predict_records(predictions, np.array(classes), threshold=None)
+    proba = np.array([[float(r[f"proba_{c}"] or "nan") for c in classes] for r in rows])
+    errors = [r["error"] or None for r in rows]
+    trust = tuple([r[k] for r in rows] for k in ("prediction_set", "out_of_scope_score", "flag"))
+    records = predict_records([r["image_path"] for r in rows], proba, errors,
+                              np.array(classes), trust, threshold=None)
     write_predict_report(out, records, {"rows": [], "classes": classes, "trusted": None,
                                         "date": ""})
     return time.perf_counter() - start
