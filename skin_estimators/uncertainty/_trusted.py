@@ -422,8 +422,7 @@ default="mahalanobis"
         return self.predict_all(X)["flag"]
 
     def flags_from(self, sets, score):
-        """:meth:`predict_flag`'s flags of known prediction sets (boolean ``(n, n_classes)``)
-        and out-of-scope scores: the one place the flag rule is written."""
+        """:meth:`predict_flag` of known sets and scores: the one place of the flag rule."""
         flag = np.where(np.sum(sets, axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
         limit = np.inf if self.oos_threshold_ is None else self.oos_threshold_
         flag[(np.asarray(score, dtype=float) > limit) | np.isposinf(score)] = FLAGS[2]
