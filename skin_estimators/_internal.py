@@ -9,9 +9,15 @@ they may change in any release; code outside the library should use the public A
     The architecture table (``skin_estimators._registry``): config name -> entry.
 ``atomic_open``, ``atomic_savefig``
     Write a file or a figure so that a reader never sees half of it.
-``coverage_table``, ``reliability_figure``, ``predict_files_trusted``,
-``trusted_file_pipeline``, ``trust_columns``
+``coverage_table``, ``reliability_figure``, ``trusted_file_pipeline``
     The trust parts of ``evaluate`` and ``predict`` (prediction sets, out-of-scope scores).
+``iter_predictions``, ``prediction_pipeline``
+    The one loop that predicts image files: a record per file holding every column of
+    ``COLUMNS`` (:mod:`skin_estimators.inference`), and the pipeline it runs a model as.
+``COLUMNS``, ``csv_columns``, ``csv_header``, ``csv_row``, ``stack_predictions``
+    The columns of those records (``skin_estimators._predictions``; a column added to
+    ``COLUMNS`` is in every record and in the CSV files of ``predict`` and ``evaluate``),
+    the one formatter of their CSV cells, and the records as arrays over the files.
 ``describe_error``
     One line saying why an image file cannot be decoded.
 ``entry_kind``, ``open_image``, ``scan_folder``
@@ -58,16 +64,12 @@ too). What they need beyond the commands' names:
 
 from ._persistence._registry import type_name
 from ._persistence._safe import versions as running_versions
+from ._predictions import COLUMNS, csv_columns, csv_header, csv_row, stack_predictions
 from ._registry import ARCHITECTURES
+from .inference import iter_predictions, prediction_pipeline
 from .persistence import _load as load_model_file
 from .preprocessing._decode import describe_error
-from .uncertainty._evaluation import (
-    coverage_table,
-    predict_files_trusted,
-    reliability_figure,
-    trusted_file_pipeline,
-)
-from .uncertainty._files import trust_columns
+from .uncertainty._evaluation import coverage_table, reliability_figure, trusted_file_pipeline
 from .utils._atomic import atomic_open, atomic_savefig
 from .utils._data_hash import data_hash
 from .utils._image_files import entry_kind, open_image, scan_folder
@@ -81,20 +83,25 @@ from .uncertainty._out_of_scope import fit_knn, fit_mahalanobis, knn_score, maha
 
 __all__ = [
     "ARCHITECTURES",
+    "COLUMNS",
     "FolderLock",
     "atomic_open",
     "atomic_savefig",
     "coverage_table",
+    "csv_columns",
+    "csv_header",
+    "csv_row",
     "data_hash",
     "describe_error",
     "entry_kind",
+    "iter_predictions",
     "load_model_file",
     "open_image",
-    "predict_files_trusted",
+    "prediction_pipeline",
     "reliability_figure",
     "running_versions",
     "scan_folder",
-    "trust_columns",
+    "stack_predictions",
     "trusted_file_pipeline",
     "type_name",
 ]

@@ -1,13 +1,11 @@
 """Batch prediction from image files, keeping going past unreadable files.
 
-What the ``predict``, ``describe`` and ``explain`` commands and :mod:`skin_estimators.explain`
-share: every input keeps its row, a file that cannot be decoded gets its reason instead of a
-prediction, and the rest of its batch is still predicted.
+What the ``predict``, ``evaluate``, ``describe`` and ``explain`` commands and
+:mod:`skin_estimators.explain` share: every input keeps its row, a file that cannot be decoded
+gets its reason instead of a prediction, and the rest of its batch is still predicted.
 """
 
 import numpy as np
-
-from .utils._validation import mirror_images
 
 __all__ = ["averages_mirror", "iter_file_batches", "predict_files", "set_feature_backend",
            "split_pipeline", "transform_files"]
@@ -293,6 +291,99 @@ def small_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def prediction_pipeline(model):
+    """The pipeline :func:`iter_predictions` runs ``model`` as: one ending in its
+    TrustedClassifier where it has one (``trusted_file_pipeline``), else ``model``.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` does not start from file paths (see :func:`split_pipeline`), or is a
+        TrustedClassifier whose fold models take the files themselves.
+    """
+    from .uncertainty._evaluation import trusted_file_pipeline
+
+    trusted = trusted_file_pipeline(model)
+    if trusted is not None:
+        return trusted
+    split_pipeline(model)
+    return model
+
+
+def iter_predictions(model, paths, batch_size=16, tta=False, progress=False, desc="predict",
+                     trust=True):
+    """Everything the library predicts of each image file: one record per file, in order.
+
+    The one loop that predicts image files (:func:`predict_files`,
+    :func:`~skin_estimators.audit.evaluate_model`, the ``predict`` and ``evaluate``
+    commands): every column of the table ``skin_estimators._predictions.COLUMNS`` (the
+    predicted class, the probabilities and, for a model with trust parts, the raw
+    probabilities, the prediction set, the out-of-scope score and the flag) per file, or
+    the reason it could not be read. Each image goes through the network once.
+
+    Parameters
+    ----------
+    model : Pipeline or TrustedClassifier
+        Fitted, from file paths (see :func:`prediction_pipeline`).
+    paths : list of str
+    batch_size : int, default=16
+        Images decoded and predicted at a time.
+    tta : bool, default=False
+        Average the probabilities of each image and its mirror image (left-right flip).
+    progress : bool, default=False
+        Show a tqdm progress bar (on stderr), named ``desc``.
+    desc : str, default="predict"
+    trust : bool, default=True
+        Compute the trust parts of a model that has them (False: its probabilities only,
+        as for any classifier).
+
+    Yields
+    ------
+    record : skin_estimators._predictions.Prediction
+        ``record[column]`` (None where the file could not be read or the model has no such
+        part); ``record.path`` and ``record.error`` (the reason, or None).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from skin_estimators import ImageLoader
+    >>> from skin_estimators.inference import iter_predictions
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> paths = [os.path.join(tmp.name, f"photo{i}.png") for i in range(4)]
+    >>> for i, path in enumerate(paths):
+    ...     Image.new("RGB", (8, 8), (200 * (i % 2), 50, 50)).save(path)
+    >>> flat = FunctionTransformer(lambda X: X.reshape(len(X), -1) / 255.0)
+    >>> model = make_pipeline(ImageLoader(size=8), flat, LogisticRegression())
+    >>> model = model.fit(paths, ["red", "blue"] * 2)
+    >>> records = list(iter_predictions(model, paths[:2] + ["gone.png"]))
+    >>> [r["pred_class"] for r in records], records[2].error
+    (['red', 'blue', None], 'file not found')
+    >>> tmp.cleanup()
+    """
+    from tqdm.auto import tqdm
+
+    from ._predictions import Batch, batch_records
+
+    model = prediction_pipeline(model) if trust else model
+    preprocess, _ = split_pipeline(model)
+    mirror = tta and not averages_mirror(model)
+    paths = list(paths)
+    with tqdm(total=len(paths), unit="img", desc=desc, disable=not progress) as bar, \
+            small_blas():
+        for start, X, ok, bad in iter_file_batches(preprocess, paths, batch_size):
+            chunk = paths[start:start + batch_size]
+            # A model that already averages over the mirror (averages_mirror) gives the
+            # same probabilities for both; doing it again would only double the work.
+            batch = Batch(model, X, [chunk[i] for i in ok], mirror, trust) if ok else None
+            yield from batch_records(chunk, ok, bad, batch)
+            bar.update(len(chunk))
+
+
 def predict_files(model, paths, batch_size=16, tta=False, progress=False):
     """Class probabilities for image files; unreadable files get a reason instead.
 
@@ -338,23 +429,12 @@ def predict_files(model, paths, batch_size=16, tta=False, progress=False):
     ((3, 2), True, [None, None], True)
     >>> tmp.cleanup()
     """
-    from tqdm.auto import tqdm
-
-    preprocess, clf = split_pipeline(model)
-    mirrored = averages_mirror(model)
-    n = len(paths)
-    proba = np.full((n, len(clf.classes_)), np.nan)
-    errors = [None] * n
-    with tqdm(total=n, unit="img", desc="predict", disable=not progress) as bar, small_blas():
-        for start, X, ok, bad in iter_file_batches(preprocess, paths, batch_size):
-            for i, reason in bad.items():
-                errors[start + i] = reason
-            if ok:
-                p = clf.predict_proba(X)
-                # A model that already averages over the mirror (averages_mirror) gives the
-                # same probabilities for both; doing it again would only double the work.
-                if tta and not mirrored:
-                    p = (p + clf.predict_proba(mirror_images(X))) / 2
-                proba[[start + i for i in ok]] = p
-            bar.update(min(batch_size, n - start))
+    _, clf = split_pipeline(model)
+    proba = np.full((len(paths), len(clf.classes_)), np.nan)
+    errors = []
+    for i, record in enumerate(iter_predictions(model, paths, batch_size, tta, progress,
+                                                trust=False)):
+        errors.append(record.error)
+        if record.error is None:
+            proba[i] = record["proba"]
     return proba, errors

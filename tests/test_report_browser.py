@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from skin_estimators._commands._report_predict import predict_records, write_predict_report
+from skin_estimators._predictions import Prediction
 
 HOSTILE = "<img src=x onerror=document.title='pwned'>.png"
 SCRIPT = "<script>document.title='pwned'.png"
@@ -95,7 +96,13 @@ def report(tmp_path_factory):
     sets = ["acne", "acne|lichen_planus", "", "herpes_simplex", "acne|herpes_simplex", "",
             "lichen_planus", ""]
     scores = ["1.0", "1.2", "3.5", "0.9", "1.1", "4.2", "1.0", ""]
-    records = predict_records(files, proba, errors, CLASSES, (sets, scores, flags), 2.0)
+    predictions = [Prediction({"image_path": f, "error": e, "proba": p,
+                               "prediction_set": tuple(s.split("|")) if s else (),
+                               "out_of_scope_score": float(c) if c else None,
+                               "flag": g or None})
+                   for f, e, p, s, c, g in zip(files, errors, proba, sets, scores, flags,
+                                               strict=True)]
+    records = predict_records(predictions, CLASSES, 2.0)
     model = {"rows": [("model file", "model.safetensors"), ("SHA-256", "0" * 64)],
              "classes": CLASSES.tolist(), "trusted": None, "date": "2026-01-01 00:00 UTC"}
     path = root / "report.html"

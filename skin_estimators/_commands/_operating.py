@@ -60,22 +60,14 @@ def check_flags(model):
 
 
 def _flags_of(model, paths, batch_size, tta, progress):
-    """The trusted pipeline's predictions and flags of unlabelled photos."""
-    from .._internal import predict_files_trusted, trusted_file_pipeline
-    from ..uncertainty import FLAGS
+    """The records of unlabelled photos through the trusted pipeline, and their columns as
+    arrays (``stack_predictions``)."""
+    from .._internal import iter_predictions, stack_predictions, trusted_file_pipeline
 
     pipe = trusted_file_pipeline(model)
-    proba, _, score, errors, sets = predict_files_trusted(pipe, paths, batch_size, tta,
-                                                          progress, desc="out of scope")
-    clf = pipe[-1]
-    ok = np.array([e is None for e in errors], dtype=bool)
-    flags = np.full(len(paths), "", dtype="<U12")
-    flags[ok] = np.where(sets[ok].sum(axis=1) == 1, FLAGS[0], FLAGS[1])
-    if clf.oos_threshold_ is not None:
-        flags[ok & (score > clf.oos_threshold_)] = FLAGS[2]
-    pred = np.array(["" if not k else str(clf.classes_[int(np.argmax(p))])
-                     for p, k in zip(proba, ok, strict=True)], dtype=object)
-    return proba, score, errors, flags, pred, ok
+    records = list(iter_predictions(pipe, paths, batch_size, tta, progress,
+                                    desc="out of scope"))
+    return records, stack_predictions(records, pipe[-1].classes_)
 
 
 def _pct(value):
@@ -134,11 +126,11 @@ def operating_point_section(result, out, model=None, other=None, batch_size=16, 
     n_other_errors, other_point = 0, None
     if other is not None:
         paths, groups, where = other
-        proba, score, errors, flags, other_pred, other_ok = _flags_of(
-            model, paths, batch_size, tta, progress)
+        records, columns = _flags_of(model, paths, batch_size, tta, progress)
+        proba, flags, other_ok = columns.proba, columns.flags, columns.ok
         n_other_errors = int((~other_ok).sum())
-        _write_other_predictions(os.path.join(out, "out_of_scope_predictions.csv"), paths,
-                                 groups, other_pred, proba, classes, score, flags, errors)
+        _write_other_predictions(os.path.join(out, "out_of_scope_predictions.csv"), records,
+                                 groups, result.classes)
         g_ok = groups[other_ok]
         for g in ["overall", *sorted(set(g_ok.tolist()))]:
             f = flags[other_ok] if g == "overall" else flags[other_ok][g_ok == g]
@@ -178,15 +170,18 @@ def _write_rows(path, rows):
                              *(_num(float(v), ".6g") for v in row[3:])])
 
 
-def _write_other_predictions(path, paths, groups, pred, proba, classes, score, flags, errors):
+#: The columns of out_of_scope_predictions.csv (``condition``: the photo's sub-folder).
+_OTHER_COLUMNS = ("image_path", "condition", "pred_class", "proba", "out_of_scope_score",
+                  "flag", "error")
+
+
+def _write_other_predictions(path, records, groups, classes):
     import csv
+
+    from .._internal import csv_header, csv_row
 
     with open_csv(path) as f:
         writer = csv.writer(f)
-        writer.writerow(["image_path", "condition", "pred_class",
-                         *[f"proba_{c}" for c in classes], "out_of_scope_score", "flag",
-                         "error"])
-        for i, p in enumerate(paths):
-            probs = [""] * len(classes) if errors[i] else [f"{v:.6f}" for v in proba[i]]
-            writer.writerow([p, groups[i], pred[i], *probs, _num(float(score[i]), ".6g"),
-                             flags[i], errors[i] or ""])
+        writer.writerow(csv_header(_OTHER_COLUMNS, classes))
+        for record, group in zip(records, groups, strict=True):
+            writer.writerow(csv_row(record, _OTHER_COLUMNS, classes, {"condition": group}))

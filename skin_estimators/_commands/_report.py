@@ -214,3 +214,16 @@ def photo_record(path, classes, proba=None, error=None, flag="", members=(), sco
     if thumb_error:
         record["thumb_error"] = thumb_error
     return record
+
+
+def prediction_card(prediction, classes, threshold=None, true_class=None):
+    """:func:`photo_record` of one record of ``iter_predictions`` (its flag, set and score
+    where the model has them; ``threshold``: the model's out-of-scope threshold)."""
+    if prediction.error is not None:
+        return photo_record(prediction.path, classes, error=prediction.error)
+    score = prediction["out_of_scope_score"]
+    return photo_record(prediction.path, classes, prediction["proba"],
+                        flag=prediction["flag"] or "",
+                        members=prediction["prediction_set"] or (),
+                        score=None if score is None or score != score else float(score),
+                        threshold=threshold, true_class=true_class)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._report import photo_record, png_file_uri, render_report, write_report
+from ._report import photo_record, png_file_uri, prediction_card, render_report, write_report
 
 __all__ = ["figure", "headline_figures", "operating_figures", "write_evaluate_report"]
 
@@ -98,19 +98,9 @@ def per_class_rows(result):
 def misclassified_records(result, threshold=None):
     """Records of the readable photos predicted wrong, the most confidently wrong first."""
     classes = [str(c) for c in result.classes]
-    trust = result.trust
-    records = []
-    for i, path in enumerate(result.filenames):
-        if result.errors[i] is not None or result.y_pred[i] == result.y_true[i]:
-            continue
-        flag, members, score = "", (), None
-        if trust is not None:
-            flag = str(trust.flags[i])
-            members = [c for c, m in zip(classes, trust.sets[i], strict=True) if m]
-            score = None if trust.score[i] != trust.score[i] else float(trust.score[i])
-        records.append(photo_record(path, classes, result.proba[i], flag=flag,
-                                    members=members, score=score, threshold=threshold,
-                                    true_class=str(result.y_true[i])))
+    records = [prediction_card(p, classes, threshold, true_class=str(result.y_true[i]))
+               for i, p in enumerate(result.predictions)
+               if p.error is None and result.y_pred[i] != result.y_true[i]]
     records.sort(key=lambda r: -r["top"])
     for index, record in enumerate(records):
         record["index"] = index

@@ -4,7 +4,7 @@ from ._report import (
     FLAG_ORDER,
     FLAG_TITLES,
     model_summary,
-    photo_record,
+    prediction_card,
     render_report,
     write_report,
 )
@@ -12,11 +12,11 @@ from ._report import (
 __all__ = ["predict_records", "report_from_predictions", "write_predict_report"]
 
 
-def report_from_predictions(args, model, meta, files, proba, errors, classes, trust):
+def report_from_predictions(args, model, meta, predictions, classes):
     """``predict --report``: the report of what ``predict`` computed, to ``args.report``.
 
-    ``model`` is the model as loaded from ``args.model`` (``meta`` its metadata); ``trust``
-    the columns of ``trust_columns`` (None for a model without trust parts). With
+    ``model`` is the model as loaded from ``args.model`` (``meta`` its metadata);
+    ``predictions`` the records of ``iter_predictions``, one per file. With
     ``args.explain``, the in-scope photos get their Grad-CAM overlays.
     """
     import time
@@ -26,7 +26,7 @@ def report_from_predictions(args, model, meta, files, proba, errors, classes, tr
     summary = model_summary(args.model, model, meta)
     trusted = summary["trusted"]
     threshold = None if trusted is None else trusted.oos_threshold_
-    records = predict_records(files, proba, errors, classes, trust, threshold)
+    records = predict_records(predictions, classes, threshold)
     note = None
     if args.explain:
         from ._report_explain import add_overlays
@@ -41,27 +41,10 @@ def report_from_predictions(args, model, meta, files, proba, errors, classes, tr
     say(f"Report written to {args.report}.", quiet=args.quiet)
 
 
-def predict_records(files, proba, errors, classes, trust=None, threshold=None):
-    """One record per file (see :func:`~._report.photo_record`), from what ``predict`` has.
-
-    ``trust`` is ``(sets, scores, flags)`` as ``trust_columns`` gives them (strings per
-    file: the set's classes joined by ``|``, the score, the flag), or None for a model
-    without trust parts.
-    """
-    records = []
-    for i, path in enumerate(files):
-        if errors[i] is not None:
-            records.append(photo_record(path, classes, error=errors[i]))
-            continue
-        flag, members, score = "", (), None
-        if trust is not None:
-            sets, scores, flags = trust
-            flag = flags[i]
-            members = sets[i].split("|") if sets[i] else ()
-            score = float(scores[i]) if scores[i] != "" else None
-        records.append(photo_record(path, classes, proba[i], flag=flag, members=members,
-                                    score=score, threshold=threshold))
-    return records
+def predict_records(predictions, classes, threshold=None):
+    """One card per file (see :func:`~._report.prediction_card`), from the records of
+    ``iter_predictions`` (a model without trust parts: no flag, set or score)."""
+    return [prediction_card(p, classes, threshold) for p in predictions]
 
 
 def _groups(records):

@@ -105,24 +105,14 @@ def add_parser(subparsers):
 def _write_csv(path, result):
     import csv
 
-    classes = result.classes
-    trust = result.trust
-    extra = [] if trust is None else ["prediction_set", "out_of_scope_score", "flag"]
+    from .._internal import csv_columns, csv_header, csv_row
+
+    names = csv_columns(trusted=result.trust is not None, own=["true_class"])
     with open_csv(path) as f:  # file names that are not UTF-8 are kept byte for byte
         writer = csv.writer(f)
-        writer.writerow(["image_path", "true_class", "pred_class",
-                         *[f"proba_{c}" for c in classes], *extra, "error"])
-        for i, path_i in enumerate(result.filenames):
-            err = result.errors[i]
-            probs = [""] * len(classes) if err else [f"{v:.6f}" for v in result.proba[i]]
-            cells = []
-            if trust is not None:
-                score = trust.score[i]
-                cells = ["", "", ""] if err else [
-                    "|".join(str(c) for c in classes[trust.sets[i]]),
-                    "" if score != score else f"{score:.6g}", str(trust.flags[i])]
-            writer.writerow([path_i, result.y_true[i], result.y_pred[i], *probs, *cells,
-                             err or ""])
+        writer.writerow(csv_header(names, result.classes))
+        for record, truth in zip(result.predictions, result.y_true, strict=True):
+            writer.writerow(csv_row(record, names, result.classes, {"true_class": truth}))
 
 
 def _training_photos(meta, data):

@@ -96,10 +96,13 @@ def run(args):
     import csv
     import os
 
-    import numpy as np
-
-    from .._internal import predict_files_trusted, trust_columns, trusted_file_pipeline
-    from ..inference import predict_files
+    from .._internal import (
+        csv_columns,
+        csv_header,
+        csv_row,
+        iter_predictions,
+        prediction_pipeline,
+    )
 
     files = collect_files(args.paths)
     check_output_file(args.out, [args.model, *files])
@@ -117,40 +120,26 @@ def run(args):
             raise CommandError(f"--explain: {reason}", code=2)
     note_tta(args, model)
     loaded = model
-    score = sets = None
-
     try:
-        trusted = trusted_file_pipeline(model)
-        if trusted is not None:  # one pass gives the probabilities and the out-of-scope score
-            model = trusted
-            proba, _, score, errors, sets = predict_files_trusted(
-                model, files, batch_size=args.batch_size, tta=args.tta, progress=not args.quiet)
-        else:
-            proba, errors = predict_files(model, files, batch_size=args.batch_size,
-                                          tta=args.tta, progress=not args.quiet)
+        # one pass gives the probabilities and the trust parts of every photo
+        model = prediction_pipeline(model)
+        records = list(iter_predictions(model, files, batch_size=args.batch_size,
+                                        tta=args.tta, progress=not args.quiet))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     classes = model[-1].classes_
-    # A model without the trust parts (calibration, sets, out-of-scope) leaves them empty.
-    columns = trust_columns(model, files, proba, errors, batch_size=args.batch_size,
-                            score=score, sets=sets)
-    trust = list(zip(*columns, strict=True)) if columns else [("", "", "")] * len(files)
+    # Every column of the records; a model without trust parts leaves theirs empty.
+    names = csv_columns()
     with open_csv(args.out) as f:
         writer = csv.writer(f)
-        writer.writerow(["image_path", "pred_class", *[f"proba_{c}" for c in classes],
-                         "prediction_set", "out_of_scope_score", "flag", "error"])
-        for path, p, err, extra in zip(files, proba, errors, trust, strict=True):
-            if err is None:
-                row = [path, classes[int(np.argmax(p))], *[f"{v:.6f}" for v in p], *extra, ""]
-            else:
-                row = [path, "", *[""] * len(classes), "", "", "", err]
-            writer.writerow(row)
+        writer.writerow(csv_header(names, classes))
+        for record in records:
+            writer.writerow(csv_row(record, names, classes))
     if args.report is not None:
         from ._report_predict import report_from_predictions
 
-        report_from_predictions(args, loaded, meta, files, proba, errors, classes,
-                                columns)
-    n_bad = sum(e is not None for e in errors)
+        report_from_predictions(args, loaded, meta, records, classes)
+    n_bad = sum(r.error is not None for r in records)
     say(f"Predicted {len(files) - n_bad} of {len(files)} files into {args.out}"
         + (f"; {n_bad} could not be read (see the error column)." if n_bad else "."),
         quiet=args.quiet)

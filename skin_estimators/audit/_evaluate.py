@@ -55,7 +55,9 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
         the readable files; NaN if none), ``report`` (the text of
         :func:`~skin_estimators.metrics.clinical_report`, per class sensitivity and
         specificity) and ``confusion_matrix`` (rows: true, columns: predicted, in the
-        order of ``classes``), ``trust`` (None for a model without trust parts).
+        order of ``classes``), ``trust`` (None for a model without trust parts) and
+        ``predictions`` (per file, the record of everything predicted of it, as the
+        command line writes it: ``predictions[i]["flag"]``).
 
         For a model with trust parts (a :class:`~skin_estimators.TrustedClassifier` as the
         model, or as the pipeline's last step) ``proba`` are the calibrated probabilities
@@ -98,10 +100,10 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
     >>> sorted(result.classes.tolist())
     ['blue', 'red']
     """
-    from ..inference import predict_files
+    from .._predictions import stack_predictions
+    from ..inference import iter_predictions
     from ..metrics import clinical_report
-    from ..uncertainty._evaluation import (predict_files_trusted, trust_summary,
-                                           trusted_file_pipeline)
+    from ..uncertainty._evaluation import trust_summary, trusted_file_pipeline
 
     filenames = [str(os.fsdecode(f)) for f in X]  # plain str, also for NumPy strings
     y_true = np.asarray(y).astype(str)
@@ -121,19 +123,14 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
             f"{', '.join(map(repr, classes.tolist()))}. Rename the class folders to the "
             "model's class names, or leave out the photos of the other classes."
         )
-    if trusted is None:
-        proba, errors = predict_files(model, filenames, batch_size=batch_size, tta=tta,
-                                      progress=progress)
-    else:
-        proba, raw, score, errors, sets = predict_files_trusted(
-            model, filenames, batch_size, tta, progress, desc="evaluate")
-    ok = np.array([e is None for e in errors], dtype=bool)
-    y_pred = np.array(["" if e is not None else str(classes[int(np.argmax(p))])
-                       for p, e in zip(proba, errors, strict=True)], dtype=object)
+    predictions = list(iter_predictions(model, filenames, batch_size, tta, progress,
+                                        desc="evaluate"))
+    columns = stack_predictions(predictions, classes)
+    ok, y_pred, proba, errors = columns.ok, columns.pred, columns.proba, columns.errors
     labels = classes.astype(str).tolist()
     result = Bunch(
         filenames=filenames, y_true=y_true, y_pred=y_pred, proba=proba, errors=errors,
-        classes=classes, n_errors=int((~ok).sum()),
+        classes=classes, n_errors=int((~ok).sum()), predictions=predictions,
         macro_recall=float("nan"), accuracy=float("nan"), report="no readable file",
         confusion_matrix=np.zeros((len(labels), len(labels)), dtype=int),
         absent_classes=[c for c in labels if c not in set(y_true[ok].tolist())], trust=None,
@@ -158,5 +155,5 @@ def evaluate_model(model, X, y, *, batch_size=16, tta=False, progress=False):
         result.confusion_matrix = confusion_matrix(truth, pred, labels=labels)
     if trusted is not None:
         present = [c for c in labels if c in set(y_true[ok].tolist())]
-        result.trust = trust_summary(model[-1], y_true, proba, raw, score, ok, present, sets)
+        result.trust = trust_summary(model[-1], y_true, columns, present)
     return result

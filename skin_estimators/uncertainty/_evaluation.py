@@ -11,7 +11,7 @@ from ._out_of_scope import max_proba_score
 from ._quality import gate_blank
 from ._trusted import _FEATURE_SCORES, FLAGS, TrustedClassifier
 
-__all__ = ["coverage_table", "predict_files_trusted", "reliability_figure", "trust_summary",
+__all__ = ["coverage_table", "reliability_figure", "trust_summary", "trusted_batch",
            "trusted_file_pipeline"]
 
 
@@ -49,100 +49,62 @@ def trusted_file_pipeline(model):
     return Pipeline(inner.steps[:cut] + [("trustedclassifier", view)])
 
 
-def predict_files_trusted(model, paths, batch_size=16, tta=False, progress=False,
-                          desc="predict"):
-    """:func:`~skin_estimators.inference.predict_files` for a pipeline ending in a
-    TrustedClassifier, with the wrapped estimator's raw probabilities and the out-of-scope
-    score of the same pass (each image is transformed once).
+def trusted_batch(clf, X, mirror=False):
+    """What a fitted TrustedClassifier makes of one batch, each image through the network once.
 
-    Returns
-    -------
-    proba : ndarray of shape (n_files, n_classes)
-        Calibrated, as ``predict_files`` gives them (NaN rows where unreadable).
-    raw : ndarray of shape (n_files, n_classes)
-        The wrapped estimator's probabilities (mirror averaged too with ``tta``).
-    score : ndarray of shape (n_files,)
-        The out-of-scope score (NaN where unreadable or without an out-of-scope part).
-    errors : list of (str or None)
-    sets : ndarray of shape (n_files, n_classes)
-        The prediction sets (:meth:`TrustedClassifier.conformal_sets`; all False where
-        unreadable).
+    ``X``: what ``clf`` takes (the output of the pipeline's steps before it); ``mirror``:
+    average each image's probabilities (the wrapped estimator's, the calibrated ones and
+    the fold models') with its left-right mirror image's. Returns a dict of ``proba``
+    (calibrated), ``raw`` (the wrapped estimator's), ``sets`` (boolean, see
+    :meth:`TrustedClassifier.conformal_sets`), ``score`` (out-of-scope; NaN without a score,
+    ``inf`` for a blank image) and ``flag`` (:meth:`TrustedClassifier.flags_from`).
     """
-    from tqdm.auto import tqdm
+    from ..utils._validation import mirror_images
 
-    from ..inference import averages_mirror, iter_file_batches, mirror_images, small_blas
-
-    preprocess, clf = model[:-1], model[-1]
     est = clf.estimator_
-    n, k = len(paths), len(clf.classes_)
-    proba, raw = np.full((n, k), np.nan), np.full((n, k), np.nan)
-    score = np.full(n, np.nan)
-    sets = np.zeros((n, k), dtype=bool)
-    errors = [None] * n
-    mirror = tta and not averages_mirror(model)
-    with tqdm(total=n, unit="img", desc=desc, disable=not progress) as bar, small_blas():
-        for start, X, ok, bad in iter_file_batches(preprocess, paths, batch_size):
-            for i, reason in bad.items():
-                errors[start + i] = reason
-            if ok:
-                rows = [start + i for i in ok]
-                frozen, feats = clf.one_pass(X)
-                feats = None if feats is None else np.asarray(feats, dtype=float)
-                r = est[-1].predict_proba(feats) if feats is not None else est.predict_proba(X)
-                p = clf._calibrated(r)
-                if mirror:
-                    r_m = est.predict_proba(mirror_images(X))
-                    r, p = (r + r_m) / 2, (p + clf._calibrated(r_m)) / 2
-                raw[rows], proba[rows] = r, p
-                sets[rows] = clf.conformal_sets(X, p, mirror=mirror, frozen=frozen)
-                if clf.out_of_scope in _FEATURE_SCORES:  # scores of the features
-                    if feats is None:
-                        feats = clf.features(est, X)
-                    score[rows] = clf.score_features(feats)
-                elif clf.out_of_scope == "max_proba":
-                    score[rows] = max_proba_score(p)
-                score[rows] = gate_blank(X, score[rows].copy())[0]  # blank images: inf
-            bar.update(min(batch_size, n - start))
-    return proba, raw, score, errors, sets
+    frozen, feats = clf.one_pass(X)
+    feats = None if feats is None else np.asarray(feats, dtype=float)
+    raw = est[-1].predict_proba(feats) if feats is not None else est.predict_proba(X)
+    proba = clf._calibrated(raw)
+    if mirror:
+        raw_m = est.predict_proba(mirror_images(X))
+        raw, proba = (raw + raw_m) / 2, (proba + clf._calibrated(raw_m)) / 2
+    sets = clf.conformal_sets(X, proba, mirror=mirror, frozen=frozen)
+    score = np.full(len(proba), np.nan)
+    if clf.out_of_scope in _FEATURE_SCORES:  # scores of the features
+        score[:] = clf.score_features(clf.features(est, X) if feats is None else feats)
+    elif clf.out_of_scope == "max_proba":
+        score[:] = max_proba_score(proba)
+    score = gate_blank(X, score)[0]  # blank images: inf
+    return {"proba": proba, "raw": raw, "sets": sets, "score": score,
+            "flag": clf.flags_from(sets, score)}
 
 
-def trust_summary(clf, y_true, proba, raw, score, ok, present, sets=None):
+def trust_summary(clf, y_true, columns, present):
     """Coverage, set size, classwise ECE before/after calibration and flag shares.
 
-    ``ok``: the readable files (boolean mask); ``present``: the classes the photos hold,
-    over which every macro figure (per-class coverage, ECE) is taken. ``sets``: the
-    prediction sets as :func:`predict_files_trusted` gives them (needed for cross-conformal
-    sets; split-conformal ones are made from ``proba`` when not given). Returns a Bunch with
-    ``sets`` (boolean, all False where unreadable), ``flags`` (``""`` where unreadable),
-    ``score``, ``raw`` (the wrapped estimator's probabilities), ``confidence_level``,
-    ``mondrian``, ``coverage``, ``coverage_per_class`` and ``size_per_class`` (dicts over
-    ``present``), ``mean_set_size``, ``ece_before``,
-    ``ece_after`` (means over ``present``), ``ece_per_class_before`` / ``_after`` (dicts)
-    and ``flag_shares`` (a dict over the flags).
+    ``columns``: the photos' predictions as arrays (``_predictions.stack_predictions``:
+    ``ok``, the readable files, ``proba``, ``raw``, ``score``, ``sets`` and ``flags``);
+    ``present``: the classes the photos hold, over which every macro figure (per-class
+    coverage, ECE) is taken. Returns a Bunch with ``sets`` (boolean, all False where
+    unreadable), ``flags`` (``""`` where unreadable), ``score``, ``raw`` (the wrapped
+    estimator's probabilities), ``confidence_level``, ``mondrian``, ``coverage``,
+    ``coverage_per_class`` and ``size_per_class`` (dicts over ``present``),
+    ``mean_set_size``, ``ece_before``, ``ece_after`` (means over ``present``),
+    ``ece_per_class_before`` / ``_after`` (dicts) and ``flag_shares`` (a dict over the
+    flags).
     """
     classes = clf.classes_.astype(str)
-    n = len(y_true)
-    given = sets
-    sets = np.zeros((n, len(classes)), dtype=bool)
-    flags = np.full(n, "", dtype="<U12")
-    out = Bunch(sets=sets, flags=flags, score=score, raw=raw, confidence_level=clf.confidence_level,
+    ok, proba, raw, sets, flags = (columns.ok, columns.proba, columns.raw, columns.sets,
+                                   columns.flags)
+    out = Bunch(sets=sets, flags=flags, score=columns.score, raw=raw,
+                confidence_level=clf.confidence_level,
                 mondrian=bool(clf.mondrian), coverage=float("nan"), coverage_per_class={},
                 size_per_class={}, mean_set_size=float("nan"), ece_before=float("nan"),
                 ece_after=float("nan"), ece_per_class_before={}, ece_per_class_after={},
                 flag_shares={f: float("nan") for f in FLAGS})
     if not ok.any():
         return out
-    if given is not None:
-        sets[ok] = np.asarray(given, dtype=bool)[ok]
-    elif getattr(clf, "conformal", "split") == "cross":
-        raise ValueError("trust_summary: cross-conformal sets need the fold models' sets; "
-                         "pass sets (predict_files_trusted gives them).")
-    else:
-        sets[ok] = clf.conformal_sets(None, proba[ok])
-    flags[ok] = np.where(sets[ok].sum(axis=1) == 1, FLAGS[0], FLAGS[1])
-    if clf.oos_threshold_ is not None:
-        flags[ok & (score > clf.oos_threshold_)] = FLAGS[2]
-    flags[ok & np.isposinf(score)] = FLAGS[2]  # blank images (the quality gate)
     truth = y_true[ok]
     out.coverage, per_class = coverage(truth, sets[ok], classes)
     size = sets[ok].sum(axis=1)

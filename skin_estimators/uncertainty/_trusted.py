@@ -431,6 +431,13 @@ default="mahalanobis"
         or ``'out_of_scope'`` (score above the threshold, or a blank image) per sample."""
         return self.predict_all(X)["flag"]
 
+    def flags_from(self, sets, score):
+        """:meth:`predict_flag` of known sets and scores: the one place of the flag rule."""
+        flag = np.where(np.sum(sets, axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
+        limit = np.inf if self.oos_threshold_ is None else self.oos_threshold_
+        flag[(np.asarray(score, dtype=float) > limit) | np.isposinf(score)] = FLAGS[2]
+        return flag
+
     def predict_all(self, X):
         """Everything at once (the model runs once): a dict of ``proba`` (calibrated),
         ``raw`` (the refitted estimator's own probabilities), ``pred`` (top class), ``sets``,
@@ -446,9 +453,6 @@ default="mahalanobis"
                      else self.out_of_scope_score(X))
         else:
             score = self.out_of_scope_score(None, proba=proba)
-        flag = np.where(sets.sum(axis=1) == 1, FLAGS[0], FLAGS[1]).astype("<U12")
-        if self.oos_threshold_ is not None:
-            flag[score > self.oos_threshold_] = FLAGS[2]
-        score, flag = gate_blank(X, np.asarray(score, dtype=float), flag)
+        score = gate_blank(X, np.asarray(score, dtype=float))[0]  # blank images: inf
         return {"proba": proba, "raw": raw, "pred": self.classes_[raw.argmax(axis=1)],
-                "sets": sets, "out_of_scope_score": score, "flag": flag}
+                "sets": sets, "out_of_scope_score": score, "flag": self.flags_from(sets, score)}
