@@ -66,20 +66,20 @@ from ._persistence._registry import type_name
 from ._persistence._safe import versions as running_versions
 from ._predictions import COLUMNS, csv_columns, csv_header, csv_row, stack_predictions
 from ._registry import ARCHITECTURES
-from .inference import iter_predictions, prediction_pipeline
-from .persistence import _load as load_model_file
-from .preprocessing._decode import describe_error
-from .uncertainty._evaluation import coverage_table, reliability_figure, trusted_file_pipeline
-from .utils._atomic import atomic_open, atomic_savefig
-from .utils._data_hash import data_hash
-from .utils._image_files import entry_kind, open_image, scan_folder
 
 # What the benchmarks need beyond the commands' names (see the docstring).
 from .audit._cv import cv_scores, shortcut_forest
 from .audit._probes import corner_features, size_features
 from .audit._properties import file_properties, geometry_features, is_large
+from .inference import iter_predictions, prediction_pipeline
+from .persistence import _load as load_model_file
+from .preprocessing._decode import describe_error
+from .uncertainty._evaluation import coverage_table, reliability_figure, trusted_file_pipeline
 from .uncertainty._negatives import NEGATIVE_SCORES
 from .uncertainty._out_of_scope import fit_knn, fit_mahalanobis, knn_score, mahalanobis_score
+from .utils._atomic import atomic_open, atomic_savefig
+from .utils._data_hash import data_hash
+from .utils._image_files import entry_kind, open_image, scan_folder
 
 __all__ = [
     "ARCHITECTURES",

@@ -17,11 +17,11 @@ from skorch.callbacks import Callback
 from skin_estimators import (
     BackboneClassifier,
     PretrainedFeatures,
+    _registry,
     download_weights,
     load_model,
     save_model,
 )
-from skin_estimators import _registry
 from skin_estimators.networks import (
     BACKBONES,
     WeightsUnavailableError,

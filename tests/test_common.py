@@ -29,7 +29,9 @@ from skin_estimators import (
 )
 from skin_estimators.networks import MLP
 from skin_estimators.preprocessing._expected_checks import _CHECKS_2D
-from skin_estimators.preprocessing._expected_checks import expected_failed_checks as _image_transformer_failures
+from skin_estimators.preprocessing._expected_checks import (
+    expected_failed_checks as _image_transformer_failures,
+)
 from skin_estimators.utils.estimator_checks import (
     check_methods_sample_order_invariance,
     check_methods_subset_invariance,

@@ -214,8 +214,8 @@ def test_long_texts_are_refused_when_saving_and_loading(files, tmp_path):
 def test_every_fitted_trust_field_is_declared():
     """The allow-list of a TrustedClassifier's fitted attributes is its field table, and a
     fitted model sets nothing else (a new attribute needs its field to be saved)."""
-    from skin_estimators.uncertainty._trusted_state import TRUSTED_FIELDS
     from skin_estimators._persistence._fitted import FITTED
+    from skin_estimators.uncertainty._trusted_state import TRUSTED_FIELDS
 
     assert FITTED["skin_estimators.TrustedClassifier"] == tuple(TRUSTED_FIELDS)
     X, y = _data()

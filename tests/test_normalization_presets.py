@@ -12,7 +12,7 @@ from skin_estimators import (
     EfficientNetLiteClassifier,
     ResNet50Classifier,
 )
-from skin_estimators._normalization import PRESET_NAMES, _SOURCES, preset_stats
+from skin_estimators._normalization import _SOURCES, PRESET_NAMES, preset_stats
 from skin_estimators.networks import pretrained_stats
 from skin_estimators.preprocessing import NORMALIZATION_PRESETS
 

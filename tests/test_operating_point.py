@@ -8,12 +8,16 @@ import pytest
 from PIL import Image
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from skin_estimators import (ChannelNormalizer, ImageLoader, TrustedClassifier,
-                             make_recommended_classifier, save_model)
+from skin_estimators import (
+    ChannelNormalizer,
+    ImageLoader,
+    TrustedClassifier,
+    make_recommended_classifier,
+    save_model,
+)
 from skin_estimators.audit import evaluate_model
 from skin_estimators.cli import main
-from skin_estimators.uncertainty import (FLAGS, flag_shares, operating_point,
-                                         risk_coverage_curve)
+from skin_estimators.uncertainty import FLAGS, flag_shares, operating_point, risk_coverage_curve
 
 COLOURS = {"acne": (190, 60, 60), "herpes": (60, 160, 60), "lichen": (70, 70, 190)}
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -116,7 +116,12 @@ def test_half_spectrum_kernels_match_the_full_spectrum_path():
     """The memory-lean kernels (rfft2 that keeps nothing, second order that keeps the half
     spectrum) give the outputs and gradients of the plain composition."""
     from skin_estimators.networks._scattering_kernels import (
-        filter_blocks, full_spectrum, half_spectrum, wavelet_modulus, wavelet_modulus_of_half)
+        filter_blocks,
+        full_spectrum,
+        half_spectrum,
+        wavelet_modulus,
+        wavelet_modulus_of_half,
+    )
 
     gen = torch.Generator().manual_seed(0)
     filters = torch.rand(3, 12, 20, generator=gen, requires_grad=True)

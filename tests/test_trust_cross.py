@@ -15,8 +15,11 @@ from sklearn.preprocessing import StandardScaler
 
 from skin_estimators import ModelFileError, TrustedClassifier, load_model, save_model
 from skin_estimators.uncertainty import coverage
-from skin_estimators.uncertainty._cross import (cross_conformal_pvalues, frozen_prefix_length,
-                                                learns_from_data)
+from skin_estimators.uncertainty._cross import (
+    cross_conformal_pvalues,
+    frozen_prefix_length,
+    learns_from_data,
+)
 
 
 class _Frozen(TransformerMixin, BaseEstimator):

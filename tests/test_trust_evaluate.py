@@ -7,8 +7,13 @@ import pytest
 from PIL import Image
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from skin_estimators import (ChannelNormalizer, ImageLoader, TrustedClassifier,
-                             make_recommended_classifier, save_model)
+from skin_estimators import (
+    ChannelNormalizer,
+    ImageLoader,
+    TrustedClassifier,
+    make_recommended_classifier,
+    save_model,
+)
 from skin_estimators.audit import evaluate_model
 from skin_estimators.cli import main
 from skin_estimators.uncertainty import FLAGS, classwise_ece, coverage

@@ -9,12 +9,11 @@ scripts, which put ``benchmarks/studies`` on the path first; it imports no study
 """
 
 import numpy as np
+from _splits import head, macro_recalls, out_of_fold, splits
 from sklearn.base import clone
 from sklearn.metrics import recall_score
 
 from skin_estimators import ChannelNormalizer, PretrainedFeatures
-
-from _splits import head, macro_recalls, out_of_fold, splits
 
 #: The stages whose outputs the recommended features pool (with the head).
 STAGES = (2, 3, 4, 5, 6)

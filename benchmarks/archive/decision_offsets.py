@@ -25,10 +25,8 @@ from sklearn.metrics import recall_score
 
 sys.path[1:1] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, folder)
                 for folder in ("studies", "speed")]  # the shared _splits and _common
-from _splits import (geometry_baseline, head, load_skin3,  # noqa: E402 (benchmarks/studies)
-                     macro_recalls, out_of_fold, splits)
 from _common import commit, feature_cache, machine  # noqa: E402 (benchmarks/speed)
-
+from _splits import geometry_baseline, head, load_skin3, macro_recalls, out_of_fold, splits  # noqa: E402 (benchmarks/studies)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GRID = np.linspace(-1.5, 1.5, 13)

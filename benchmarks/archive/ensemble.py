@@ -52,10 +52,8 @@ from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
 sys.path[1:1] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, folder)
                 for folder in ("studies", "speed")]  # the shared _splits and _common
-from _splits import (SEEDS, geometry_baseline, macro_recalls,  # noqa: E402 (benchmarks/studies)
-                     splits)
-
 from _common import feature_cache  # noqa: E402 (benchmarks/speed)
+from _splits import SEEDS, geometry_baseline, macro_recalls, splits  # noqa: E402 (benchmarks/studies)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 224

@@ -36,14 +36,15 @@ from sklearn.base import clone
 
 sys.path[1:1] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, folder)
                 for folder in ("studies", "speed")]  # the shared _splits and _common
-from _splits import (SEEDS, geometry_baseline, load_skin3,  # noqa: E402 (benchmarks/studies)
-                     macro_recalls, recall_table, splits)
-
-from skin_estimators import (ChannelNormalizer, EfficientNetLiteClassifier,
-                             make_recommended_classifier)
-from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
-
 from _common import commit, feature_cache, machine  # noqa: E402 (benchmarks/speed)
+from _splits import SEEDS, geometry_baseline, load_skin3, macro_recalls, recall_table, splits  # noqa: E402 (benchmarks/studies)
+
+from skin_estimators import (
+    ChannelNormalizer,
+    EfficientNetLiteClassifier,
+    make_recommended_classifier,
+)
+from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLOR = "shades_of_gray"

@@ -42,10 +42,9 @@ from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
 sys.path[1:1] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, folder)
                 for folder in ("studies", "speed")]  # the shared _splits and _common
-from _splits import load_skin3, recall_table  # noqa: E402 (benchmarks/studies)
 from _common import commit, feature_cache, machine  # noqa: E402 (benchmarks/speed)
-from _frozen import (STAGES, TIMES, network, normalise, predict_nested,  # noqa: E402 (here)
-                     predict_one, score)
+from _frozen import STAGES, TIMES, network, normalise, predict_nested, predict_one, score  # noqa: E402 (here)
+from _splits import load_skin3, recall_table  # noqa: E402 (benchmarks/studies)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 POOLS = ("mean", "max", "gem")

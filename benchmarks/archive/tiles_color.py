@@ -25,16 +25,20 @@ import numpy as np
 from sklearn.base import clone
 
 from skin_estimators import ChannelNormalizer, fetch_skin3, make_recommended_classifier
-from skin_estimators._internal import (corner_features, cv_scores, file_properties, is_large,
-                                      shortcut_forest, size_features)
+from skin_estimators._internal import (
+    corner_features,
+    cv_scores,
+    file_properties,
+    is_large,
+    shortcut_forest,
+    size_features,
+)
 from skin_estimators.preprocessing import CONTROLLED_INPUTS, ImageLoader
 
 sys.path[1:1] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, folder)
                 for folder in ("studies", "speed")]  # the shared _splits and _common
-from _splits import (SEEDS, geometry_baseline, macro_recalls,  # noqa: E402 (benchmarks/studies)
-                     out_of_fold)
-
 from _common import feature_cache  # noqa: E402 (benchmarks/speed)
+from _splits import SEEDS, geometry_baseline, macro_recalls, out_of_fold  # noqa: E402 (benchmarks/studies)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZE = 224

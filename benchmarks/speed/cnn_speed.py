@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch
 import torchvision.transforms as T
+from _common import header
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
@@ -31,8 +32,6 @@ from torchvision.datasets import ImageFolder
 
 from skin_estimators import ChannelNormalizer, ImageLoader, VanillaCNNClassifier, fetch_skin3
 from skin_estimators.networks import VanillaCNN
-
-from _common import header
 
 SIZE, EPOCHS, BATCH, LR, FOLDS = 400, 2, 4, 1e-4, 2
 STUDY_MEAN, STUDY_STD = [0.6475, 0.4907, 0.4165], [0.1875, 0.1598, 0.1460]

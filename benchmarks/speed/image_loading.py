@@ -21,11 +21,10 @@ import os
 import time
 
 import numpy as np
+from _common import header
 from PIL import Image
 
 from skin_estimators.preprocessing import ImageLoader, clear_image_cache
-
-from _common import header
 
 
 def study_style(paths, size):

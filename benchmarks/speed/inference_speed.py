@@ -48,12 +48,17 @@ import time
 
 import numpy as np
 import torch
-
-from skin_estimators import (EfficientNetLiteClassifier, PretrainedFeatures, clear_feature_cache,
-                             fetch_skin3, load_model, save_model)
-from skin_estimators.inference import predict_files, set_feature_backend
-
 from _common import RESULTS, commit, machine
+
+from skin_estimators import (
+    EfficientNetLiteClassifier,
+    PretrainedFeatures,
+    clear_feature_cache,
+    fetch_skin3,
+    load_model,
+    save_model,
+)
+from skin_estimators.inference import predict_files, set_feature_backend
 
 BACKENDS = ("torch", "onnxruntime")
 

@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 import torch
-
 from _common import header
 
 BANK_CASES = {

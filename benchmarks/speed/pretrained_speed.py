@@ -30,7 +30,6 @@ import sys
 import time
 
 import numpy as np
-
 from _common import header
 
 SIZE, BATCH = 400, 4

@@ -15,6 +15,7 @@ import argparse
 import time
 
 import torch
+from _common import header
 from sklearn.pipeline import make_pipeline
 
 from skin_estimators import (
@@ -25,8 +26,6 @@ from skin_estimators import (
     make_recommended_classifier,
 )
 from skin_estimators.preprocessing import clear_image_cache
-
-from _common import header
 
 SETTINGS = {  # image size and normalisation each kind expects
     "efficientnet_lite": (224, "efficientnet_lite"),

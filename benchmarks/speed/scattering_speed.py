@@ -25,7 +25,6 @@ import time
 
 import numpy as np
 import torch
-
 from _common import header
 
 

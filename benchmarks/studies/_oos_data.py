@@ -18,7 +18,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from _splits import far_images, front_pipeline  # this folder's shared module
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -20,9 +20,8 @@ import sys
 import tempfile
 
 import numpy as np
-from sklearn.base import clone
-
 from _splits import front_pipeline, head, load_skin3, out_of_fold  # this folder's shared module
+from sklearn.base import clone
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "speed"))
 from _common import commit, feature_cache, machine  # noqa: E402 (benchmarks/speed)

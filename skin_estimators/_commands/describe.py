@@ -51,9 +51,7 @@ def _upright_size(path):
     """(width, height) as displayed (after the EXIF orientation), or the reason it is unreadable."""
     from PIL import Image
 
-    from .._internal import describe_error
-
-    from .._internal import open_image
+    from .._internal import describe_error, open_image
 
     try:
         with open_image(path) as im:

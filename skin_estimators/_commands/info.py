@@ -41,8 +41,8 @@ def model_info(model, meta):
     """The fields that ``info`` prints, as a dict of JSON-able values."""
     from sklearn.pipeline import Pipeline
 
-    from ..inference import image_loader
     from .._internal import running_versions
+    from ..inference import image_loader
 
     steps = [s for _, s in model.steps] if isinstance(model, Pipeline) else [model]
     clf = steps[-1]

@@ -151,12 +151,13 @@ def _types():
 
 @functools.cache
 def _type_table(architectures):
-    from .. import _registry
     import skorch.dataset
     import torch
     import torch.utils.data
 
     import skin_estimators.networks as networks
+
+    from .. import _registry
 
     table = {}
     table.update(_subclasses_in(torch.optim, "torch.optim", torch.optim.Optimizer))

@@ -13,8 +13,8 @@ from skorch.utils import TeeGenerator, to_tensor
 
 from .._normalization import PresetStatistic
 from ..callbacks import HyperRuleSchedule
-from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
 from ..networks._backbones import BACKBONES
+from ..networks._timm_backbones import create_backbone, freeze_backbone, set_backbone_norm_eval
 from ..utils._forwarding import forwarding_init
 from ..utils._param_validation import BOOLEAN, WEIGHTS_SOURCE, Hidden, StrOptions
 from ..utils._precision import PRECISIONS, autocast_dtype

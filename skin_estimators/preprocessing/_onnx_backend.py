@@ -39,8 +39,7 @@ import warnings
 
 import numpy as np
 
-from ._onnx_trust import (ATOL, RTOL, folder_refusal, graph_reproduces, probe_image,
-                          refusal_message)
+from ._onnx_trust import ATOL, RTOL, folder_refusal, graph_reproduces, probe_image, refusal_message
 
 __all__ = ["BACKENDS", "cache_dir", "feature_session", "has_graph", "resolve_backend",
            "weights_key", "weights_layout"]

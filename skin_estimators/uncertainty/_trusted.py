@@ -5,8 +5,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils._model_state import stored_in_model_files
 from ..utils._param_validation import (
@@ -16,13 +15,19 @@ from ..utils._param_validation import (
     StrOptions,
     validate_constraints,
 )
-
 from ._calibration import apply_calibration, fit_calibration
 from ._conformal import conformal_quantiles, lac_scores, prediction_sets
 from ._cross import cross_conformal_sets, frozen_prefix_length, split_frozen, take_rows
+from ._fit_inputs import check_fit_inputs
 from ._negatives import NEGATIVE_SCORES, check_negatives, fit_negatives, negatives_score
-from ._out_of_scope import (KNN_NEIGHBORS, fit_knn, fit_mahalanobis, knn_score,
-                            mahalanobis_score, max_proba_score)
+from ._out_of_scope import (
+    KNN_NEIGHBORS,
+    fit_knn,
+    fit_mahalanobis,
+    knn_score,
+    mahalanobis_score,
+    max_proba_score,
+)
 from ._quality import gate_blank
 from ._trusted_state import StoredTrustedState
 
@@ -227,25 +232,9 @@ default="mahalanobis"
             classifier; the threshold is set on the in-scope out-of-fold scores alone.
         """
         self._validate()
-        if y is None:
-            raise ValueError("TrustedClassifier requires y to be passed, but the target y is None.")
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        self.classes_, y_enc = np.unique(y, return_inverse=True)
+        self.classes_, y_enc, groups = check_fit_inputs(y, groups, self.cv)
+        y = self.classes_[y_enc]
         n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(f"TrustedClassifier: y has {n_classes} class(es) in {len(y)} "
-                             "samples; a classifier needs samples of at least 2 classes.")
-        if groups is not None:
-            groups = np.asarray(groups)
-            if len(groups) != len(y):
-                raise ValueError(f"TrustedClassifier: groups has {len(groups)} entries for "
-                                 f"{len(y)} samples; give one group per sample.")
-        smallest = int(np.bincount(y_enc).min())
-        if not hasattr(self.cv, "split") and smallest < self.cv:
-            raise ValueError(f"TrustedClassifier: cv={self.cv} folds need at least {self.cv} "
-                             f"samples of every class, the smallest class has {smallest}; "
-                             "lower cv.")
         splitter = self._splitter(groups)
         n_frozen = frozen_prefix_length(self.estimator)
         final = clone(self.estimator)

@@ -19,8 +19,16 @@ field to :data:`TRUSTED_FIELDS`; :class:`StoredTrustedState` declares them on th
 import numpy as np
 
 from ..exceptions import InconsistentModelError as _Error
-from ..utils._fields import (Checked, Floats, Integer, Ints, Number, Text, check_classes,
-                             check_fields)
+from ..utils._fields import (
+    Checked,
+    Floats,
+    Integer,
+    Ints,
+    Number,
+    Text,
+    check_classes,
+    check_fields,
+)
 from ._negatives_state import check_negatives_model
 
 __all__ = ["TRUSTED_FIELDS", "StoredTrustedState", "check_trusted"]

@@ -23,14 +23,15 @@ imports and the wording of sparse matrices differ). What is added here:
 import numbers
 
 import numpy as np
-from sklearn.utils._param_validation import HasMethods, Hidden
-from sklearn.utils._param_validation import Interval as _Interval
-from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils._param_validation import Options as _Options
 from sklearn.utils._param_validation import (
+    HasMethods,
+    Hidden,
+    InvalidParameterError,
     make_constraint,
     validate_parameter_constraints,
 )
+from sklearn.utils._param_validation import Interval as _Interval
+from sklearn.utils._param_validation import Options as _Options
 
 from ..exceptions import SkinEstimatorsError
 
