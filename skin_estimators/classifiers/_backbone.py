@@ -8,6 +8,7 @@ backbone needs no estimator class of its own.
 
 from .._normalization import preset_stats
 from ..networks._backbones import BACKBONES, create_pretrained
+from ..utils._forwarding import forwarding_init
 from ..utils._param_validation import StrOptions
 from ._pretrained import _TimmClassifier
 
@@ -79,7 +80,7 @@ class BackboneClassifier(_TimmClassifier):
     --------
     PretrainedFeatures : the same backbones, frozen, as a feature extractor.
     ResNet50Classifier, BiTClassifier, EfficientNetLiteClassifier : the backbones with an
-        estimator of their own (and the study's defaults).
+        estimator of their own (and defaults of their own).
 
     Notes
     -----
@@ -112,37 +113,9 @@ class BackboneClassifier(_TimmClassifier):
     pretrained_mean = _BackboneStatistic("mean")
     pretrained_std = _BackboneStatistic("std")
 
-    def __init__(
-        self,
-        module=create_pretrained,
-        *args,
-        backbone=_DEFAULT,
-        pretrained=True,
-        freeze_backbone=False,
-        schedule="constant",
-        precision="auto",
-        lr=0.01,
-        max_epochs=20,
-        batch_size=16,
-        augment="hflip",
-        channels_last=True,
-        **kwargs,
-    ):
-        super().__init__(
-            module,
-            *args,
-            pretrained=pretrained,
-            freeze_backbone=freeze_backbone,
-            schedule=schedule,
-            precision=precision,
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            augment=augment,
-            channels_last=channels_last,
-            **kwargs,
-        )
-        self.backbone = backbone
+    __init__ = forwarding_init(_TimmClassifier, own={"backbone": _DEFAULT},
+                               module=create_pretrained, lr=0.01, max_epochs=20,
+                               batch_size=16, augment="hflip", channels_last=True)
 
     @property
     def _timm_tag(self):
