@@ -22,7 +22,7 @@ def check_fit_inputs(y, groups, cv):
     --------
     >>> from skin_estimators.uncertainty._fit_inputs import check_fit_inputs
     >>> classes, y_enc, groups = check_fit_inputs(["a", "b", "a", "b"], None, 2)
-    >>> list(classes), list(y_enc), groups
+    >>> classes.tolist(), y_enc.tolist(), groups
     (['a', 'b'], [0, 1, 0, 1], None)
     """
     if y is None:
