@@ -10,8 +10,7 @@ network graph already cached for ONNX Runtime, ``--help``) starts in a fraction 
 second, and ``from skin_estimators import X`` works as for any package.
 """
 
-import importlib
-
+from ._lazy import lazy_exports
 from ._version import __version__
 
 #: Public name -> the module that defines it.
@@ -48,14 +47,4 @@ _LAZY = {
 __all__ = sorted([*_LAZY, "__version__"])
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'skin_estimators' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

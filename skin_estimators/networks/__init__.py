@@ -4,7 +4,7 @@ Every public name is imported on first use (PEP 562), so that reading the backbo
 (:data:`BACKBONES`) or the weights helpers imports neither PyTorch nor timm.
 """
 
-import importlib
+from .._lazy import lazy_exports
 
 #: Public name -> the module that defines it.
 _LAZY = {
@@ -34,14 +34,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'skin_estimators.networks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
