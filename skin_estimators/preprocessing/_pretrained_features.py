@@ -9,33 +9,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..networks._backbones import BACKBONES
 from ..utils._model_state import stored_in_model_files
-from ..utils._param_validation import (
-    BOOLEAN,
-    DEVICE,
-    WEIGHTS_SOURCE,
-    Interval,
-    Satisfies,
-    StrOptions,
-    positive_int,
-    validate_constraints,
-)
+from ..utils._param_validation import (BOOLEAN, DEVICE, WEIGHTS_SOURCE, Interval, Satisfies,
+                                       StrOptions, positive_int, validate_constraints)
 from ._deferred_weights import features_out, weights_digest
-from ._frozen_backbone import (
-    StageRange,
-    are_stage_indices,
-    build_backbone,
-    stage_features,
-    staged_families,
-)
-from ._onnx_backend import (
-    BACKENDS,
-    feature_session,
-    has_graph,
-    resolve_backend,
-    torch_free,
-    weights_key,
-    weights_layout,
-)
+from ._frozen_backbone import (StageRange, are_stage_indices, build_backbone, stage_features,
+                               staged_families)
+from ._onnx_backend import (BACKENDS, feature_session, has_graph, resolve_backend, torch_free,
+                            weights_key, weights_layout)
 from ._onnx_trust import reference_features
 from ._stored_state import PRETRAINED_FIELDS, check_pretrained_state
 from ._tiles import MAX_TILES, TILE_REDUCTIONS, merge_tiles, split_tiles
