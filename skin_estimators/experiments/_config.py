@@ -24,7 +24,7 @@ from pydantic import (
 from .._normalization import PRESET_NAMES
 from ..exceptions import ConfigError
 from ._registry import default_normalization
-from ._rows import Row, image_loader  # noqa: F401 (image_loader: its import path of before)
+from ._rows import Row
 from ._trust_negatives import OutOfScopeConfig
 
 __all__ = ["CONTROLLED", "PROTOCOL_SETS", "ConfigError", "ExperimentConfig", "Row"]

@@ -4,7 +4,7 @@ from ..networks._backbones import BACKBONES
 from ..utils._param_validation import Satisfies, is_int
 
 __all__ = ["StageRange", "are_stage_indices", "build_backbone", "stage_features",
-           "staged_families"]
+           "stage_list", "staged_families"]
 
 
 def build_backbone(model, pretrained, seeded=True):
@@ -42,10 +42,14 @@ def stage_features(model, backbone, stages, x):
     return torch.cat([*(t.mean((2, 3)) for t in outputs), pooled], 1)
 
 
+def stage_list(stages):
+    """``stages`` (one stage index, or a tuple or list of them) as a list."""
+    return list(stages) if isinstance(stages, tuple | list) else [stages]
+
+
 def are_stage_indices(stages):
     """A stage index or a tuple or list of them (their range depends on the backbone)."""
-    stages = stages if isinstance(stages, tuple | list) else [stages]
-    return all(is_int(i) for i in stages)
+    return all(is_int(i) for i in stage_list(stages))
 
 
 class StageRange:
@@ -53,7 +57,7 @@ class StageRange:
 
     def __init__(self, n_stages):
         def valid(stages):
-            stages = stages if isinstance(stages, tuple | list) else [stages]
+            stages = stage_list(stages)
             return bool(stages) and all(is_int(i) and 0 <= i < n_stages for i in stages)
 
         self._parameter_constraints = {"stages": [None, Satisfies(

@@ -13,7 +13,7 @@ from ..utils._param_validation import (BOOLEAN, DEVICE, WEIGHTS_SOURCE, Interval
                                        StrOptions, positive_int, validate_constraints)
 from ._deferred_weights import features_out, weights_digest
 from ._frozen_backbone import (StageRange, are_stage_indices, build_backbone, stage_features,
-                               staged_families)
+                               stage_list, staged_families)
 from ._onnx_backend import (BACKENDS, feature_session, has_graph, resolve_backend, torch_free,
                             weights_key, weights_layout)
 from ._onnx_trust import reference_features
@@ -294,8 +294,7 @@ class PretrainedFeatures(TransformerMixin, BaseEstimator):
     def _stages(self):
         if self.stages is None:
             return []
-        stages = self.stages if isinstance(self.stages, tuple | list) else [self.stages]
-        return sorted({int(i) for i in stages})
+        return sorted({int(i) for i in stage_list(self.stages)})
 
     def _forward(self, x):
         """Pooled output, after the global means of the chosen stages' outputs.
